@@ -1,0 +1,228 @@
+"""`regulars` command line: run, demo, db upgrade."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot.config import ConfigError, RunMode, Settings, ensure_sandbox_secret, load_settings
+
+EXIT_CONFIG = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="regulars", description="Regulars: a Telegram membership assistant for restaurants."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser(
+        "run",
+        help="run the bot: sandbox without BOT_TOKEN, long polling with it, webhook with "
+        "WEBHOOK_URL",
+    )
+    demo = commands.add_parser("demo", help="a scripted story through the bot and the emulator")
+    demo.add_argument("--quiet", action="store_true", help="print only the final counts")
+    db = commands.add_parser("db", help="database schema")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    db_commands.add_parser("upgrade", help="apply migrations up to the newest")
+    db_commands.add_parser("current", help="print the schema revision")
+    _add_qr_parser(commands)
+    return parser
+
+
+def _add_qr_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    qr = commands.add_parser("qr", help="printable QR codes")
+    qr_commands = qr.add_subparsers(dest="qr_command", required=True)
+    tables = qr_commands.add_parser(
+        "tables",
+        help="a printable code per table (table-<n>.png, table-<n>.svg) and tables-sheet.pdf; "
+        "prints `table <n> <deep link>` per table",
+    )
+    tables.add_argument("--store", required=True, help="the store's id (the default store is 1)")
+    tables.add_argument("--tables", required=True, help='table numbers: "1-30" or "1,2,5-7"')
+    tables.add_argument("--out", required=True, type=Path, help="directory to write the files to")
+    tables.add_argument("--label", help='the word before the number (default "Table"; e.g. "桌")')
+    tables.add_argument(
+        "--caption",
+        help='the line under it (default "Scan to check in · pay here to become a member")',
+    )
+
+
+def _stop_event() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+async def _run(settings: Settings) -> None:
+    stop = _stop_event()
+    if settings.mode is RunMode.SANDBOX:
+        from bot.sandbox_run import sandbox
+
+        async with sandbox(settings) as run:
+            print(f"Regulars sandbox: open {run.url} in your browser", flush=True)
+            print(f"(emulated Telegram Bot API at {run.url}/bot<token>/; Ctrl+C stops)", flush=True)
+            await stop.wait()
+    else:
+        from bot.live_run import run_live
+
+        await run_live(settings, stop)
+
+
+async def _db(settings: Settings, command: str) -> None:
+    from models.db import create_engine
+    from models.migrate import current_revision, head_revision, upgrade
+
+    engine = create_engine(settings.effective_database_url)
+    try:
+        if command == "upgrade":
+            await upgrade(engine)
+        print(f"schema at {await current_revision(engine)} (newest: {head_revision()})")
+    finally:
+        await engine.dispose()
+
+
+class _QRTablesError(Exception):
+    """`regulars qr tables` cannot go on; the message is one line for the person at the shell."""
+
+
+async def _bot_username(settings: Settings) -> str:
+    from bot.qr_images import SANDBOX_BOT_USERNAME
+
+    if settings.bot_token is None:
+        return SANDBOX_BOT_USERNAME
+    from aiogram.exceptions import TelegramAPIError
+
+    from bot.factory import build_bot
+
+    bot = build_bot(settings.bot_token.get_secret_value(), settings.telegram_api_url)
+    try:
+        me = await bot.get_me()
+    except (TelegramAPIError, OSError) as exc:
+        raise _QRTablesError(f"could not ask Telegram for the bot's username: {exc}") from None
+    finally:
+        await bot.session.close()
+    if not me.username:
+        raise _QRTablesError("Telegram reports no username for this bot")
+    return me.username
+
+
+async def _qr_tables_store(settings: Settings, store_id: int, numbers: list[int]) -> str:
+    """Record the store's tables; the store's name. The default store exists from the start."""
+    from loyalty.clock import SystemClock
+    from loyalty.stores import ensure_default_store
+    from models import queries
+    from models.db import create_engine, create_session_factory
+    from models.migrate import upgrade
+
+    clock = SystemClock()
+    engine = create_engine(settings.effective_database_url)
+    try:
+        await upgrade(engine)
+        async with create_session_factory(engine)() as session, session.begin():
+            await ensure_default_store(
+                session,
+                name=settings.store_name,
+                timezone=settings.store_timezone,
+                currency=settings.store_currency,
+                now=clock.now(),
+            )
+            store = await queries.get_store(session, store_id=store_id)
+            if store is None:
+                raise _QRTablesError(f"--store {store_id}: there is no such store")
+            await queries.ensure_tables(
+                session, store_id=store_id, numbers=numbers, now=clock.now()
+            )
+            return store.name
+    finally:
+        await engine.dispose()
+
+
+def _qr_tables(settings: Settings, args: argparse.Namespace) -> None:
+    from bot.qr_images import (
+        DEFAULT_CAPTION,
+        DEFAULT_LABEL,
+        parse_table_numbers,
+        write_table_codes,
+    )
+    from loyalty.qr import QRSigner, TablePayload, deep_link
+
+    store_text = str(args.store).strip()
+    if not store_text.isascii() or not store_text.isdigit() or int(store_text) < 1:
+        raise _QRTablesError(f"--store {args.store!r} is not a store id (a number such as 1)")
+    store_id = int(store_text)
+    try:
+        numbers = parse_table_numbers(args.tables)
+    except ValueError as exc:
+        raise _QRTablesError(f"--tables {exc}") from None
+    out_dir: Path = args.out
+    if out_dir.exists() and not out_dir.is_dir():
+        raise _QRTablesError(f"--out {str(out_dir)!r} is a file, not a directory")
+
+    username = asyncio.run(_bot_username(settings))
+    store_name = asyncio.run(_qr_tables_store(settings, store_id, numbers))
+    signer = QRSigner.from_secret(settings.secret())
+    links = {
+        n: deep_link(username, signer.sign(TablePayload(store_id=store_id, table=n)))
+        for n in numbers
+    }
+    try:
+        write_table_codes(
+            out_dir,
+            links,
+            store_name=store_name,
+            label=DEFAULT_LABEL if args.label is None else args.label,
+            caption=DEFAULT_CAPTION if args.caption is None else args.caption,
+        )
+    except OSError as exc:
+        raise _QRTablesError(f"--out {str(out_dir)!r}: {exc.strerror or exc}") from None
+    for n, link in links.items():
+        print(f"table {n} {link}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings()
+        if args.command in {"run", "demo", "qr"} and settings.mode is RunMode.SANDBOX:
+            settings = ensure_sandbox_secret(settings)
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_CONFIG
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("aiogram.event").setLevel(max(logging.WARNING, logging.root.level))
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    if args.command == "run":
+        asyncio.run(_run(settings))
+        return 0
+    if args.command == "demo":
+        from bot.demo import run_demo
+
+        if settings.log_level == "INFO":  # the transcript is the output; keep the log for trouble
+            logging.getLogger().setLevel(logging.WARNING)
+
+        return asyncio.run(run_demo(settings, quiet=args.quiet))
+    if args.command == "qr":
+        if settings.log_level == "INFO":  # the lines printed are the output
+            logging.getLogger().setLevel(logging.WARNING)
+        try:
+            _qr_tables(settings, args)
+        except _QRTablesError as exc:
+            print(f"regulars qr tables: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
+        return 0
+    asyncio.run(_db(settings, args.db_command))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

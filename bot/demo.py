@@ -1,0 +1,278 @@
+"""`regulars demo`: a scripted story through the real dispatcher and the emulator over HTTP.
+
+It prints a readable transcript and the final counts, and exits non-zero when any step does not
+see what a person would expect. Each feature adds its journey here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import tempfile
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from bot.config import Settings
+from bot.sandbox_run import SANDBOX_CASHIER_ID, SandboxRun, sandbox
+from loyalty.qr import CardPayload, deep_link
+from models import queries
+from sandbox.client import Message, SandboxClient, SandboxError, button_data
+
+DANA, LI_NA, CHEN_MING = 1_000_101, 1_000_102, 1_000_103
+
+
+class StepFailed(Exception):
+    pass
+
+
+class Story:
+    def __init__(self, client: SandboxClient, names: dict[int, str], *, quiet: bool) -> None:
+        self.client = client
+        self.names = names
+        self.quiet = quiet
+        self.steps = 0
+        self.failures: list[str] = []
+
+    def say(self, line: str) -> None:
+        if not self.quiet:
+            print(line, flush=True)
+
+    def show(self, user_id: int, message: Message) -> None:
+        text = str(message.get("text") or message.get("caption") or "")
+        buttons = [
+            button["text"]
+            for row in (message.get("reply_markup") or {}).get("inline_keyboard", [])
+            for button in row
+        ]
+        body = text.replace("\n", "\n          ")
+        self.say(f"  bot → {self.names[user_id]}: {body}")
+        if buttons:
+            self.say(f"          [{'] ['.join(buttons)}]")
+
+    async def step(self, title: str, action: Callable[[], Awaitable[None]]) -> None:
+        self.steps += 1
+        self.say(f"\n{self.steps}. {title}")
+        try:
+            await action()
+        except (StepFailed, SandboxError, KeyError, TimeoutError) as exc:
+            self.failures.append(f"{title}: {exc}")
+            self.say(f"  ✗ FAILED: {exc}")
+        else:
+            self.say("  ✓")
+
+    async def text(self, user_id: int, text: str, expect: str) -> Message:
+        self.say(f"  {self.names[user_id]}: {text}")
+        reply = await self.client.say(user_id, text)
+        self.show(user_id, reply)
+        expect_in(reply, expect)
+        return reply
+
+    async def tap(self, user_id: int, message: Message, label: str, expect: str) -> Message:
+        self.say(f"  {self.names[user_id]} taps [{label}]")
+        before = await self.client.inbox(user_id)
+        await self.client.press(user_id, message["message_id"], button_data(message, label))
+
+        def changed(messages: list[Message]) -> bool:
+            if len(messages) > len(before):
+                return True
+            return any(m.get("edited") and m not in before for m in messages)
+
+        messages = await self.client.wait_for(user_id, changed)
+        reply = messages[-1] if len(messages) > len(before) else _edited(messages, before)
+        self.show(user_id, reply)
+        expect_in(reply, expect)
+        return reply
+
+
+def _edited(messages: list[Message], before: list[Message]) -> Message:
+    for message in messages:
+        if message.get("edited") and message not in before:
+            return message
+    raise StepFailed("no edited message")
+
+
+def expect_in(message: Message, expected: str) -> None:
+    text = str(message.get("text") or message.get("caption") or "")
+    if expected not in text:
+        raise StepFailed(f"expected {expected!r} in {text!r}")
+
+
+async def _story(run: SandboxRun, story: Story) -> dict[str, Any]:
+    client = story.client
+    owner_id = run.services.settings.owner_ids[0]
+
+    async def dana_starts() -> None:
+        welcome = await story.text(DANA, "/start", "no sign-up form")
+        await story.tap(DANA, welcome, "How it works", "Here is what I can do")
+
+    async def li_na_starts() -> None:
+        await story.text(LI_NA, "/start", "无需注册")
+
+    async def chen_ming_chooses_traditional() -> None:
+        menu = await story.text(CHEN_MING, "/language", "請選擇語言")
+        await story.tap(CHEN_MING, menu, "繁體中文", "語言已設為：繁體中文")
+        await story.text(CHEN_MING, "/help", "我可以為您做這些")
+        commands = await client.commands(CHEN_MING)
+        if not any(c["description"] == "切換語言" for c in commands):
+            raise StepFailed(f"command menu not in Traditional Chinese: {commands}")
+        story.say("  menu: " + ", ".join(f"/{c['command']} {c['description']}" for c in commands))
+
+    async def dana_switches_to_simplified() -> None:
+        menu = await story.text(DANA, "/language", "Choose your language")
+        await story.tap(DANA, menu, "简体中文", "语言已设为：简体中文")
+        await story.text(DANA, "/help", "我可以为您做这些")
+
+    async def staff_say_hello() -> None:
+        await story.text(SANDBOX_CASHIER_ID, "/start", "signed in as cashier")
+        await story.text(owner_id, "/help", "signed in as owner")
+
+    async def redelivery_has_no_effect() -> None:
+        before = len(await client.inbox(DANA))
+        update_id = await client.send(DANA, "/help")
+        await client.reply_after(DANA, before)
+        story.say(f"  Telegram redelivers update {update_id} (as after a lost acknowledgement)")
+        await client.redeliver(update_id)
+        await client.send(DANA, "/help")  # a fresh update, to know the redelivery was processed
+        messages = await client.wait_for(DANA, lambda ms: len(ms) >= before + 2)
+        await asyncio.sleep(0.3)
+        messages = await client.inbox(DANA)
+        if len(messages) != before + 2:
+            raise StepFailed(f"expected 2 replies, got {len(messages) - before}")
+        story.say("  one reply for the redelivered update, one for the new one")
+
+    async def nonsense_and_forged_code() -> None:
+        await story.text(DANA, "what's good today?", "发送 /help")
+        bot = await client.bot()
+        link = f"https://t.me/{bot['username']}?start=t1x_forged_payload"
+        story.say(f"  Dana scans a sticker someone put on the table: {link}")
+        before = len(await client.inbox(DANA))
+        await client.open(DANA, link)
+        reply = await client.reply_after(DANA, before)
+        story.show(DANA, reply)
+        expect_in(reply, "二维码无效")
+
+    async def time_passes() -> None:
+        result = await client.advance_clock(8 * 24 * 3600)
+        jobs = result.get("jobs", {})
+        removed = jobs.get("forget_old_updates", {}).get("removed", 0)
+        story.say(f"  clock now {result.get('now')}; forgot {removed} old update ids")
+        if removed < 1:
+            raise StepFailed("the scheduler did not forget week-old update ids")
+
+    await story.step("Dana opens the bot for the first time", dana_starts)
+    await story.step("李娜's phone is in Simplified Chinese", li_na_starts)
+    await story.step("陳明 picks Traditional Chinese", chen_ming_chooses_traditional)
+    await story.step("Dana switches to Simplified Chinese", dana_switches_to_simplified)
+    await story.step("The cashier and the owner say hello", staff_say_hello)
+    await story.step("A redelivered update has no second effect", redelivery_has_no_effect)
+    await story.step("Small talk and a forged QR code", nonsense_and_forged_code)
+    await story.step("Eight days pass", time_passes)
+
+    async def dana_pays_at_table_7() -> None:
+        link = next(
+            c["url"] for c in run.emulator.printed_codes() if c["label"].startswith("Table 7")
+        )
+        story.say(f"  Dana scans the sticker on table 7: {link}")
+        before = len(await client.inbox(DANA))
+        await client.open(DANA, link)
+        welcome = await client.reply_after(DANA, before)
+        story.show(DANA, welcome)
+        expect_in(welcome, "7")
+        prompt = await story.tap(DANA, welcome, "💳", "86")
+        story.say("  Dana: 86,50")
+        invoice = await client.say(DANA, "86,50")
+        bill = invoice.get("invoice") or {}
+        total = bill.get("total_amount")
+        story.say(f"  bot → Dana: invoice «{bill.get('title')}» {total} (minor units)")
+        if bill.get("total_amount") != 8650:
+            raise StepFailed(f"expected an invoice for 86.50, got {invoice}")
+        before = len(await client.inbox(DANA))
+        story.say("  Dana pays the invoice in Telegram")
+        paid = await client.pay(DANA, invoice["message_id"])
+        if not paid.get("paid"):
+            raise StepFailed(f"payment failed: {paid}")
+        messages = await client.wait_for(DANA, lambda ms: len(ms) >= before + 3)
+        for message in messages[before:]:
+            story.show(DANA, message)
+        expect_in(messages[before], "86")
+        del prompt
+
+    async def dana_comes_back_and_pays_at_the_counter() -> None:
+        await client.advance_clock(6 * 24 * 3600)
+        async with run.services.session_factory() as session:
+            member = await queries.get_member_by_telegram_id(session, telegram_id=DANA)
+        if member is None or member.id is None:
+            raise StepFailed("Dana is not a member")
+        card = deep_link(run.emulator.username, run.services.signer.sign(CardPayload(member.id)))
+        story.say(f"  the cashier scans Dana's member card: {card}")
+        before = len(await client.inbox(SANDBOX_CASHIER_ID))
+        await client.open(SANDBOX_CASHIER_ID, card)
+        shown = await client.reply_after(SANDBOX_CASHIER_ID, before)
+        story.show(SANDBOX_CASHIER_ID, shown)
+        expect_in(shown, "Dana")
+        confirm = await story.text(SANDBOX_CASHIER_ID, "55.20", "55.20")
+        dana_before = len(await client.inbox(DANA))
+        await story.tap(SANDBOX_CASHIER_ID, confirm, "✅", "#2")
+        receipt = await client.reply_after(DANA, dana_before)
+        story.show(DANA, receipt)
+        expect_in(receipt, "#2")
+
+    async def walk_in_claims_a_receipt() -> None:
+        qr = await story.text(SANDBOX_CASHIER_ID, "/bill 120.40", "120.40")
+        claim = str(qr.get("caption", "")).rsplit("\n", 1)[-1]
+        story.say(f"  李娜 scans the receipt QR: {claim}")
+        before = len(await client.inbox(LI_NA))
+        await client.open(LI_NA, claim)
+        messages = await client.wait_for(LI_NA, lambda ms: len(ms) >= before + 3)
+        for message in messages[before:]:
+            story.show(LI_NA, message)
+        expect_in(messages[before], "120.40")
+        again = len(await client.inbox(CHEN_MING))
+        story.say("  陳明 scans the same receipt")
+        await client.open(CHEN_MING, claim)
+        used = await client.reply_after(CHEN_MING, again)
+        story.show(CHEN_MING, used)
+        expect_in(used, "已被領取")
+
+    await story.step("Dana scans table 7 and pays in the chat", dana_pays_at_table_7)
+    await story.step(
+        "Six days later Dana pays at the counter", dana_comes_back_and_pays_at_the_counter
+    )
+    await story.step("A walk-in claims a receipt QR", walk_in_claims_a_receipt)
+
+    stats = await client.stats()
+    async with run.services.session_factory() as session:
+        people = await queries.count_users(session)
+        processed = await queries.count_processed_updates(session)
+        members = await queries.count_members(session)
+        payments = await queries.count_payments(session)
+    return {
+        "people": people,
+        "members": members,
+        "payments": payments,
+        "bot_messages": stats["calls"].get("sendMessage", 0),
+        "bot_api_calls": sum(stats["calls"].values()),
+        "remembered_update_ids": processed,
+    }
+
+
+async def run_demo(settings: Settings, *, quiet: bool = False) -> int:
+    with tempfile.TemporaryDirectory(prefix="regulars-demo-") as tmp:
+        settings = settings.model_copy(
+            update={"data_dir": Path(tmp), "database_url": None, "owner_ids": ()}
+        )
+        async with sandbox(settings, port=0) as run, SandboxClient(run.url) as client:
+            users = (await client.request("GET", "/sandbox/users"))["users"]
+            names = {int(u["id"]): str(u["first_name"]) for u in users}
+            story = Story(client, names, quiet=quiet)
+            story.say(f"Regulars demo — sandbox at {run.url}, store {run.services.store.name!r}")
+            counts = await _story(run, story)
+    print("\nfinal counts: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
+    if story.failures:
+        print(f"{len(story.failures)} of {story.steps} steps failed:", file=sys.stderr)
+        for failure in story.failures:
+            print(f"  - {failure}", file=sys.stderr)
+        return 1
+    print(f"all {story.steps} steps passed")
+    return 0

@@ -1,0 +1,39 @@
+"""Money, dates and points as people read them, in each of our locales (Babel).
+
+The Babel locale behind each of ours comes from :func:`bot.locales.babel_locale`
+(en → en, zh_Hans → zh_Hans_CN, zh_Hant → zh_Hant_TW).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Literal
+
+from babel.dates import format_date as babel_format_date
+from babel.numbers import format_currency, format_decimal
+
+from bot.locales import babel_locale
+
+DateFormat = Literal["long", "medium"]
+
+
+def format_money(amount: Decimal, currency: str, locale: str) -> str:
+    """86.50 CNY: "CN¥86.50" (en), "¥86.50" (zh_Hans), "CN¥86.50" (zh_Hant).
+
+    Babel prints the currency's own number of decimals (JPY none, CNY two).
+    """
+    return format_currency(amount, currency.upper(), locale=babel_locale(locale))
+
+
+def format_date(d: date, locale: str, fmt: DateFormat = "long") -> str:
+    """A calendar day: "December 31, 2026" (en, long), "2026年12月31日" (zh, long and medium).
+
+    Pass the day in the store's time zone (a datetime's own date is used as it is).
+    """
+    return babel_format_date(d, format=fmt, locale=babel_locale(locale))
+
+
+def format_points(n: int, locale: str) -> str:
+    """A points balance as a grouped number ("12,345"); the words around it come from gettext."""
+    return format_decimal(n, locale=babel_locale(locale))

@@ -1,0 +1,109 @@
+"""Live modes: long polling against a Bot API server, or a webhook server."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import logging
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiogram.webhook.aiohttp_server import SimpleRequestHandler
+from aiohttp import web
+
+from bot.commands import register_commands
+from bot.config import RunMode, Settings
+from bot.factory import build_bot, build_dispatcher
+from bot.http import add_app_routes
+from bot.services import Services
+from loyalty.clock import SystemClock
+from scheduler import JobContext, Scheduler, default_jobs
+
+log = logging.getLogger(__name__)
+
+
+def webhook_secret(secret_key: bytes) -> str:
+    """The `X-Telegram-Bot-Api-Secret-Token` value, derived so it needs no setting of its own."""
+    return hmac.new(secret_key, b"telegram-webhook", hashlib.sha256).hexdigest()
+
+
+def webhook_path(webhook_url: str) -> str:
+    path = urlsplit(webhook_url).path
+    return path if path and path != "/" else "/telegram/webhook"
+
+
+async def run_live(settings: Settings, stop: asyncio.Event) -> None:
+    assert settings.bot_token is not None
+    clock = SystemClock()
+    services = await Services.start(settings, clock)
+    bot = build_bot(settings.bot_token.get_secret_value(), settings.telegram_api_url)
+    dispatcher = build_dispatcher(services)
+    scheduler = Scheduler(
+        context=JobContext(session_factory=services.session_factory, clock=clock),
+        jobs=default_jobs(),
+    )
+    try:
+        me = await bot.get_me()  # the username goes into the POS API's claim links
+    except BaseException:
+        await bot.session.close()
+        await services.close()
+        raise
+    assert me.username is not None  # every bot has one
+    mode = settings.mode
+    app = web.Application()
+    add_app_routes(app, services, mode, bot_username=me.username)
+    if mode is RunMode.WEBHOOK:
+        assert settings.webhook_url is not None
+        secret = webhook_secret(settings.secret())
+        SimpleRequestHandler(dispatcher, bot, secret_token=secret).register(
+            app, path=webhook_path(settings.webhook_url)
+        )
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.http_host, settings.http_port)
+    polling: asyncio.Task[None] | None = None
+    try:
+        await site.start()
+        await register_commands(bot, services.i18n)
+        if mode is RunMode.WEBHOOK:
+            assert settings.webhook_url is not None
+            await bot.set_webhook(
+                settings.webhook_url,
+                secret_token=webhook_secret(settings.secret()),
+                allowed_updates=dispatcher.resolve_used_update_types(),
+            )
+            print(f"Regulars @{me.username}: webhook {settings.webhook_url}", flush=True)
+        else:
+            await bot.delete_webhook()
+            polling = asyncio.create_task(
+                dispatcher.start_polling(bot, handle_signals=False, close_bot_session=False)
+            )
+            print(f"Regulars @{me.username}: polling {settings.telegram_api_url}", flush=True)
+        print(
+            f"health check on http://{settings.http_host}:{settings.http_port}/healthz", flush=True
+        )
+        scheduler.start()
+        await _wait(stop, polling)
+    finally:
+        scheduler.shutdown()
+        if polling is not None and not polling.done():
+            try:
+                await dispatcher.stop_polling()
+            except RuntimeError:
+                polling.cancel()
+            await asyncio.gather(polling, return_exceptions=True)
+        await bot.session.close()
+        await runner.cleanup()
+        await services.close()
+
+
+async def _wait(stop: asyncio.Event, polling: asyncio.Task[None] | None) -> None:
+    waiter = asyncio.create_task(stop.wait())
+    tasks: set[asyncio.Task[Any]] = {waiter}
+    if polling is not None:
+        tasks.add(polling)
+    await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    waiter.cancel()
+    if polling is not None and polling.done() and polling.exception() is not None:
+        raise polling.exception()  # type: ignore[misc]

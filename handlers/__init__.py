@@ -1,0 +1,37 @@
+"""Routers, one file per journey. Each dispatcher gets fresh routers (several run in one process in
+tests); the order below is the order updates are offered to them: commands before the
+free-text steps of a flow, the fallback last."""
+
+from __future__ import annotations
+
+from aiogram import Router
+
+
+def get_routers() -> list[Router]:
+    from handlers import (
+        cashier,
+        errors,
+        fallback,
+        help,
+        language,
+        links,
+        member,
+        membership,
+        pay,
+        staff,
+        start,
+    )
+
+    return [
+        errors.build_router(),
+        links.build_router(),  # /start <payload>: QR codes and deep links
+        start.build_router(),
+        language.build_router(),
+        help.build_router(),
+        staff.build_router(),
+        member.build_router(),
+        pay.build_router(),
+        cashier.build_router(),
+        membership.build_router(),
+        fallback.build_router(),  # always last: catches what nobody else took
+    ]

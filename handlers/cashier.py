@@ -1,0 +1,268 @@
+"""The counter: a cashier scans a member's card QR and records the bill, or issues a
+receipt-claim QR for a walk-in with `/bill 86.50`."""
+
+from __future__ import annotations
+
+import secrets
+from decimal import Decimal
+from typing import Any
+
+from aiogram import Bot, F, Router
+from aiogram.filters import Command, CommandObject, StateFilter
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import BufferedInputFile, CallbackQuery, InaccessibleMessage, Message
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+from babel.dates import format_time
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.formatting import format_money
+from bot.keyboards_pay import CashierCancel, CashierConfirm, cashier_confirm_keyboard
+from bot.locales import babel_locale
+from bot.qr_images import qr_png
+from handlers.pay import amount_problem_text
+from handlers.receipts import receipt_text, send_card, tell_payer, their_locale
+from loyalty import visits
+from loyalty.clock import Clock
+from loyalty.errors import NotAllowed
+from loyalty.money import InvalidAmount, parse_amount
+from loyalty.payments import (
+    Channel,
+    Payer,
+    PaymentSource,
+    StoreRef,
+    issue_receipt,
+    record_payment,
+)
+from loyalty.policy import Policy
+from loyalty.qr import CardPayload, QRSigner, ReceiptPayload, deep_link
+from loyalty.stores import StoreInfo
+from models import queries
+from models.tables import Role
+
+
+class CounterFlow(StatesGroup):
+    amount = State()
+    confirm = State()
+
+
+def tier_name(policy: Policy, tier: str, locale: str) -> str:
+    return policy.tiers.display_name(tier, locale)
+
+
+async def card_scanned(
+    message: Message,
+    payload: CardPayload,
+    *,
+    session: AsyncSession,
+    role: Role,
+    state: FSMContext,
+    policy: Policy,
+    signer: QRSigner,
+    locale: str,
+    bot: Bot,
+    **_data: Any,
+) -> None:
+    assert message.from_user is not None
+    summary = await visits.member_summary_by_id(session, member_id=payload.member_id)
+    if summary is None:
+        await message.answer(_("This member card is no longer valid."))
+        return
+    if not role.at_least(Role.CASHIER):
+        own = await visits.member_summary(session, telegram_id=message.from_user.id)
+        if own is not None and own.member_id == summary.member_id:
+            await send_card(
+                bot,
+                chat_id=message.chat.id,
+                member_id=summary.member_id,
+                signer=signer,
+                caption=_("Your member card. Show it at the counter."),
+            )
+        else:
+            await message.answer(
+                _("This is a member card: only the restaurant's staff can use it.")
+            )
+        return
+    await state.set_state(CounterFlow.amount)
+    await state.update_data(member_id=summary.member_id)
+    # A cashier sees the name and tier only — never phone, birthday or history (DESIGN §1.7).
+    await message.answer(
+        _("Member: {name} · {tier}\nSend the bill amount to record it.").format(
+            name=summary.display_name or "—", tier=tier_name(policy, summary.tier, locale)
+        )
+    )
+
+
+async def counter_amount(
+    message: Message,
+    state: FSMContext,
+    store: StoreInfo,
+    policy: Policy,
+    locale: str,
+) -> None:
+    maximum = policy.max_bill_for(store.currency)
+    try:
+        amount = parse_amount(message.text or "", currency=store.currency, maximum=maximum)
+    except InvalidAmount as exc:
+        problem = amount_problem_text(
+            exc,
+            currency=store.currency,
+            locale=locale,
+            maximum=format_money(maximum, store.currency, locale),
+        )
+        await message.answer(f"{problem}\n{_('Send /cancel to stop.')}")
+        return
+    token = secrets.token_urlsafe(12)
+    await state.set_state(CounterFlow.confirm)
+    await state.update_data(amount=str(amount), token=token)
+    shown = format_money(amount, store.currency, locale)
+    await message.answer(
+        _("Record {amount} for this member?").format(amount=shown),
+        reply_markup=cashier_confirm_keyboard(token, shown),
+    )
+
+
+async def counter_confirm(
+    query: CallbackQuery,
+    callback_data: CashierConfirm,
+    state: FSMContext,
+    session: AsyncSession,
+    store: StoreInfo,
+    policy: Policy,
+    signer: QRSigner,
+    clock: Clock,
+    locale: str,
+    i18n: I18n,
+    bot: Bot,
+) -> None:
+    data = await state.get_data()
+    if data.get("token") != callback_data.token:
+        await query.answer(_("This button is no longer active."))
+        return
+    member_id = int(data["member_id"])
+    member_telegram_id = await queries.member_telegram_id(session, member_id=member_id)
+    summary = await visits.member_summary_by_id(session, member_id=member_id)
+    if member_telegram_id is None or summary is None:
+        await state.clear()
+        await query.answer(_("This member card is no longer valid."), show_alert=True)
+        return
+    outcome = await record_payment(
+        session,
+        source=PaymentSource.CASHIER,
+        external_id=callback_data.token,
+        store=StoreRef(id=store.id, timezone=store.timezone),
+        amount=Decimal(data["amount"]),
+        currency=store.currency,
+        payer=Payer(
+            telegram_id=member_telegram_id,
+            first_name=summary.display_name,
+            channel=Channel.CASHIER,
+        ),
+        policy=policy,
+        now=clock.now(),
+        cashier_telegram_id=query.from_user.id,
+    )
+    await state.clear()
+    await query.answer()
+    cashier_note = receipt_text(outcome, store_name=store.name, locale=locale, policy=policy)
+    if query.message is not None and not isinstance(query.message, InaccessibleMessage):
+        await query.message.edit_text(
+            _("Recorded for {name} (payment #{id}).").format(
+                name=summary.display_name or "—", id=outcome.payment_id
+            )
+            + "\n"
+            + cashier_note
+        )
+    if outcome.refused is None and not outcome.duplicate:
+        with i18n.use_locale(await their_locale(session, i18n, member_telegram_id)):
+            await tell_payer(
+                bot,
+                chat_id=member_telegram_id,
+                outcome=outcome,
+                store_name=store.name,
+                locale=i18n.current_locale,
+                policy=policy,
+                signer=signer,
+            )
+
+
+async def counter_cancel(query: CallbackQuery, state: FSMContext) -> None:
+    await state.clear()
+    await query.answer(_("Cancelled."))
+    if query.message is not None and not isinstance(query.message, InaccessibleMessage):
+        await query.message.edit_text(_("Cancelled."))
+
+
+async def walk_in_bill(
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    role: Role,
+    store: StoreInfo,
+    policy: Policy,
+    signer: QRSigner,
+    clock: Clock,
+    locale: str,
+    bot: Bot,
+) -> None:
+    """`/bill 86.50`: a one-time receipt QR for a diner who paid at the counter."""
+    if not role.at_least(Role.CASHIER):
+        raise NotAllowed("bill")
+    maximum = policy.max_bill_for(store.currency)
+    try:
+        amount = parse_amount(command.args or "", currency=store.currency, maximum=maximum)
+    except InvalidAmount as exc:
+        problem = amount_problem_text(
+            exc,
+            currency=store.currency,
+            locale=locale,
+            maximum=format_money(maximum, store.currency, locale),
+        )
+        await message.answer(f"{problem}\n{_('Usage: /bill 86.50')}")
+        return
+    receipt = await issue_receipt(
+        session,
+        source=PaymentSource.RECEIPT,
+        external_id=f"{message.chat.id}:{message.message_id}",
+        store=StoreRef(id=store.id, timezone=store.timezone),
+        amount=amount,
+        currency=store.currency,
+        policy=policy,
+        now=clock.now(),
+        cashier_telegram_id=message.chat.id,
+    )
+    username = (await bot.me()).username or ""
+    link = deep_link(
+        username,
+        signer.sign(ReceiptPayload(payment_id=receipt.payment_id, expires_at=receipt.expires_at)),
+    )
+    from zoneinfo import ZoneInfo
+
+    until = format_time(
+        receipt.expires_at.astimezone(ZoneInfo(store.timezone)),
+        format="short",
+        locale=babel_locale(locale),
+    )
+    caption = _(
+        "Receipt QR for {amount} (payment #{id}). Let the diner scan it to join and earn "
+        "points. One scan only; valid until {until}."
+    ).format(
+        amount=format_money(amount, store.currency, locale), id=receipt.payment_id, until=until
+    )
+    await bot.send_photo(
+        message.chat.id,
+        BufferedInputFile(qr_png(link), filename=f"receipt-{receipt.payment_id}.png"),
+        caption=f"{caption}\n\n{link}",
+    )
+
+
+def build_router() -> Router:
+    router = Router(name="cashier")
+    router.message.register(walk_in_bill, Command("bill"))
+    router.message.register(
+        counter_amount, StateFilter(CounterFlow.amount), F.text, ~F.text.startswith("/")
+    )
+    router.callback_query.register(counter_confirm, CashierConfirm.filter())
+    router.callback_query.register(counter_cancel, CashierCancel.filter())
+    return router

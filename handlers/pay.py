@@ -1,0 +1,314 @@
+"""Paying in chat (Telegram Payments) and claiming a walk-in receipt by QR."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from aiogram import Bot, F, Router
+from aiogram.filters import Command, StateFilter
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, LabeledPrice, Message, PreCheckoutQuery
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import Settings
+from bot.formatting import format_money
+from bot.keyboards_pay import PayStart
+from handlers.receipts import tell_payer, tell_referrer
+from loyalty import bills, referrals
+from loyalty.bills import BillProblem, BillProblemKind
+from loyalty.clock import Clock
+from loyalty.money import AmountReason, InvalidAmount, currency_precision, parse_amount
+from loyalty.payments import Channel, Payer, StoreRef, claim_receipt
+from loyalty.policy import Policy
+from loyalty.qr import QRSigner, ReceiptPayload
+from loyalty.stores import StoreInfo
+from models import queries
+
+SANDBOX_PROVIDER_TOKEN = "sandbox-provider-token"
+
+
+class PayFlow(StatesGroup):
+    amount = State()
+
+
+def provider_token(settings: Settings) -> str | None:
+    if settings.payment_provider_token is not None:
+        return settings.payment_provider_token.get_secret_value()
+    if settings.bot_token is None:  # sandbox: the emulator accepts any provider
+        return SANDBOX_PROVIDER_TOKEN
+    return None
+
+
+def amount_prompt(currency: str, locale: str) -> str:
+    example = Decimal("86.50") if currency_precision(currency) > 0 else Decimal(860)
+    return _("How much is your bill? Send the amount, for example {example}.").format(
+        example=format_money(example, currency, locale)
+    )
+
+
+async def ask_amount(
+    query: CallbackQuery,
+    callback_data: PayStart,
+    state: FSMContext,
+    settings: Settings,
+    session: AsyncSession,
+    locale: str,
+    policy: Policy,
+) -> None:
+    await query.answer()
+    if query.message is None:
+        return
+    if provider_token(settings) is None:
+        await query.message.answer(
+            _(
+                "Paying in the chat is not set up here yet. Please pay at the counter and "
+                "scan the receipt QR code the cashier gives you."
+            )
+        )
+        return
+    store = await queries.get_store(session, store_id=callback_data.store_id)
+    if store is None:
+        return
+    await state.set_state(PayFlow.amount)
+    await state.update_data(store_id=store.id)
+    await query.message.answer(amount_prompt(store.currency, locale))
+
+
+async def pay_command(
+    message: Message,
+    state: FSMContext,
+    settings: Settings,
+    store: StoreInfo,
+    locale: str,
+    policy: Policy,
+) -> None:
+    if provider_token(settings) is None:
+        await message.answer(
+            _(
+                "Paying in the chat is not set up here yet. Please pay at the counter and "
+                "scan the receipt QR code the cashier gives you."
+            )
+        )
+        return
+    await state.set_state(PayFlow.amount)
+    await state.update_data(store_id=store.id)
+    await message.answer(amount_prompt(store.currency, locale))
+
+
+def amount_problem_text(exc: InvalidAmount, *, currency: str, locale: str, maximum: str) -> str:
+    if exc.reason is AmountReason.TOO_PRECISE:
+        places = currency_precision(currency)
+        if places == 0:
+            return _("{currency} has no cents: please send a whole amount.").format(
+                currency=currency
+            )
+        return _("Please use at most {places} decimal places.").format(places=places)
+    if exc.reason is AmountReason.TOO_LARGE:
+        return _("That is more than {maximum}, the most that can be paid here.").format(
+            maximum=maximum
+        )
+    if exc.reason is AmountReason.NOT_POSITIVE:
+        return _("The amount must be more than zero.")
+    return _("Please send just the amount in numbers, for example 86.50.")
+
+
+async def amount_entered(
+    message: Message,
+    state: FSMContext,
+    session: AsyncSession,
+    settings: Settings,
+    clock: Clock,
+    locale: str,
+    policy: Policy,
+    bot: Bot,
+) -> None:
+    assert message.from_user is not None
+    data = await state.get_data()
+    store = await queries.get_store(session, store_id=int(data.get("store_id", 0)))
+    token = provider_token(settings)
+    if store is None or store.id is None or token is None:
+        await state.clear()
+        return
+    maximum = policy.max_bill_for(store.currency)
+    try:
+        amount = parse_amount(message.text or "", currency=store.currency, maximum=maximum)
+    except InvalidAmount as exc:
+        problem = amount_problem_text(
+            exc,
+            currency=store.currency,
+            locale=locale,
+            maximum=format_money(maximum, store.currency, locale),
+        )
+        await message.answer(f"{problem}\n{_('Send /cancel to stop.')}")
+        return
+    bill = await bills.open_bill(
+        session,
+        telegram_id=message.from_user.id,
+        store_id=store.id,
+        amount=amount,
+        policy=policy,
+        now=clock.now(),
+    )
+    await state.clear()
+    title = _("Bill at {store}").format(store=bill.store_name)[:32]
+    if bill.table_number is not None:
+        description = _("Table {table} · {amount}").format(
+            table=bill.table_number, amount=format_money(bill.amount, bill.currency, locale)
+        )
+    else:
+        description = format_money(bill.amount, bill.currency, locale)
+    await bot.send_invoice(
+        chat_id=message.chat.id,
+        title=title,
+        description=description,
+        payload=bill.invoice_payload,
+        provider_token=token,
+        currency=bill.currency,
+        prices=[LabeledPrice(label=_("Bill"), amount=bill.minor_units)],
+    )
+
+
+async def cancel(message: Message, state: FSMContext) -> None:
+    await state.clear()
+    await message.answer(_("Cancelled."))
+
+
+def bill_problem_text(problem: BillProblem) -> str:
+    if problem.kind is BillProblemKind.EXPIRED:
+        return _("This bill has expired. Please tap Pay again.")
+    if problem.kind is BillProblemKind.PAID:
+        return _("This bill is already paid.")
+    return _("This bill is not valid. Please tap Pay again.")
+
+
+async def pre_checkout(
+    query: PreCheckoutQuery, session: AsyncSession, clock: Clock, bot: Bot
+) -> None:
+    """Answer within Telegram's 10 s: one indexed lookup, no network call before the answer."""
+    try:
+        await bills.check_pre_checkout(
+            session,
+            payload=query.invoice_payload,
+            telegram_id=query.from_user.id,
+            currency=query.currency,
+            total_amount=query.total_amount,
+            now=clock.now(),
+        )
+    except BillProblem as problem:
+        await query.answer(ok=False, error_message=bill_problem_text(problem))
+        return
+    await query.answer(ok=True)
+
+
+async def paid(
+    message: Message,
+    session: AsyncSession,
+    clock: Clock,
+    policy: Policy,
+    signer: QRSigner,
+    bot: Bot,
+    locale: str,
+    i18n: I18n,
+) -> None:
+    payment = message.successful_payment
+    assert payment is not None
+    assert message.from_user is not None
+    person = message.from_user
+    outcome = await bills.settle_bill(
+        session,
+        payload=payment.invoice_payload,
+        telegram_charge_id=payment.telegram_payment_charge_id,
+        currency=payment.currency,
+        total_amount=payment.total_amount,
+        payer_telegram_id=person.id,
+        payer_first_name=person.first_name,
+        referrer_member_id=await referrals.referrer_of(session, telegram_id=person.id),
+        policy=policy,
+        now=clock.now(),
+    )
+    store = await queries.get_store(
+        session, store_id=(await _payment_store(session, outcome.payment_id))
+    )
+    await tell_payer(
+        bot,
+        chat_id=message.chat.id,
+        outcome=outcome,
+        store_name=store.name if store else "",
+        locale=locale,
+        policy=policy,
+        signer=signer,
+    )
+    await tell_referrer(bot, session, outcome=outcome, friend_name=person.first_name, i18n=i18n)
+
+
+async def _payment_store(session: AsyncSession, payment_id: int) -> int:
+    from models.tables import Payment
+
+    payment = await session.get(Payment, payment_id)
+    return payment.store_id if payment else 0
+
+
+async def claim(
+    message: Message,
+    payload: ReceiptPayload,
+    *,
+    session: AsyncSession,
+    clock: Clock,
+    policy: Policy,
+    signer: QRSigner,
+    bot: Bot,
+    locale: str,
+    i18n: I18n,
+    **_data: Any,
+) -> None:
+    """A walk-in scanned the receipt QR: enrol and credit them (only the first scanner)."""
+    assert message.from_user is not None
+    person = message.from_user
+    from models.tables import Payment
+
+    payment = await session.get(Payment, payload.payment_id)
+    store = await queries.get_store(session, store_id=payment.store_id) if payment else None
+    if store is None or store.id is None:
+        from loyalty.payments import ReceiptProblem
+
+        raise ReceiptProblem("unknown")
+    outcome = await claim_receipt(
+        session,
+        payment_id=payload.payment_id,
+        store=StoreRef(id=store.id, timezone=store.timezone),
+        payer=Payer(
+            telegram_id=person.id,
+            first_name=person.first_name,
+            channel=Channel.RECEIPT_CLAIM,
+            referrer_member_id=await referrals.referrer_of(session, telegram_id=person.id),
+        ),
+        policy=policy,
+        now=clock.now(),
+    )
+    await tell_payer(
+        bot,
+        chat_id=message.chat.id,
+        outcome=outcome,
+        store_name=store.name,
+        locale=locale,
+        policy=policy,
+        signer=signer,
+    )
+    await tell_referrer(bot, session, outcome=outcome, friend_name=person.first_name, i18n=i18n)
+
+
+def build_router() -> Router:
+    router = Router(name="pay")
+    router.message.register(cancel, Command("cancel"))
+    router.message.register(pay_command, Command("pay"))
+    router.callback_query.register(ask_amount, PayStart.filter())
+    router.message.register(
+        amount_entered, StateFilter(PayFlow.amount), F.text, ~F.text.startswith("/")
+    )
+    router.pre_checkout_query.register(pre_checkout)
+    router.message.register(paid, F.successful_payment)
+    return router

@@ -1,0 +1,124 @@
+"""What a diner (and their referrer) is told after a payment; shared by every way to pay."""
+
+from __future__ import annotations
+
+from aiogram import Bot
+from aiogram.types import BufferedInputFile
+from aiogram.utils.i18n import I18n, ngettext
+from aiogram.utils.i18n import gettext as _
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.formatting import format_money
+from bot.locales import locale_from_language_code
+from bot.qr_images import qr_png
+from loyalty import people
+from loyalty.payments import PaymentOutcome, Refusal
+from loyalty.policy import Policy
+from loyalty.qr import CardPayload, QRSigner, deep_link
+from models import queries
+
+
+def receipt_text(outcome: PaymentOutcome, *, store_name: str, locale: str, policy: Policy) -> str:
+    amount = format_money(outcome.amount, outcome.currency, locale)
+    lines = [_("Payment received: {amount} at {store}.").format(amount=amount, store=store_name)]
+    if outcome.duplicate:
+        lines.append(_("(This payment was already recorded; nothing was added twice.)"))
+    if outcome.refused is Refusal.DAILY_LIMIT:
+        limit = policy.fraud.max_credited_payments_per_day
+        lines.append(
+            ngettext(
+                "It earns no points or visit: the limit of {n} credited payment a day is "
+                "reached. The restaurant has been told.",
+                "It earns no points or visit: the limit of {n} credited payments a day is "
+                "reached. The restaurant has been told.",
+                limit,
+            ).format(n=limit)
+        )
+        return "\n".join(lines)
+    if outcome.refused is Refusal.SELF_CREDIT:
+        lines.append(_("It earns no points or visit: staff cannot credit their own account."))
+        return "\n".join(lines)
+    if outcome.visit_counted:
+        lines.append(_("Visit #{n} recorded.").format(n=outcome.visit_count))
+    else:
+        minutes = policy.fraud.min_minutes_between_visits
+        lines.append(
+            ngettext(
+                "Same visit as your last payment (visits count at most once every {m} minute).",
+                "Same visit as your last payment (visits count at most once every {m} minutes).",
+                minutes,
+            ).format(m=minutes)
+        )
+    lines.append(
+        ngettext(
+            "+{points} point · balance {balance}",
+            "+{points} points · balance {balance}",
+            outcome.points_awarded,
+        ).format(points=outcome.points_awarded, balance=outcome.points_balance)
+    )
+    return "\n".join(lines)
+
+
+async def send_card(
+    bot: Bot, *, chat_id: int, member_id: int, signer: QRSigner, caption: str
+) -> None:
+    username = (await bot.me()).username or ""
+    link = deep_link(username, signer.sign(CardPayload(member_id=member_id)))
+    await bot.send_photo(
+        chat_id,
+        BufferedInputFile(qr_png(link), filename="member-card.png"),
+        caption=f"{caption}\n\n{link}",
+    )
+
+
+async def tell_payer(
+    bot: Bot,
+    *,
+    chat_id: int,
+    outcome: PaymentOutcome,
+    store_name: str,
+    locale: str,
+    policy: Policy,
+    signer: QRSigner,
+) -> None:
+    """The receipt; the first time also the welcome with the member card and the consent ask."""
+    await bot.send_message(
+        chat_id, receipt_text(outcome, store_name=store_name, locale=locale, policy=policy)
+    )
+    if outcome.enrolled and outcome.refused is None:
+        welcome = _(
+            "Welcome to {store} — you are now a member! This is your member card: show it at "
+            "the counter and every visit counts. /card shows it again any time."
+        ).format(store=store_name)
+        await send_card(
+            bot, chat_id=chat_id, member_id=outcome.member_id, signer=signer, caption=welcome
+        )
+        from handlers.member import consent_prompt
+
+        text, keyboard = consent_prompt(policy)
+        await bot.send_message(chat_id, text, reply_markup=keyboard)
+
+
+async def tell_referrer(
+    bot: Bot,
+    session: AsyncSession,
+    *,
+    outcome: PaymentOutcome,
+    friend_name: str,
+    i18n: I18n,
+) -> None:
+    if outcome.duplicate or not outcome.referral_points or outcome.referrer_member_id is None:
+        return
+    telegram_id = await queries.member_telegram_id(session, member_id=outcome.referrer_member_id)
+    if telegram_id is None:
+        return
+    with i18n.use_locale(await their_locale(session, i18n, telegram_id)):
+        text = _("{name} just became a member through your link: +{points} points for you!").format(
+            name=friend_name, points=outcome.referral_points
+        )
+    await bot.send_message(telegram_id, text)
+
+
+async def their_locale(session: AsyncSession, i18n: I18n, telegram_id: int) -> str:
+    chosen, code = await people.locale_of(session, telegram_id=telegram_id)
+    return chosen or locale_from_language_code(code, i18n.default_locale)

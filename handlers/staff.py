@@ -1,0 +1,162 @@
+"""Staff: invite links (owner → managers and cashiers, manager → cashiers) and refunds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiogram import Bot, Router
+from aiogram.filters import Command, CommandObject
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.texts import role_name
+from handlers.receipts import their_locale
+from loyalty import payments, staff
+from loyalty.clock import Clock
+from loyalty.errors import NotAllowed
+from loyalty.policy import Policy
+from loyalty.qr import QRSigner, StaffInvitePayload, deep_link
+from loyalty.stores import StoreInfo
+from models import queries
+from models.tables import Role
+
+
+class InviteRole(CallbackData, prefix="inv"):
+    role: str
+
+
+async def staff_menu(message: Message, role: Role) -> None:
+    if not role.at_least(Role.MANAGER):
+        raise NotAllowed("staff")
+    buttons = [
+        [
+            InlineKeyboardButton(
+                text=_("Invite a cashier"), callback_data=InviteRole(role=Role.CASHIER.value).pack()
+            )
+        ]
+    ]
+    if role is Role.OWNER:
+        buttons.append(
+            [
+                InlineKeyboardButton(
+                    text=_("Invite a manager"),
+                    callback_data=InviteRole(role=Role.MANAGER.value).pack(),
+                )
+            ]
+        )
+    await message.answer(
+        _("Invite a colleague: the link works once, for 24 hours."),
+        reply_markup=InlineKeyboardMarkup(inline_keyboard=buttons),
+    )
+
+
+async def make_invite(
+    query: CallbackQuery,
+    callback_data: InviteRole,
+    session: AsyncSession,
+    role: Role,
+    store: StoreInfo,
+    signer: QRSigner,
+    clock: Clock,
+    bot: Bot,
+) -> None:
+    invite = await staff.create_invite(
+        session,
+        store_id=store.id,
+        role=Role(callback_data.role),
+        inviter_telegram_id=query.from_user.id,
+        inviter_role=role,
+        now=clock.now(),
+    )
+    username = (await bot.me()).username or ""
+    link = deep_link(
+        username, signer.sign(StaffInvitePayload(invite_id=invite.id, expires_at=invite.expires_at))
+    )
+    await query.answer()
+    if query.message is not None:
+        await query.message.answer(
+            _("Send this link to your new {role}. It works once, for 24 hours:\n{link}").format(
+                role=role_name(invite.role), link=link
+            )
+        )
+
+
+async def join(
+    message: Message,
+    payload: StaffInvitePayload,
+    *,
+    session: AsyncSession,
+    clock: Clock,
+    **_data: Any,
+) -> None:
+    assert message.from_user is not None
+    joined = await staff.accept_invite(
+        session,
+        invite_id=payload.invite_id,
+        telegram_id=message.from_user.id,
+        display_name=message.from_user.first_name,
+        now=clock.now(),
+    )
+    await message.answer(
+        _(
+            "Welcome to the team of {store}! You are now a {role}. Send /help to see your tools."
+        ).format(store=joined.store_name, role=role_name(joined.role))
+    )
+
+
+async def refund(
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    role: Role,
+    clock: Clock,
+    policy: Policy,
+    i18n: I18n,
+    bot: Bot,
+) -> None:
+    """`/refund <payment id>`: reverse points, visit and referral credit — once."""
+    if not role.at_least(Role.MANAGER):
+        raise NotAllowed("refund")
+    arg = (command.args or "").strip().lstrip("#")
+    if not arg.isdigit():
+        await message.answer(_("Usage: /refund <payment number>, for example /refund 12"))
+        return
+    assert message.from_user is not None
+    outcome = await payments.refund_payment(
+        session,
+        payment_id=int(arg),
+        by_telegram_id=message.from_user.id,
+        policy=policy,
+        now=clock.now(),
+    )
+    lines = [_("Payment #{id} refunded.").format(id=outcome.payment_id)]
+    if outcome.points_reversed:
+        lines.append(_("{points} points taken back.").format(points=outcome.points_reversed))
+    if outcome.visit_voided:
+        lines.append(_("The visit no longer counts."))
+    if outcome.referral_points_reversed:
+        lines.append(
+            _("The referrer's {points} points taken back.").format(
+                points=outcome.referral_points_reversed
+            )
+        )
+    await message.answer("\n".join(lines))
+    if outcome.member_id is not None:
+        telegram_id = await queries.member_telegram_id(session, member_id=outcome.member_id)
+        if telegram_id is not None:
+            with i18n.use_locale(await their_locale(session, i18n, telegram_id)):
+                text = _(
+                    "Your payment #{id} was refunded; its points and visit were removed."
+                ).format(id=outcome.payment_id)
+            await bot.send_message(telegram_id, text)
+
+
+def build_router() -> Router:
+    router = Router(name="staff")
+    router.message.register(staff_menu, Command("staff"))
+    router.callback_query.register(make_invite, InviteRole.filter())
+    router.message.register(refund, Command("refund"))
+    return router

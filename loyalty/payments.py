@@ -1,0 +1,533 @@
+"""Pay-is-membership: every way to pay ends in one idempotent operation, `record_payment`.
+
+In chat (Telegram Payments), at the counter for a known member (cashier scans the card), and for
+a walk-in (a receipt-claim QR from the cashier or the POS) — each is keyed by (source, external
+id), so a redelivered update, a double tap or a retried POS call finds the payment already
+recorded and returns the same outcome instead of crediting again.
+
+One transaction (the caller's) does it all: the member on the first payment, the payment, the
+visit, the points, the aggregates, the referrer's credit. Fraud limits refuse the *credit*, not
+the money: the payment is kept (status ``refused``) and a fraud event is recorded for managers.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from loyalty import tiers
+from loyalty.errors import DomainError
+from loyalty.policy import Policy
+from models import queries
+from models.tables import FraudEvent, Member, Payment, PointsEntry, Visit
+
+
+class PaymentSource(StrEnum):
+    CHAT = "chat"  # Telegram Payments in the diner's chat; external id = telegram charge id
+    CASHIER = "cashier"  # cashier scanned the member card; external id = the confirm token
+    RECEIPT = "receipt"  # cashier's /bill for a walk-in; external id = a token per bill
+    POS = "pos"  # the POS over HTTP; external id = pos_txn_id
+
+
+class Channel(StrEnum):
+    """How a member first came: kept for cohorts (lapse rhythm, campaign results)."""
+
+    TABLE_QR = "table_qr"
+    RECEIPT_CLAIM = "receipt_claim"
+    REFERRAL = "referral"
+    CHAT = "chat"
+    CASHIER = "cashier"
+
+
+class Refusal(StrEnum):
+    DAILY_LIMIT = "daily_limit"
+    SELF_CREDIT = "self_credit"
+
+
+class PaymentStatus(StrEnum):
+    AWAITING_CLAIM = "awaiting_claim"
+    CREDITED = "credited"
+    REFUSED = "refused"
+    REFUNDED = "refunded"
+
+
+class ReceiptProblem(DomainError):
+    """A receipt claim cannot be used: unknown, expired or already claimed."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class RefundProblem(DomainError):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class Payer:
+    telegram_id: int
+    first_name: str
+    channel: Channel
+    referrer_member_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoreRef:
+    id: int
+    timezone: str
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentOutcome:
+    payment_id: int
+    member_id: int
+    amount: Decimal
+    currency: str
+    enrolled: bool
+    duplicate: bool
+    refused: Refusal | None
+    visit_counted: bool
+    points_awarded: int
+    points_balance: int
+    visit_count: int
+    referrer_member_id: int | None
+    referral_points: int
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    payment_id: int
+    amount: Decimal
+    currency: str
+    expires_at: datetime
+    created: bool
+
+
+def points_for(amount: Decimal, policy: Policy) -> int:
+    return policy.points.for_amount(amount)
+
+
+async def record_payment(
+    session: AsyncSession,
+    *,
+    source: PaymentSource,
+    external_id: str,
+    store: StoreRef,
+    amount: Decimal,
+    currency: str,
+    payer: Payer,
+    policy: Policy,
+    now: datetime,
+    table_id: int | None = None,
+    cashier_telegram_id: int | None = None,
+) -> PaymentOutcome:
+    """Record and credit one payment, once. See the module docstring."""
+    existing = await queries.get_payment(session, source=source.value, external_id=external_id)
+    if existing is not None:
+        return await _outcome(session, existing, duplicate=True, enrolled=False)
+    payment = Payment(
+        source=source.value,
+        external_id=external_id,
+        store_id=store.id,
+        amount=amount,
+        currency=currency,
+        status=PaymentStatus.CREDITED.value,
+        table_id=table_id,
+        cashier_telegram_id=cashier_telegram_id,
+        created_at=now,
+    )
+    try:
+        async with session.begin_nested():
+            session.add(payment)
+    except IntegrityError:  # the same payment, recorded concurrently: answer like a redelivery
+        again = await queries.get_payment(session, source=source.value, external_id=external_id)
+        assert again is not None
+        return await _outcome(session, again, duplicate=True, enrolled=False)
+    return await _credit(session, payment, payer=payer, store=store, policy=policy, now=now)
+
+
+async def issue_receipt(
+    session: AsyncSession,
+    *,
+    source: PaymentSource,
+    external_id: str,
+    store: StoreRef,
+    amount: Decimal,
+    currency: str,
+    policy: Policy,
+    now: datetime,
+    cashier_telegram_id: int | None = None,
+) -> Receipt:
+    """A walk-in paid at the counter: keep the payment until a diner claims it by QR."""
+    existing = await queries.get_payment(session, source=source.value, external_id=external_id)
+    if existing is not None:
+        return _receipt(existing, created=False)
+    payment = Payment(
+        source=source.value,
+        external_id=external_id,
+        store_id=store.id,
+        amount=amount,
+        currency=currency,
+        status=PaymentStatus.AWAITING_CLAIM.value,
+        cashier_telegram_id=cashier_telegram_id,
+        claim_expires_at=now + timedelta(minutes=policy.payments.receipt_claim_ttl_minutes),
+        created_at=now,
+    )
+    try:
+        async with session.begin_nested():
+            session.add(payment)
+    except IntegrityError:
+        again = await queries.get_payment(session, source=source.value, external_id=external_id)
+        assert again is not None
+        return _receipt(again, created=False)
+    return _receipt(payment, created=True)
+
+
+async def claim_receipt(
+    session: AsyncSession,
+    *,
+    payment_id: int,
+    store: StoreRef,
+    payer: Payer,
+    policy: Policy,
+    now: datetime,
+) -> PaymentOutcome:
+    """The diner scanned a receipt QR. One conditional update decides who gets it: twenty
+    scans at once enrol and credit exactly one member."""
+    payment = await session.get(Payment, payment_id)
+    if payment is None:
+        raise ReceiptProblem("unknown")
+    if payment.status != PaymentStatus.AWAITING_CLAIM.value:
+        member = await queries.get_member_by_telegram_id(session, telegram_id=payer.telegram_id)
+        if member is not None and payment.member_id == member.id:
+            return await _outcome(session, payment, duplicate=True, enrolled=False)
+        raise ReceiptProblem("used")
+    if payment.claim_expires_at is not None and now >= payment.claim_expires_at:
+        raise ReceiptProblem("expired")
+    won = await session.execute(
+        update(Payment)
+        .where(
+            Payment.id == payment_id,  # type: ignore[arg-type]
+            Payment.status == PaymentStatus.AWAITING_CLAIM.value,  # type: ignore[arg-type]
+        )
+        .values(status=PaymentStatus.CREDITED.value)
+        .execution_options(synchronize_session=False)
+    )
+    if won.rowcount != 1:  # type: ignore[attr-defined]
+        raise ReceiptProblem("used")
+    await session.refresh(payment)
+    return await _credit(session, payment, payer=payer, store=store, policy=policy, now=now)
+
+
+async def _credit(
+    session: AsyncSession,
+    payment: Payment,
+    *,
+    payer: Payer,
+    store: StoreRef,
+    policy: Policy,
+    now: datetime,
+) -> PaymentOutcome:
+    member, enrolled = await _member_for(session, payer=payer, store=store, now=now)
+    assert member.id is not None
+    assert payment.id is not None
+    payment.member_id = member.id
+    refusal = await _refusal(session, payment, member=member, store=store, policy=policy, now=now)
+    if refusal is not None:
+        payment.status = PaymentStatus.REFUSED.value
+        payment.refusal = refusal.value
+        session.add(
+            FraudEvent(
+                at=now,
+                kind=refusal.value,
+                store_id=store.id,
+                member_id=member.id,
+                telegram_id=payer.telegram_id,
+                cashier_telegram_id=payment.cashier_telegram_id,
+                payment_id=payment.id,
+                detail=f"{payment.source} {payment.amount} {payment.currency}",
+            )
+        )
+        await session.flush()
+        return await _outcome(session, payment, duplicate=False, enrolled=enrolled)
+
+    payment.status = PaymentStatus.CREDITED.value
+    payment.credited_at = now
+    counted = member.last_visit_at is None or now - member.last_visit_at >= timedelta(
+        minutes=policy.fraud.min_minutes_between_visits
+    )
+    if counted:
+        visit = Visit(
+            member_id=member.id,
+            store_id=store.id,
+            table_id=payment.table_id,
+            payment_id=payment.id,
+            at=now,
+        )
+        session.add(visit)
+        await session.flush()
+        payment.visit_id = visit.id
+        _count_visit(member, now)
+    member.total_spend += payment.amount
+    points = points_for(payment.amount, policy)
+    payment.points_awarded = points
+    if points:
+        session.add(
+            PointsEntry(
+                member_id=member.id, delta=points, reason="payment", payment_id=payment.id, at=now
+            )
+        )
+        member.points_balance += points
+    if enrolled and member.referrer_member_id is not None and policy.points.referral_bonus:
+        referrer = await session.get(Member, member.referrer_member_id)
+        if referrer is not None and referrer.erased_at is None:
+            bonus = policy.points.referral_bonus
+            session.add(
+                PointsEntry(
+                    member_id=referrer.id,  # type: ignore[arg-type]
+                    delta=bonus,
+                    reason="referral",
+                    payment_id=payment.id,
+                    at=now,
+                )
+            )
+            referrer.points_balance += bonus
+            payment.referrer_member_id = referrer.id
+            payment.referral_points = bonus
+    await queries.attach_check_in(
+        session, telegram_id=payer.telegram_id, payment_id=payment.id, since=now - _CHECK_IN_TTL
+    )
+    await session.flush()
+    member.tier = (await tiers.status_of(session, member=member, policy=policy, now=now)).tier
+    return await _outcome(session, payment, duplicate=False, enrolled=enrolled)
+
+
+_CHECK_IN_TTL = timedelta(hours=4)
+
+
+def _count_visit(member: Member, now: datetime) -> None:
+    if member.last_visit_at is not None:
+        gap_days = Decimal((now - member.last_visit_at).total_seconds()) / Decimal(86400)
+        total = member.gap_mean_days * member.gap_count + gap_days
+        member.gap_count += 1
+        member.gap_mean_days = (total / member.gap_count).quantize(Decimal("0.001"))
+    if member.first_visit_at is None:
+        member.first_visit_at = now
+    member.last_visit_at = now
+    member.visit_count += 1
+
+
+async def _member_for(
+    session: AsyncSession, *, payer: Payer, store: StoreRef, now: datetime
+) -> tuple[Member, bool]:
+    member = await queries.get_member_by_telegram_id(session, telegram_id=payer.telegram_id)
+    if member is not None:
+        return member, False
+    user = await queries.get_user(session, telegram_id=payer.telegram_id)
+    if user is None:
+        user = await queries.add_user(
+            session, telegram_id=payer.telegram_id, language_code=None, now=now
+        )
+    referrer = payer.referrer_member_id
+    if referrer is not None:
+        referrer_row = await session.get(Member, referrer)
+        if referrer_row is None or referrer_row.telegram_user_id == user.id:
+            referrer = None
+    member = Member(
+        telegram_user_id=user.id,
+        store_id=store.id,
+        display_name=payer.first_name[:64],
+        acquisition_channel=(Channel.REFERRAL if referrer else payer.channel).value,
+        referrer_member_id=referrer,
+        enrolled_at=now,
+    )
+    try:
+        async with session.begin_nested():
+            session.add(member)
+    except IntegrityError:  # enrolled concurrently by another payment of the same person
+        again = await queries.get_member_by_telegram_id(session, telegram_id=payer.telegram_id)
+        assert again is not None
+        return again, False
+    return member, True
+
+
+async def _refusal(
+    session: AsyncSession,
+    payment: Payment,
+    *,
+    member: Member,
+    store: StoreRef,
+    policy: Policy,
+    now: datetime,
+) -> Refusal | None:
+    if payment.cashier_telegram_id is not None:
+        user = await queries.get_user(session, telegram_id=payment.cashier_telegram_id)
+        if user is not None and user.id == member.telegram_user_id:
+            return Refusal.SELF_CREDIT
+    zone = ZoneInfo(store.timezone)
+    local = now.astimezone(zone)
+    day_start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    credited_today = await session.scalar(
+        select(func.count())
+        .select_from(Payment)
+        .where(
+            Payment.member_id == member.id,  # type: ignore[arg-type]
+            Payment.status == PaymentStatus.CREDITED.value,  # type: ignore[arg-type]
+            Payment.credited_at >= day_start,  # type: ignore[arg-type, operator]
+            Payment.id != payment.id,  # type: ignore[arg-type]
+        )
+    )
+    if int(credited_today or 0) >= policy.fraud.max_credited_payments_per_day:
+        return Refusal.DAILY_LIMIT
+    return None
+
+
+async def _outcome(
+    session: AsyncSession, payment: Payment, *, duplicate: bool, enrolled: bool
+) -> PaymentOutcome:
+    assert payment.id is not None
+    if payment.member_id is None:
+        raise ReceiptProblem("unclaimed")
+    member = await session.get(Member, payment.member_id)
+    assert member is not None
+    assert member.id is not None
+    return PaymentOutcome(
+        payment_id=payment.id,
+        member_id=member.id,
+        amount=payment.amount,
+        currency=payment.currency,
+        enrolled=enrolled,
+        duplicate=duplicate,
+        refused=Refusal(payment.refusal) if payment.refusal else None,
+        visit_counted=payment.visit_id is not None,
+        points_awarded=payment.points_awarded,
+        points_balance=member.points_balance,
+        visit_count=member.visit_count,
+        referrer_member_id=payment.referrer_member_id,
+        referral_points=payment.referral_points,
+    )
+
+
+def _receipt(payment: Payment, *, created: bool) -> Receipt:
+    assert payment.id is not None
+    assert payment.claim_expires_at is not None
+    return Receipt(
+        payment_id=payment.id,
+        amount=payment.amount,
+        currency=payment.currency,
+        expires_at=payment.claim_expires_at,
+        created=created,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RefundOutcome:
+    payment_id: int
+    member_id: int | None
+    points_reversed: int
+    referral_points_reversed: int
+    visit_voided: bool
+
+
+async def refund_payment(
+    session: AsyncSession, *, payment_id: int, by_telegram_id: int, policy: Policy, now: datetime
+) -> RefundOutcome:
+    """Reverse a payment's points, visit and referral credit — once."""
+    payment = await session.get(Payment, payment_id)
+    if payment is None:
+        raise RefundProblem("unknown")
+    if payment.status == PaymentStatus.REFUNDED.value:
+        raise RefundProblem("already")
+    if payment.status == PaymentStatus.AWAITING_CLAIM.value:
+        raise RefundProblem("unclaimed")
+    done = await session.execute(
+        update(Payment)
+        .where(
+            Payment.id == payment_id,  # type: ignore[arg-type]
+            Payment.status == payment.status,  # type: ignore[arg-type]
+        )
+        .values(status=PaymentStatus.REFUNDED.value, refunded_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if done.rowcount != 1:  # type: ignore[attr-defined]
+        raise RefundProblem("already")
+    was_credited = payment.status == PaymentStatus.CREDITED.value
+    await session.refresh(payment)
+    member = await session.get(Member, payment.member_id) if payment.member_id else None
+    visit_voided = False
+    if was_credited and member is not None:
+        assert member.id is not None
+        if payment.points_awarded:
+            session.add(
+                PointsEntry(
+                    member_id=member.id,
+                    delta=-payment.points_awarded,
+                    reason="refund",
+                    payment_id=payment.id,
+                    at=now,
+                )
+            )
+            member.points_balance -= payment.points_awarded
+        member.total_spend -= payment.amount
+        if payment.visit_id is not None:
+            visit = await session.get(Visit, payment.visit_id)
+            if visit is not None and visit.voided_at is None:
+                visit.voided_at = now
+                visit_voided = True
+                await session.flush()  # the recount below must see the voided visit
+                await _recount_visits(session, member)
+                member.tier = (
+                    await tiers.status_of(session, member=member, policy=policy, now=now)
+                ).tier
+        if payment.referrer_member_id is not None and payment.referral_points:
+            referrer = await session.get(Member, payment.referrer_member_id)
+            if referrer is not None:
+                session.add(
+                    PointsEntry(
+                        member_id=payment.referrer_member_id,
+                        delta=-payment.referral_points,
+                        reason="referral_refund",
+                        payment_id=payment.id,
+                        at=now,
+                    )
+                )
+                referrer.points_balance -= payment.referral_points
+    await queries.add_audit(
+        session,
+        actor_telegram_id=by_telegram_id,
+        action="payment.refund",
+        detail=f"payment={payment.id} amount={payment.amount} {payment.currency}",
+        now=now,
+    )
+    await session.flush()
+    return RefundOutcome(
+        payment_id=payment_id,
+        member_id=member.id if member else None,
+        points_reversed=payment.points_awarded if was_credited else 0,
+        referral_points_reversed=payment.referral_points if was_credited else 0,
+        visit_voided=visit_voided,
+    )
+
+
+async def _recount_visits(session: AsyncSession, member: Member) -> None:
+    """Rebuild the visit aggregates from the visits that still stand."""
+    assert member.id is not None
+    times = await queries.visit_times(session, member_id=member.id)
+    member.visit_count = len(times)
+    member.first_visit_at = times[0] if times else None
+    member.last_visit_at = times[-1] if times else None
+    gaps = [Decimal((b - a).total_seconds()) / Decimal(86400) for a, b in itertools.pairwise(times)]
+    member.gap_count = len(gaps)
+    member.gap_mean_days = (
+        (sum(gaps, Decimal(0)) / len(gaps)).quantize(Decimal("0.001")) if gaps else Decimal(0)
+    )

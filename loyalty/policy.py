@@ -1,0 +1,704 @@
+"""The deployment's policy: one TOML file, validated at start-up with one clear line per mistake.
+
+A policy holds the rules a restaurant may tune without touching code: the points rate, payment
+limits, fraud limits, consent mode, the tier ladder and its display names, the lapse factors, the
+win-back ladder, the marketing caps and quiet hours, the holiday calendar and the treatment of each
+tier. Two presets ship in ``policies/`` (``frequency``, the default, and ``value``); a deployment's
+file may start from one with ``preset = "frequency"`` and override keys:
+
+* tables merge key by key; a list (``tiers.ladder``, ``ladder.steps``, ``holidays``) is replaced as
+  a whole;
+* when the file gives its own ``tiers.ladder``, the preset's tier names and treatments for tiers the
+  new ladder no longer has are dropped (the file's own are always checked);
+* ``name`` defaults to the file's stem.
+
+Unknown keys are rejected (they are typos), numbers must be numbers (amounts may also be quoted
+strings: ``max_bill = "9999.99"``), and every error names the file and the key:
+``policy.toml: tiers.ladder[2].min_visits must be greater than tiers.ladder[1]'s (4), not 4``.
+List positions count from 0, as in the error paths of most tools.
+
+The values are frozen dataclasses (pydantic dataclasses: the same classes validate the file).
+"""
+
+from __future__ import annotations
+
+import datetime
+import difflib
+import tomllib
+import typing
+from collections.abc import Mapping
+from dataclasses import fields, is_dataclass
+from decimal import ROUND_FLOOR, Decimal
+from functools import cache
+from pathlib import Path
+from types import MappingProxyType
+from typing import Annotated, Any, Final, Literal
+
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
+from pydantic.dataclasses import dataclass
+
+from loyalty.money import is_known_currency
+
+PRESETS_DIR: Final = Path(__file__).resolve().parent.parent / "policies"
+PRESETS: Final = ("frequency", "value")
+DEFAULT_PRESET: Final = "frequency"
+POLICY_LOCALES: Final = ("en", "zh_Hans", "zh_Hant")
+
+_CONFIG: Final = ConfigDict(extra="forbid")
+_Date = datetime.date
+_MINUTES_PER_DAY: Final = 24 * 60
+
+
+class PolicyError(Exception):
+    """The policy file is unusable; the message is one line naming the file and the key."""
+
+
+# -- value types -------------------------------------------------------------------------------
+
+
+def _number_to_float(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        raise ValueError("must be a number")
+    return float(value)
+
+
+def _frozen_mapping(value: Mapping[str, Any]) -> Mapping[str, Any]:
+    return MappingProxyType(dict(value))
+
+
+def _tier_key(value: str) -> str:
+    if not (value[:1].isascii() and value[:1].isalpha()) or not all(
+        ch.isascii() and (ch.isalnum() or ch == "_") for ch in value
+    ):
+        raise ValueError(f"must be letters, digits and _, starting with a letter, not {value!r}")
+    return value
+
+
+def _currency_key(value: str) -> str:
+    if not is_known_currency(value):
+        raise ValueError(f"must be an ISO 4217 currency code (e.g. CNY, JPY), not {value!r}")
+    return value
+
+
+def _never_true(value: bool) -> bool:
+    if value:
+        raise ValueError("must be false: a cashier can never credit their own account")
+    return value
+
+
+def _days(limit: int) -> Any:
+    return Field(ge=0, le=limit)
+
+
+Count = Annotated[int, Strict(), Field(ge=0)]
+Amount = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
+PositiveAmount = Annotated[Decimal, Field(gt=0, allow_inf_nan=False)]
+Factor = Annotated[float, BeforeValidator(_number_to_float)]
+Text = Annotated[str, Strict(), Field(min_length=1, max_length=64)]
+TierKey = Annotated[str, Strict(), Field(min_length=1, max_length=32), AfterValidator(_tier_key)]
+CurrencyKey = Annotated[str, Strict(), AfterValidator(_currency_key)]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)
+class LocalizedText:
+    """A short text the policy gives in each of our languages (tier names, holiday names)."""
+
+    en: Text
+    zh_Hans: Text
+    zh_Hant: Text
+
+    def get(self, locale: str) -> str:
+        if locale == "zh_Hans":
+            return self.zh_Hans
+        if locale == "zh_Hant":
+            return self.zh_Hant
+        return self.en
+
+
+# -- sections ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)
+class Points:
+    per_currency_unit: Amount = Decimal(1)
+    """Points per 1 unit of the store's currency; points are whole, rounded down."""
+    referral_bonus: Count = 100
+    """Points to the referrer when the referee pays for the first time."""
+
+    def for_amount(self, amount: Decimal) -> int:
+        """Points earned for a payment of `amount` (whole points, rounded down)."""
+        if amount < 0:
+            raise ValueError("points are earned on positive amounts only")
+        return int((amount * self.per_currency_unit).to_integral_value(rounding=ROUND_FLOOR))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)
+class Payments:
+    max_bill: PositiveAmount = Decimal(10000)
+    """The largest bill accepted, in the store's currency unless overridden below."""
+    max_bill_by_currency: Annotated[
+        Mapping[CurrencyKey, PositiveAmount], AfterValidator(_frozen_mapping)
+    ] = Field(default_factory=dict)
+    receipt_claim_ttl_minutes: Annotated[int, Strict(), Field(ge=1, le=7 * _MINUTES_PER_DAY)] = 120
+    bill_ttl_minutes: Annotated[int, Strict(), Field(ge=1, le=_MINUTES_PER_DAY)] = 30
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)
+class Fraud:
+    max_credited_payments_per_day: Annotated[int, Strict(), Field(ge=1, le=100)] = 3
+    """Per member and day; further payments are recorded but earn no points or visits."""
+    min_minutes_between_visits: Annotated[int, Strict(), Field(ge=0, le=_MINUTES_PER_DAY)] = 30
+    """A payment within this many minutes of the last counted visit is credited (money and
+    points) but is not a new visit: a second round of drinks or a split bill is one visit."""
+    cashier_self_credit: Annotated[bool, Strict(), AfterValidator(_never_true)] = False
+
+    def counts_as_new_visit(
+        self, *, last_visit: datetime.datetime | None, at: datetime.datetime
+    ) -> bool:
+        """Whether a payment at `at` is a new visit, given the member's last counted visit."""
+        if last_visit is None:
+            return True
+        return at - last_visit >= datetime.timedelta(minutes=self.min_minutes_between_visits)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)
+class Consent:
+    mode: Literal["opt-in", "opt-out"] = "opt-in"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)
+class Rung:
+    """One step of the tier ladder: a member stands on it when they meet every threshold."""
+
+    name: TierKey
+    min_visits: Count = 0
+    min_spend: Amount = Decimal(0)
+    min_referrals: Count = 0
+    min_suggestions: Count = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)
+class Tiers:
+    ladder: Annotated[tuple[Rung, ...], Field(min_length=1, max_length=12)]
+    """Lowest first; the first rung is the floor every member stands on."""
+    names: Annotated[Mapping[TierKey, LocalizedText], AfterValidator(_frozen_mapping)]
+    kind: Literal["frequency", "value"] = "frequency"
+    window_days: Annotated[int, Strict(), Field(ge=7, le=730)] = 90
+    """Visits, spend, referrals and suggestions count over this trailing window."""
+    min_membership_days: Annotated[int, Strict(), _days(366)] = 0
+    """Members younger than this are not graded yet (they stand on `ungraded_tier`)."""
+    ungraded_tier: TierKey | None = None
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """Every tier key, lowest first (the ungraded tier before the ladder)."""
+        ladder = tuple(rung.name for rung in self.ladder)
+        return ladder if self.ungraded_tier is None else (self.ungraded_tier, *ladder)
+
+    @property
+    def top(self) -> str:
+        return self.ladder[-1].name
+
+    def rung(self, key: str) -> Rung:
+        for rung in self.ladder:
+            if rung.name == key:
+                return rung
+        raise KeyError(key)
+
+    def display_name(self, key: str, locale: str) -> str:
+        return self.names[key].get(locale)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)
+class Lapse:
+    shrinkage_visits: Annotated[int, Strict(), Field(ge=0, le=100)] = 4
+    """How many visits of the member's own weigh as much as the cohort's rhythm: the expected
+    interval is (n·own + k·cohort) / (n + k) for n visit gaps and k = shrinkage_visits."""
+    overdue_factor: Annotated[Factor, Field(gt=1, le=10)] = 1.5
+    """Overdue once the time since the last visit exceeds this times the expected interval."""
+    lost_factor: Annotated[Factor, Field(gt=1, le=50)] = 4.0
+    """Lost (no more spend) beyond this times the expected interval."""
+    default_interval_days: Annotated[int, Strict(), Field(ge=1, le=365)] = 30
+    """The cohort rhythm to assume before there is enough data."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)
+class LadderStep:
+    """One step of the win-back ladder."""
+
+    message: Literal["care", "coupon"]
+    wait_days: Annotated[int, Strict(), _days(365)] = 0
+    """Days after becoming overdue (first step) or after the previous step."""
+    coupon_value: PositiveAmount | None = None
+    """Amount off, in the store's currency (coupon steps only)."""
+    coupon_min_spend: Amount = Decimal(0)
+    coupon_valid_days: Annotated[int, Strict(), Field(ge=1, le=365)] = 14
+
+    @model_validator(mode="after")
+    def _coupon_fields(self) -> LadderStep:
+        if self.message == "coupon" and self.coupon_value is None:
+            raise ValueError('needs a coupon_value (it has message = "coupon")')
+        if self.message == "care" and self.coupon_value is not None:
+            raise ValueError('has a coupon_value, which only message = "coupon" steps take')
+        return self
+
+
+def _default_steps() -> tuple[LadderStep, ...]:
+    return (
+        LadderStep(message="care", wait_days=0),
+        LadderStep(
+            message="coupon", wait_days=7, coupon_value=Decimal(20), coupon_min_spend=Decimal(100)
+        ),
+        LadderStep(
+            message="coupon", wait_days=14, coupon_value=Decimal(40), coupon_min_spend=Decimal(150)
+        ),
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)
+class Ladder:
+    """Win-back: care message → coupon → stronger coupon → stop (the member is lost)."""
+
+    steps: Annotated[tuple[LadderStep, ...], Field(max_length=8)] = Field(
+        default_factory=_default_steps
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class QuietHours:
+    """Local times between which no marketing goes out; `start` > `end` wraps past midnight."""
+
+    start: datetime.time
+    end: datetime.time
+
+    def contains(self, at: datetime.time) -> bool:
+        if self.start < self.end:
+            return self.start <= at < self.end
+        return at >= self.start or at < self.end
+
+    def __str__(self) -> str:
+        return f"{self.start:%H:%M}-{self.end:%H:%M}"
+
+
+def _clock_time(text: str) -> datetime.time | None:
+    hours, sep, minutes = text.strip().partition(":")
+    if not sep or not (hours.isdigit() and minutes.isdigit()) or len(minutes) != 2:
+        return None
+    if len(hours) not in (1, 2) or int(hours) > 23 or int(minutes) > 59:
+        return None
+    return datetime.time(int(hours), int(minutes))
+
+
+def _quiet_hours(value: Any) -> Any:
+    if isinstance(value, QuietHours):
+        return value
+    if not isinstance(value, str):
+        raise ValueError('must be a string like "21:00-09:00"')
+    start_text, sep, end_text = value.partition("-")
+    start, end = _clock_time(start_text), _clock_time(end_text)
+    if not sep or start is None or end is None:
+        raise ValueError(f'must look like "21:00-09:00" (24-hour HH:MM-HH:MM), not {value!r}')
+    if start == end:
+        raise ValueError(f"must not start and end at the same time ({value!r})")
+    return QuietHours(start=start, end=end)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)
+class Caps:
+    max_marketing_per_week: Annotated[int, Strict(), Field(ge=0, le=14)] = 2
+    """Marketing messages (automated and broadcast) per member and week; transactional exempt."""
+    quiet_hours: Annotated[QuietHours, BeforeValidator(_quiet_hours)] = QuietHours(
+        start=datetime.time(21), end=datetime.time(9)
+    )
+
+
+def _month_day(value: str) -> str:
+    month, sep, day = value.partition("-")
+    try:
+        # 2024 is a leap year: "02-29" is a valid yearly day
+        _Date(2024, int(month), int(day))
+        valid = bool(sep) and all(len(p) == 2 and p.isascii() and p.isdigit() for p in (month, day))
+    except ValueError:
+        valid = False
+    if not valid:
+        raise ValueError(f'must look like "12-25" (MM-DD), not {value!r}')
+    return value
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)
+class Holiday:
+    """A greeting day: a fixed `date` (moving feasts) or a yearly `month_day` ("12-25")."""
+
+    name: LocalizedText
+    date: _Date | None = None
+    month_day: Annotated[str, Strict(), AfterValidator(_month_day)] | None = None
+
+    @model_validator(mode="after")
+    def _one_day(self) -> Holiday:
+        if (self.date is None) == (self.month_day is None):
+            raise ValueError('needs exactly one of date (2026-02-17) or month_day ("12-25")')
+        return self
+
+    def occurs_on(self, day: _Date) -> bool:
+        if self.date is not None:
+            return self.date == day
+        return self.month_day == f"{day:%m-%d}"
+
+
+Action = Literal["off", "message", "coupon"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)
+class Treatment:
+    """Which automated messages a tier gets, and whether with a coupon (a gift, a tasting)."""
+
+    second_visit: Action = "message"
+    birthday: Action = "message"
+    new_dish: Action = "message"
+    holiday: Action = "message"
+    winback: Literal["off", "care", "ladder"] = "ladder"
+    """"care": care messages only, never a discount (loyal members); "ladder": the whole ladder."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)
+class Policy:
+    name: Text
+    tiers: Tiers
+    points: Points = Field(default_factory=Points)
+    payments: Payments = Field(default_factory=Payments)
+    fraud: Fraud = Field(default_factory=Fraud)
+    consent: Consent = Field(default_factory=Consent)
+    lapse: Lapse = Field(default_factory=Lapse)
+    ladder: Ladder = Field(default_factory=Ladder)
+    caps: Caps = Field(default_factory=Caps)
+    holidays: tuple[Holiday, ...] = ()
+    treatments: Annotated[Mapping[TierKey, Treatment], AfterValidator(_frozen_mapping)] = Field(
+        default_factory=dict
+    )
+
+    def max_bill_for(self, currency: str) -> Decimal:
+        return self.payments.max_bill_by_currency.get(currency.upper(), self.payments.max_bill)
+
+    def treatment_for(self, tier: str) -> Treatment:
+        return self.treatments.get(tier, _DEFAULT_TREATMENT)
+
+
+_DEFAULT_TREATMENT: Final = Treatment()
+_ADAPTER: Final = TypeAdapter(Policy)
+
+
+# -- loading -----------------------------------------------------------------------------------
+
+
+def load_policy(path: Path | None = None) -> Policy:
+    """Read and check a policy file; None gives the `frequency` preset.
+
+    Raises :class:`PolicyError` (one line: the file, the key, what is wrong).
+    """
+    if path is None:
+        return load_preset(DEFAULT_PRESET)
+    data = _read(path)
+    name = data.pop("name", path.stem)
+    preset = data.pop("preset", None)
+    if preset is not None:
+        if not isinstance(preset, str) or preset not in PRESETS:
+            choices = " or ".join(repr(p) for p in PRESETS)
+            raise PolicyError(f"{path}: preset must be {choices}, not {preset!r}")
+        base = _read(PRESETS_DIR / f"{preset}.toml")
+        base.pop("name", None)
+        data = _extend(base, data)
+    data["name"] = name
+    return _build(path, data)
+
+
+@cache
+def load_preset(name: str) -> Policy:
+    """One of the shipped presets (``frequency`` or ``value``)."""
+    if name not in PRESETS:
+        raise PolicyError(f"no preset {name!r} (presets: {', '.join(PRESETS)})")
+    return load_policy(PRESETS_DIR / f"{name}.toml")
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise PolicyError(f"{path}: does not exist") from None
+    except IsADirectoryError:
+        raise PolicyError(f"{path}: is a directory, not a policy file") from None
+    except UnicodeDecodeError:
+        raise PolicyError(f"{path}: is not UTF-8 text") from None
+    except OSError as exc:
+        raise PolicyError(f"{path}: cannot be read ({exc.strerror})") from None
+    try:
+        # Decimals, never floats: 0.1 stays exactly 0.1
+        return tomllib.loads(text, parse_float=Decimal)
+    except tomllib.TOMLDecodeError as exc:
+        raise PolicyError(f"{path}: is not valid TOML: {_one_line(str(exc))}") from None
+
+
+def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _extend(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """`override` on top of a preset; the preset's names and treatments follow a new ladder."""
+    override_tiers = override.get("tiers")
+    if isinstance(override_tiers, dict) and "ladder" in override_tiers:
+        keys = _ladder_keys(override_tiers["ladder"])
+        ungraded = override_tiers.get("ungraded_tier", base.get("tiers", {}).get("ungraded_tier"))
+        keys.add(ungraded)
+        base = dict(base)
+        base_tiers = dict(base.get("tiers", {}))
+        if isinstance(base_tiers.get("names"), dict):
+            base_tiers["names"] = {k: v for k, v in base_tiers["names"].items() if k in keys}
+        base["tiers"] = base_tiers
+        if isinstance(base.get("treatments"), dict):
+            base["treatments"] = {k: v for k, v in base["treatments"].items() if k in keys}
+    return _merge(base, override)
+
+
+def _ladder_keys(ladder: Any) -> set[Any]:
+    if not isinstance(ladder, list):
+        return set()
+    return {rung.get("name") for rung in ladder if isinstance(rung, dict)}
+
+
+def _build(path: Path, data: dict[str, Any]) -> Policy:
+    try:
+        policy = _ADAPTER.validate_python(data)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise PolicyError(f"{path}: {_describe(errors[0])}{more}") from None
+    problem = _check(policy)
+    if problem is not None:
+        raise PolicyError(f"{path}: {problem}")
+    return policy
+
+
+# -- rules across keys -------------------------------------------------------------------------
+
+_SPEND_KEYS: Final = ("min_spend", "min_referrals", "min_suggestions")
+
+
+def _check(policy: Policy) -> str | None:
+    """The first rule that spans several keys and is broken, as "<key path> <what>"."""
+    return _check_ladder(policy.tiers) or _check_tier_keys(policy) or _check_other(policy)
+
+
+def _check_ladder(tiers: Tiers) -> str | None:
+    seen: set[str] = set()
+    for i, rung in enumerate(tiers.ladder):
+        if rung.name in seen or rung.name == tiers.ungraded_tier:
+            return f"tiers.ladder[{i}].name {rung.name!r} is used twice"
+        seen.add(rung.name)
+        if tiers.kind == "frequency":
+            for key in _SPEND_KEYS:
+                if getattr(rung, key):
+                    return f'tiers.ladder[{i}].{key} is only used with tiers.kind = "value"'
+    floor = tiers.ladder[0]
+    if floor.min_visits > 1:
+        return (
+            f"tiers.ladder[0].min_visits must be 0 or 1, not {floor.min_visits}: "
+            "the first rung is the floor every member stands on"
+        )
+    for key in _SPEND_KEYS:
+        if getattr(floor, key):
+            return (
+                f"tiers.ladder[0].{key} must be 0, not {getattr(floor, key)}: "
+                "the first rung is the floor every member stands on"
+            )
+    for i in range(1, len(tiers.ladder)):
+        below, rung = tiers.ladder[i - 1], tiers.ladder[i]
+        if tiers.kind == "frequency":
+            if rung.min_visits <= below.min_visits:
+                return (
+                    f"tiers.ladder[{i}].min_visits must be greater than tiers.ladder[{i - 1}]'s "
+                    f"({below.min_visits}), not {rung.min_visits}"
+                )
+            continue
+        for key in ("min_visits", *_SPEND_KEYS):
+            if getattr(rung, key) < getattr(below, key):
+                return (
+                    f"tiers.ladder[{i}].{key} must not be less than tiers.ladder[{i - 1}]'s "
+                    f"({getattr(below, key)}), not {getattr(rung, key)}"
+                )
+        if all(getattr(rung, key) == getattr(below, key) for key in ("min_visits", *_SPEND_KEYS)):
+            return f"tiers.ladder[{i}] must ask for more than tiers.ladder[{i - 1}]"
+    if tiers.min_membership_days > 0 and tiers.ungraded_tier is None:
+        return "tiers.ungraded_tier is missing: members younger than min_membership_days need one"
+    if tiers.ungraded_tier is not None and tiers.min_membership_days == 0:
+        return "tiers.ungraded_tier needs tiers.min_membership_days greater than 0"
+    return None
+
+
+def _check_tier_keys(policy: Policy) -> str | None:
+    keys = policy.tiers.keys
+    listed = ", ".join(keys)
+    for key in keys:
+        if key not in policy.tiers.names:
+            return f"tiers.names.{key} is missing (en, zh_Hans and zh_Hant names for each tier)"
+    for key in policy.tiers.names:
+        if key not in keys:
+            return f"tiers.names.{key} is not a tier{_did_you_mean(key, keys)} (tiers: {listed})"
+    for key in policy.treatments:
+        if key not in keys:
+            return f"treatments.{key} is not a tier{_did_you_mean(key, keys)} (tiers: {listed})"
+    return None
+
+
+def _check_other(policy: Policy) -> str | None:
+    lapse = policy.lapse
+    if lapse.lost_factor <= lapse.overdue_factor:
+        return (
+            f"lapse.lost_factor must be greater than lapse.overdue_factor "
+            f"({lapse.overdue_factor:g}), not {lapse.lost_factor:g}"
+        )
+    strongest = Decimal(0)
+    for i, step in enumerate(policy.ladder.steps):
+        if step.coupon_value is None:
+            continue
+        if step.coupon_value < strongest:
+            return (
+                f"ladder.steps[{i}].coupon_value must not be less than an earlier step's "
+                f"({strongest}): each coupon is at least as strong as the one before"
+            )
+        strongest = step.coupon_value
+    return None
+
+
+# -- error messages ----------------------------------------------------------------------------
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _path(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part == "[key]":
+            continue
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "the file"
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Decimal):
+        return str(value)
+    return repr(value)
+
+
+def _describe(error: Any) -> str:
+    loc = tuple(error["loc"])
+    where = _path(loc)
+    kind = str(error["type"])
+    ctx = error.get("ctx") or {}
+    got = _show(error.get("input"))
+    if kind in {"unexpected_keyword_argument", "extra_forbidden"}:
+        key = str(loc[-1]) if loc else ""
+        return f"{where} is not a known key{_did_you_mean(key, _known_keys(loc[:-1]))}"
+    if kind == "missing":
+        if loc == ("tiers",):
+            return 'tiers is missing (give the tier ladder, or start from preset = "frequency")'
+        return f"{where} is missing"
+    if kind in {"int_type", "int_parsing", "int_from_float"}:
+        return f"{where} must be a whole number, not {got}"
+    if kind == "bool_type":
+        return f"{where} must be true or false, not {got}"
+    if kind in {"string_type", "str_type"}:
+        return f"{where} must be text in quotes, not {got}"
+    if kind in {"decimal_type", "decimal_parsing", "finite_number", "float_type"}:
+        return f"{where} must be a number, not {got}"
+    if kind in {"date_type", "date_parsing", "date_from_datetime_inexact"}:
+        return f"{where} must be a date like 2026-02-17, not {got}"
+    if kind in {"dataclass_type", "dataclass_args_type", "model_type", "dict_type"}:
+        return f"{where} must be a table, not {got}"
+    if kind in {"tuple_type", "list_type"}:
+        return f"{where} must be a list, not {got}"
+    if kind == "greater_than_equal":
+        return f"{where} must be at least {ctx.get('ge')}, not {got}"
+    if kind == "greater_than":
+        return f"{where} must be greater than {ctx.get('gt')}, not {got}"
+    if kind == "less_than_equal":
+        return f"{where} must be at most {ctx.get('le')}, not {got}"
+    if kind == "less_than":
+        return f"{where} must be less than {ctx.get('lt')}, not {got}"
+    if kind in {"too_short", "string_too_short"}:
+        return f"{where} must not be empty"
+    if kind in {"too_long", "string_too_long"}:
+        return f"{where} is too long"
+    if kind == "literal_error":
+        return f"{where} must be {ctx.get('expected')}, not {got}"
+    if kind == "value_error":
+        return f"{where} {_one_line(str(ctx.get('error', error['msg'])))}"
+    message = str(error["msg"]).replace("Input should be", "must be")
+    return f"{where}: {_one_line(message)}"
+
+
+def _did_you_mean(key: str, known: typing.Iterable[str]) -> str:
+    close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _unwrap(tp: Any) -> Any:
+    while True:
+        origin = typing.get_origin(tp)
+        if origin is Annotated:
+            tp = typing.get_args(tp)[0]
+        elif origin in (typing.Union, _UnionType):
+            args = [a for a in typing.get_args(tp) if a is not type(None)]
+            tp = args[0]
+        else:
+            return tp
+
+
+_UnionType: Final = type(int | None)
+
+
+def _known_keys(loc: tuple[int | str, ...]) -> list[str]:
+    """The keys a table at `loc` may hold (for "did you mean"); [] when not a dataclass."""
+    tp: Any = Policy
+    for part in loc:
+        tp = _unwrap(tp)
+        origin = typing.get_origin(tp)
+        if is_dataclass(tp) and isinstance(part, str):
+            tp = typing.get_type_hints(tp, include_extras=True).get(part)
+        elif origin is tuple:
+            tp = typing.get_args(tp)[0]
+        elif origin in (dict, Mapping):
+            tp = typing.get_args(tp)[1]
+        else:
+            return []
+        if tp is None:
+            return []
+    tp = _unwrap(tp)
+    if not is_dataclass(tp):
+        return []
+    keys = [f.name for f in fields(tp)]
+    return [*keys, "preset"] if tp is Policy else keys

@@ -1,0 +1,57 @@
+"""Who is who: owners from the configuration, cashiers and managers from the staff table."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models import queries
+from models.tables import Role
+
+
+async def role_of(session: AsyncSession, *, telegram_id: int, owner_ids: Collection[int]) -> Role:
+    if telegram_id in owner_ids:
+        return Role.OWNER
+    best = Role.DINER
+    for staff in await queries.active_staff(session, telegram_id=telegram_id):
+        role = Role(staff.role)
+        if role.rank > best.rank:
+            best = role
+    return best
+
+
+async def grant(
+    session: AsyncSession,
+    *,
+    telegram_id: int,
+    store_id: int,
+    role: Role,
+    display_name: str,
+    granted_by: int | None,
+    now: datetime,
+) -> None:
+    """Make someone staff of a store (idempotent for the same person, store and role)."""
+    if role is Role.OWNER or role is Role.DINER:
+        raise ValueError("owners come from OWNER_IDS; diners need no grant")
+    for staff in await queries.active_staff(session, telegram_id=telegram_id):
+        if staff.store_id == store_id:
+            if staff.role != role.value:
+                staff.role = role.value
+            return
+    await queries.add_staff(
+        session,
+        telegram_id=telegram_id,
+        store_id=store_id,
+        role=role.value,
+        display_name=display_name,
+        now=now,
+    )
+    await queries.add_audit(
+        session,
+        actor_telegram_id=granted_by,
+        action="staff.grant",
+        detail=f"{telegram_id} {role.value} store={store_id}",
+        now=now,
+    )

@@ -1,0 +1,112 @@
+"""Staff invites: an owner or manager hands out a signed, single-use, expiring link."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from loyalty import roles
+from loyalty.errors import DomainError, NotAllowed
+from models import queries
+from models.tables import Role, StaffInvite
+
+INVITE_TTL = timedelta(hours=24)
+
+
+class InviteProblem(DomainError):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class Invite:
+    id: int
+    role: Role
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Joined:
+    role: Role
+    store_name: str
+    invited_by: int
+
+
+def may_invite(inviter: Role, role: Role) -> bool:
+    """Owners invite managers and cashiers; managers invite cashiers."""
+    if role is Role.MANAGER:
+        return inviter is Role.OWNER
+    if role is Role.CASHIER:
+        return inviter.at_least(Role.MANAGER)
+    return False
+
+
+async def create_invite(
+    session: AsyncSession,
+    *,
+    store_id: int,
+    role: Role,
+    inviter_telegram_id: int,
+    inviter_role: Role,
+    now: datetime,
+) -> Invite:
+    if not may_invite(inviter_role, role):
+        raise NotAllowed(f"{inviter_role} cannot invite {role}")
+    invite = StaffInvite(
+        store_id=store_id,
+        role=role.value,
+        created_by=inviter_telegram_id,
+        created_at=now,
+        expires_at=now + INVITE_TTL,
+    )
+    session.add(invite)
+    await session.flush()
+    assert invite.id is not None
+    await queries.add_audit(
+        session,
+        actor_telegram_id=inviter_telegram_id,
+        action="staff.invite",
+        detail=f"invite={invite.id} role={role.value} store={store_id}",
+        now=now,
+    )
+    return Invite(id=invite.id, role=role, expires_at=invite.expires_at)
+
+
+async def accept_invite(
+    session: AsyncSession, *, invite_id: int, telegram_id: int, display_name: str, now: datetime
+) -> Joined:
+    invite = await session.get(StaffInvite, invite_id)
+    if invite is None:
+        raise InviteProblem("unknown")
+    if invite.used_by is not None:
+        if invite.used_by == telegram_id:
+            store = await queries.get_store(session, store_id=invite.store_id)
+            return Joined(Role(invite.role), store.name if store else "", invite.created_by)
+        raise InviteProblem("used")
+    if now >= invite.expires_at:
+        raise InviteProblem("expired")
+    claimed = await session.execute(
+        update(StaffInvite)
+        .where(col(StaffInvite.id) == invite_id, col(StaffInvite.used_by).is_(None))
+        .values(used_by=telegram_id, used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        raise InviteProblem("used")
+    role = Role(invite.role)
+    await roles.grant(
+        session,
+        telegram_id=telegram_id,
+        store_id=invite.store_id,
+        role=role,
+        display_name=display_name,
+        granted_by=invite.created_by,
+        now=now,
+    )
+    store = await queries.get_store(session, store_id=invite.store_id)
+    return Joined(role=role, store_name=store.name if store else "", invited_by=invite.created_by)

@@ -1,0 +1,362 @@
+"""Data access: small keyword-only functions over a session. They never commit; the caller's
+unit of work (one per update, one per scheduled run) does."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from models.tables import (
+    AuditLog,
+    Bill,
+    CheckIn,
+    DiningTable,
+    FraudEvent,
+    Member,
+    Payment,
+    PointsEntry,
+    ProcessedUpdate,
+    Staff,
+    Store,
+    TelegramUser,
+    Visit,
+)
+
+
+async def get_user(session: AsyncSession, *, telegram_id: int) -> TelegramUser | None:
+    result = await session.execute(
+        select(TelegramUser).where(TelegramUser.telegram_id == telegram_id)  # type: ignore[arg-type]
+    )
+    return result.scalar_one_or_none()
+
+
+async def add_user(
+    session: AsyncSession, *, telegram_id: int, language_code: str | None, now: datetime
+) -> TelegramUser:
+    user = TelegramUser(
+        telegram_id=telegram_id, language_code=language_code, first_seen_at=now, last_seen_at=now
+    )
+    session.add(user)
+    await session.flush()
+    return user
+
+
+async def count_users(session: AsyncSession) -> int:
+    return int(await session.scalar(select(func.count()).select_from(TelegramUser)) or 0)
+
+
+async def first_store(session: AsyncSession) -> Store | None:
+    result = await session.execute(select(Store).order_by(Store.id).limit(1))  # type: ignore[arg-type]
+    return result.scalar_one_or_none()
+
+
+async def add_store(
+    session: AsyncSession, *, name: str, timezone: str, currency: str, now: datetime
+) -> Store:
+    store = Store(name=name, timezone=timezone, currency=currency, created_at=now)
+    session.add(store)
+    await session.flush()
+    return store
+
+
+async def active_staff(session: AsyncSession, *, telegram_id: int) -> Sequence[Staff]:
+    result = await session.execute(
+        select(Staff).where(
+            Staff.telegram_id == telegram_id,  # type: ignore[arg-type]
+            Staff.revoked_at.is_(None),  # type: ignore[union-attr]
+        )
+    )
+    return result.scalars().all()
+
+
+async def add_staff(
+    session: AsyncSession,
+    *,
+    telegram_id: int,
+    store_id: int,
+    role: str,
+    display_name: str,
+    now: datetime,
+) -> Staff:
+    staff = Staff(
+        telegram_id=telegram_id,
+        store_id=store_id,
+        role=role,
+        display_name=display_name,
+        created_at=now,
+    )
+    session.add(staff)
+    await session.flush()
+    return staff
+
+
+async def insert_processed_update(
+    session: AsyncSession, *, bot_id: int, update_id: int, now: datetime
+) -> bool:
+    """Record an update as handled inside the caller's transaction.
+
+    Returns False when it was recorded before (a redelivery). A savepoint keeps the caller's
+    transaction usable after the unique-key conflict on every database.
+    """
+    existing = await session.get(ProcessedUpdate, (bot_id, update_id))
+    if existing is not None:
+        return False
+    try:
+        async with session.begin_nested():
+            session.add(ProcessedUpdate(bot_id=bot_id, update_id=update_id, processed_at=now))
+    except IntegrityError:
+        return False
+    return True
+
+
+async def count_processed_updates(session: AsyncSession) -> int:
+    return int(await session.scalar(select(func.count()).select_from(ProcessedUpdate)) or 0)
+
+
+async def delete_processed_updates_before(session: AsyncSession, *, before: datetime) -> int:
+    result = await session.execute(
+        delete(ProcessedUpdate).where(ProcessedUpdate.processed_at < before)  # type: ignore[arg-type]
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def add_audit(
+    session: AsyncSession, *, actor_telegram_id: int | None, action: str, detail: str, now: datetime
+) -> None:
+    session.add(
+        AuditLog(at=now, actor_telegram_id=actor_telegram_id, action=action, detail=detail[:2000])
+    )
+
+
+async def get_store(session: AsyncSession, *, store_id: int) -> Store | None:
+    return await session.get(Store, store_id)
+
+
+async def ensure_tables(
+    session: AsyncSession, *, store_id: int, numbers: Sequence[int], now: datetime
+) -> list[DiningTable]:
+    """The store's tables with these numbers, created where missing (idempotent)."""
+    result = await session.execute(
+        select(DiningTable).where(
+            DiningTable.store_id == store_id,  # type: ignore[arg-type]
+            DiningTable.number.in_(numbers),  # type: ignore[attr-defined]
+        )
+    )
+    existing = {t.number: t for t in result.scalars()}
+    for number in numbers:
+        if number not in existing:
+            table = DiningTable(store_id=store_id, number=number, created_at=now)
+            session.add(table)
+            existing[number] = table
+    await session.flush()
+    return [existing[n] for n in numbers]
+
+
+async def get_table(session: AsyncSession, *, store_id: int, number: int) -> DiningTable | None:
+    result = await session.execute(
+        select(DiningTable).where(
+            DiningTable.store_id == store_id,  # type: ignore[arg-type]
+            DiningTable.number == number,  # type: ignore[arg-type]
+        )
+    )
+    return result.scalar_one_or_none()
+
+
+async def get_payment(session: AsyncSession, *, source: str, external_id: str) -> Payment | None:
+    result = await session.execute(
+        select(Payment).where(
+            Payment.source == source,  # type: ignore[arg-type]
+            Payment.external_id == external_id,  # type: ignore[arg-type]
+        )
+    )
+    return result.scalar_one_or_none()
+
+
+async def get_member_by_telegram_id(session: AsyncSession, *, telegram_id: int) -> Member | None:
+    result = await session.execute(
+        select(Member)
+        .join(TelegramUser, Member.telegram_user_id == TelegramUser.id)  # type: ignore[arg-type]
+        .where(TelegramUser.telegram_id == telegram_id)  # type: ignore[arg-type]
+    )
+    return result.scalar_one_or_none()
+
+
+async def member_telegram_id(session: AsyncSession, *, member_id: int) -> int | None:
+    result = await session.execute(
+        select(col(TelegramUser.telegram_id))
+        .join(Member, col(Member.telegram_user_id) == col(TelegramUser.id))
+        .where(col(Member.id) == member_id)
+    )
+    return result.scalar_one_or_none()
+
+
+async def visit_times(session: AsyncSession, *, member_id: int) -> list[datetime]:
+    result = await session.execute(
+        select(col(Visit.at))
+        .where(col(Visit.member_id) == member_id, col(Visit.voided_at).is_(None))
+        .order_by(col(Visit.at))
+    )
+    return list(result.scalars())
+
+
+async def add_check_in(
+    session: AsyncSession, *, telegram_id: int, store_id: int, table_id: int, now: datetime
+) -> CheckIn:
+    check_in = CheckIn(telegram_id=telegram_id, store_id=store_id, table_id=table_id, at=now)
+    session.add(check_in)
+    await session.flush()
+    return check_in
+
+
+async def latest_check_in(
+    session: AsyncSession, *, telegram_id: int, since: datetime
+) -> CheckIn | None:
+    result = await session.execute(
+        select(CheckIn)
+        .where(
+            CheckIn.telegram_id == telegram_id,  # type: ignore[arg-type]
+            col(CheckIn.at) >= since,
+            CheckIn.payment_id.is_(None),  # type: ignore[union-attr]
+        )
+        .order_by(CheckIn.at.desc())  # type: ignore[attr-defined]
+        .limit(1)
+    )
+    return result.scalar_one_or_none()
+
+
+async def attach_check_in(
+    session: AsyncSession, *, telegram_id: int, payment_id: int | None, since: datetime
+) -> None:
+    """The payment completes the person's most recent open check-in, if any."""
+    check_in = await latest_check_in(session, telegram_id=telegram_id, since=since)
+    if check_in is not None:
+        check_in.payment_id = payment_id
+
+
+async def get_table_by_id(session: AsyncSession, *, table_id: int) -> DiningTable | None:
+    return await session.get(DiningTable, table_id)
+
+
+# -- a member's own data: export (/mydata) and erasure (/forget) --------------------------------
+
+
+async def member_payments(session: AsyncSession, *, member_id: int) -> Sequence[Payment]:
+    result = await session.execute(
+        select(Payment)
+        .where(col(Payment.member_id) == member_id)
+        .order_by(col(Payment.created_at), col(Payment.id))
+    )
+    return result.scalars().all()
+
+
+async def member_visits(
+    session: AsyncSession, *, member_id: int
+) -> Sequence[tuple[Visit, int | None]]:
+    """The member's visits (voided ones too), each with its table number if any."""
+    result = await session.execute(
+        select(Visit, col(DiningTable.number))
+        .outerjoin(DiningTable, col(Visit.table_id) == col(DiningTable.id))
+        .where(col(Visit.member_id) == member_id)
+        .order_by(col(Visit.at), col(Visit.id))
+    )
+    return [(visit, number) for visit, number in result.tuples()]
+
+
+async def member_points_entries(session: AsyncSession, *, member_id: int) -> Sequence[PointsEntry]:
+    result = await session.execute(
+        select(PointsEntry)
+        .where(col(PointsEntry.member_id) == member_id)
+        .order_by(col(PointsEntry.at), col(PointsEntry.id))
+    )
+    return result.scalars().all()
+
+
+async def check_ins_of(
+    session: AsyncSession, *, telegram_id: int
+) -> Sequence[tuple[CheckIn, int | None]]:
+    """A person's table check-ins, each with its table number."""
+    result = await session.execute(
+        select(CheckIn, col(DiningTable.number))
+        .outerjoin(DiningTable, col(CheckIn.table_id) == col(DiningTable.id))
+        .where(col(CheckIn.telegram_id) == telegram_id)
+        .order_by(col(CheckIn.at), col(CheckIn.id))
+    )
+    return [(check_in, number) for check_in, number in result.tuples()]
+
+
+async def bills_of(session: AsyncSession, *, telegram_id: int) -> Sequence[Bill]:
+    result = await session.execute(
+        select(Bill)
+        .where(col(Bill.telegram_id) == telegram_id)
+        .order_by(col(Bill.created_at), col(Bill.id))
+    )
+    return result.scalars().all()
+
+
+async def delete_check_ins_of(session: AsyncSession, *, telegram_id: int) -> int:
+    result = await session.execute(
+        delete(CheckIn)
+        .where(col(CheckIn.telegram_id) == telegram_id)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def delete_bills_of(session: AsyncSession, *, telegram_id: int) -> int:
+    result = await session.execute(
+        delete(Bill)
+        .where(col(Bill.telegram_id) == telegram_id)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def unlink_fraud_events(session: AsyncSession, *, telegram_id: int) -> int:
+    """Remove a diner's Telegram id from fraud events (the events stay, for the accounts)."""
+    result = await session.execute(
+        update(FraudEvent)
+        .where(col(FraudEvent.telegram_id) == telegram_id)
+        .values(telegram_id=None)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def count_members(session: AsyncSession) -> int:
+    return int(await session.scalar(select(func.count()).select_from(Member)) or 0)
+
+
+async def count_payments(session: AsyncSession) -> int:
+    return int(await session.scalar(select(func.count()).select_from(Payment)) or 0)
+
+
+async def visit_history(session: AsyncSession, *, member_id: int) -> list[tuple[datetime, Decimal]]:
+    """(time, amount paid) of each standing visit, oldest first."""
+    result = await session.execute(
+        select(col(Visit.at), col(Payment.amount))
+        .outerjoin(Payment, col(Visit.payment_id) == col(Payment.id))
+        .where(col(Visit.member_id) == member_id, col(Visit.voided_at).is_(None))
+        .order_by(col(Visit.at))
+    )
+    return [(at, amount if amount is not None else Decimal(0)) for at, amount in result.all()]
+
+
+async def count_referrals(session: AsyncSession, *, member_id: int, since: datetime) -> int:
+    """Friends this member brought who joined since `since`."""
+    return int(
+        await session.scalar(
+            select(func.count())
+            .select_from(Member)
+            .where(
+                col(Member.referrer_member_id) == member_id,
+                col(Member.enrolled_at) >= since,
+            )
+        )
+        or 0
+    )

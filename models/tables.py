@@ -1,0 +1,302 @@
+"""The tables. Every timestamp is timezone-aware UTC; Telegram ids are 64-bit."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    UniqueConstraint,
+)
+from sqlmodel import Field, SQLModel
+
+from models.types import Money, UTCDateTime
+
+
+class Role(StrEnum):
+    """Who someone is to the restaurant. Ordered from least to most trusted."""
+
+    DINER = "diner"
+    CASHIER = "cashier"
+    MANAGER = "manager"
+    OWNER = "owner"
+
+    @property
+    def rank(self) -> int:
+        return _ROLE_RANK[self]
+
+    def at_least(self, other: Role) -> bool:
+        return self.rank >= other.rank
+
+
+_ROLE_RANK = {Role.DINER: 0, Role.CASHIER: 1, Role.MANAGER: 2, Role.OWNER: 3}
+
+
+class StoreBase(SQLModel):
+    name: str = Field(max_length=64)
+    timezone: str = Field(max_length=64)
+    currency: str = Field(max_length=3)
+
+
+class Store(StoreBase, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class TelegramUser(SQLModel, table=True):
+    """Somebody who talked to the bot. Deliberately minimal: no name, no phone.
+
+    Membership (issue: pay-is-membership) hangs off this row; people who never pay stay here
+    with only their language choice.
+    """
+
+    __tablename__ = "telegram_user"
+
+    id: int | None = Field(default=None, primary_key=True)
+    telegram_id: int = Field(sa_column=Column(BigInteger, nullable=False, unique=True))
+    language_code: str | None = Field(default=None, max_length=35)
+    locale: str | None = Field(default=None, max_length=16)
+    first_seen_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    last_seen_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    blocked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    # Set when the person opened a member's referral link before paying for the first time.
+    referred_by_member_id: int | None = Field(default=None)
+
+
+class Staff(SQLModel, table=True):
+    """A cashier or manager of a store (owners come from OWNER_IDS)."""
+
+    __table_args__ = (UniqueConstraint("telegram_id", "store_id", name="uq_staff_person_store"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    telegram_id: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
+    store_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("store.id", ondelete="CASCADE"), nullable=False)
+    )
+    role: str = Field(sa_column=Column(String(16), nullable=False))
+    display_name: str = Field(default="", max_length=64)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    revoked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+
+
+class ProcessedUpdate(SQLModel, table=True):
+    """Update ids already handled, so a redelivered update has no second effect."""
+
+    __tablename__ = "processed_update"
+    __table_args__ = (Index("ix_processed_update_at", "processed_at"),)
+
+    bot_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    update_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    processed_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class AuditLog(SQLModel, table=True):
+    """Who did what: role changes, settings, and later payments, refunds, erasures."""
+
+    __tablename__ = "audit_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+    actor_telegram_id: int | None = Field(default=None, sa_column=Column(BigInteger))
+    action: str = Field(max_length=64)
+    detail: str = Field(default="", max_length=2000)
+
+
+class DiningTable(SQLModel, table=True):
+    """A table of a store; its printed QR code carries (store id, table number), signed."""
+
+    __tablename__ = "dining_table"
+    __table_args__ = (UniqueConstraint("store_id", "number", name="uq_table_store_number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    store_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("store.id", ondelete="CASCADE"), nullable=False)
+    )
+    number: int
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class Member(SQLModel, table=True):
+    """A diner who has paid at least once. Created by the first payment, never by a form.
+
+    Aggregates (visit count, spend, last visit, gaps) are kept current by every credited
+    payment so lists and the scheduler never scan visits. After an erasure request the personal
+    fields are cleared and `telegram_user_id` unlinked; the row stays for the accounts.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    telegram_user_id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            Integer, ForeignKey("telegram_user.id", ondelete="SET NULL"), unique=True, nullable=True
+        ),
+    )
+    store_id: int = Field(sa_column=Column(Integer, ForeignKey("store.id"), nullable=False))
+    display_name: str = Field(default="", max_length=64)
+    birthday: date | None = None
+    marketing_consent: bool | None = None
+    consent_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    acquisition_channel: str = Field(max_length=16)
+    referrer_member_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("member.id"), nullable=True)
+    )
+    enrolled_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    tier: str = Field(default="newcomer", max_length=32)
+    visit_count: int = 0
+    total_spend: Decimal = Field(default=Decimal(0), sa_column=Column(Money(), nullable=False))
+    points_balance: int = 0
+    first_visit_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    last_visit_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    gap_count: int = 0
+    gap_mean_days: Decimal = Field(
+        default=Decimal(0), sa_column=Column(Numeric(10, 3), nullable=False)
+    )
+    erased_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+
+
+class Payment(SQLModel, table=True):
+    """Money received. (source, external_id) is unique: the idempotency key of every way to pay.
+
+    status: awaiting_claim (walk-in receipt not yet scanned), credited, refused (a fraud limit
+    kept it from counting; the money is still recorded), refunded.
+    """
+
+    __table_args__ = (
+        UniqueConstraint("source", "external_id", name="uq_payment_source_external"),
+        Index("ix_payment_member_at", "member_id", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=16)
+    external_id: str = Field(max_length=128)
+    store_id: int = Field(sa_column=Column(Integer, ForeignKey("store.id"), nullable=False))
+    member_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("member.id"), nullable=True)
+    )
+    amount: Decimal = Field(sa_column=Column(Money(), nullable=False))
+    currency: str = Field(max_length=3)
+    status: str = Field(max_length=16)
+    refusal: str | None = Field(default=None, max_length=32)
+    table_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("dining_table.id"), nullable=True)
+    )
+    cashier_telegram_id: int | None = Field(default=None, sa_column=Column(BigInteger))
+    points_awarded: int = 0
+    referral_points: int = 0
+    referrer_member_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("member.id"), nullable=True)
+    )
+    visit_id: int | None = Field(default=None)
+    claim_expires_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    credited_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    refunded_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+
+
+class Visit(SQLModel, table=True):
+    __table_args__ = (Index("ix_visit_member_at", "member_id", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: int = Field(sa_column=Column(Integer, ForeignKey("member.id"), nullable=False))
+    store_id: int = Field(sa_column=Column(Integer, ForeignKey("store.id"), nullable=False))
+    table_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("dining_table.id"), nullable=True)
+    )
+    payment_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("payment.id"), nullable=True)
+    )
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    voided_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+
+
+class PointsEntry(SQLModel, table=True):
+    """The points ledger: append-only; a member's balance is the sum of their entries."""
+
+    __tablename__ = "points_ledger"
+    __table_args__ = (Index("ix_points_member", "member_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: int = Field(sa_column=Column(Integer, ForeignKey("member.id"), nullable=False))
+    delta: int
+    reason: str = Field(max_length=32)
+    payment_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("payment.id"), nullable=True)
+    )
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class CheckIn(SQLModel, table=True):
+    """Someone opened a table's QR link: the pending visit a payment will complete."""
+
+    __tablename__ = "check_in"
+    __table_args__ = (Index("ix_check_in_person_at", "telegram_id", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    telegram_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    store_id: int = Field(sa_column=Column(Integer, ForeignKey("store.id"), nullable=False))
+    table_id: int = Field(sa_column=Column(Integer, ForeignKey("dining_table.id"), nullable=False))
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    payment_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("payment.id"), nullable=True)
+    )
+
+
+class Bill(SQLModel, table=True):
+    """An amount a diner asked to pay in chat: the invoice and its pre-checkout are checked
+    against it."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    telegram_id: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
+    store_id: int = Field(sa_column=Column(Integer, ForeignKey("store.id"), nullable=False))
+    table_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("dining_table.id"), nullable=True)
+    )
+    amount: Decimal = Field(sa_column=Column(Money(), nullable=False))
+    currency: str = Field(max_length=3)
+    status: str = Field(default="open", max_length=16)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    payment_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("payment.id"), nullable=True)
+    )
+
+
+class FraudEvent(SQLModel, table=True):
+    """A limit that refused a credit, for managers to review."""
+
+    __tablename__ = "fraud_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+    kind: str = Field(max_length=32)
+    store_id: int = Field(sa_column=Column(Integer, ForeignKey("store.id"), nullable=False))
+    member_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("member.id"), nullable=True)
+    )
+    telegram_id: int | None = Field(default=None, sa_column=Column(BigInteger))
+    cashier_telegram_id: int | None = Field(default=None, sa_column=Column(BigInteger))
+    payment_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("payment.id"), nullable=True)
+    )
+    detail: str = Field(default="", max_length=500)
+
+
+class StaffInvite(SQLModel, table=True):
+    __tablename__ = "staff_invite"
+
+    id: int | None = Field(default=None, primary_key=True)
+    store_id: int = Field(sa_column=Column(Integer, ForeignKey("store.id"), nullable=False))
+    role: str = Field(max_length=16)
+    created_by: int = Field(sa_column=Column(BigInteger, nullable=False))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    used_by: int | None = Field(default=None, sa_column=Column(BigInteger))
+    used_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))

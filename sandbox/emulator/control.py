@@ -1,0 +1,244 @@
+"""The control API: JSON over HTTP under ``/sandbox/`` for the people and the operator."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from .errors import ControlError
+from .files import file_response
+
+if TYPE_CHECKING:
+    from .core import BotAPIEmulator
+
+Route = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _error(status: int, description: str) -> web.Response:
+    return web.json_response({"ok": False, "description": description}, status=status)
+
+
+def _guard(handler: Route) -> Route:
+    async def guarded(request: web.Request) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except ControlError as error:
+            return _error(error.status, error.description)
+
+    return guarded
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    raw = await request.read()
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        raise ControlError(400, "the request body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise ControlError(400, "the request body must be a JSON object")
+    return body
+
+
+def _int(body: dict[str, Any], name: str) -> int:
+    value = body.get(name)
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ControlError(400, f"{name} must be an integer")
+    return value
+
+
+def _str(body: dict[str, Any], name: str) -> str:
+    value = body.get(name)
+    if not isinstance(value, str):
+        raise ControlError(400, f"{name} must be a string")
+    return value
+
+
+def _number(body: dict[str, Any], name: str, default: float | None = None) -> float:
+    value = body.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ControlError(400, f"{name} must be a number")
+    return float(value)
+
+
+def _user_id(request: web.Request) -> int:
+    raw = request.match_info["user_id"]
+    try:
+        return int(raw)
+    except ValueError:
+        raise ControlError(404, f"unknown user {raw}") from None
+
+
+def add_control_routes(app: web.Application, emulator: BotAPIEmulator) -> None:
+    """Register every ``/sandbox/...`` route of ``emulator`` on ``app``."""
+
+    async def get_bot(request: web.Request) -> web.StreamResponse:
+        return web.json_response(emulator.bot_info())
+
+    async def get_users(request: web.Request) -> web.StreamResponse:
+        return web.json_response({"users": emulator.users()})
+
+    async def post_users(request: web.Request) -> web.StreamResponse:
+        body = await _body(request)
+        user_id = _int(body, "id")
+        try:
+            current: dict[str, Any] = emulator.user(user_id)
+        except ControlError:
+            current = {"language_code": "en"}
+        merged = {**current, **body}
+        if "first_name" not in merged:
+            raise ControlError(400, "first_name must be a string of 1-64 characters")
+        user = emulator.add_user(
+            id=user_id,
+            first_name=merged["first_name"],
+            language_code=merged.get("language_code") or "en",
+            last_name=merged.get("last_name"),
+            username=merged.get("username"),
+            label=merged.get("label"),
+        )
+        return web.json_response(user)
+
+    async def get_user(request: web.Request) -> web.StreamResponse:
+        return web.json_response(emulator.user(_user_id(request)))
+
+    async def acting(
+        request: web.Request, act: Callable[[int, dict[str, Any]], Awaitable[dict[str, Any]]]
+    ) -> web.StreamResponse:
+        """Run a person's action; with ``"wait_reply": <seconds>`` also wait for the bot's first
+        message or edit in that chat afterwards and return it as ``reply`` (null if none came)."""
+        user_id = _user_id(request)
+        emulator.user(user_id)
+        body = await _body(request)
+        wait_reply = _number(body, "wait_reply", 0.0)
+        if wait_reply < 0 or wait_reply > 60:
+            raise ControlError(400, "wait_reply must be between 0 and 60 seconds")
+        since = emulator.chat_version(user_id)
+        result = await act(user_id, body)
+        if wait_reply > 0:
+            result["reply"] = await emulator.wait_reply(user_id, since, wait_reply)
+        return web.json_response(result)
+
+    async def send(request: web.Request) -> web.StreamResponse:
+        return await acting(
+            request, lambda user_id, body: emulator.send(user_id, _str(body, "text"))
+        )
+
+    async def open_link(request: web.Request) -> web.StreamResponse:
+        return await acting(
+            request, lambda user_id, body: emulator.open(user_id, _str(body, "url"))
+        )
+
+    async def press(request: web.Request) -> web.StreamResponse:
+        async def act(user_id: int, body: dict[str, Any]) -> dict[str, Any]:
+            wait = _number(body, "wait", 0.0)
+            if wait < 0 or wait > 60:
+                raise ControlError(400, "wait must be between 0 and 60 seconds")
+            return await emulator.press(
+                user_id, _int(body, "message_id"), _str(body, "data"), wait=wait
+            )
+
+        return await acting(request, act)
+
+    async def pay(request: web.Request) -> web.StreamResponse:
+        return await acting(
+            request, lambda user_id, body: emulator.pay(user_id, _int(body, "message_id"))
+        )
+
+    async def block(request: web.Request) -> web.StreamResponse:
+        return web.json_response(emulator.block(_user_id(request)))
+
+    async def unblock(request: web.Request) -> web.StreamResponse:
+        return web.json_response(emulator.unblock(_user_id(request)))
+
+    async def inbox(request: web.Request) -> web.StreamResponse:
+        user_id = _user_id(request)
+        after_raw = request.query.get("after")
+        after = None
+        if after_raw is not None and after_raw != "":
+            try:
+                after = int(after_raw)
+            except ValueError:
+                raise ControlError(400, "after must be a message_id") from None
+        return web.json_response({"messages": emulator.inbox(user_id, after)})
+
+    async def history(request: web.Request) -> web.StreamResponse:
+        user_id = _user_id(request)
+        return web.json_response(
+            {"messages": emulator.history(user_id), "user": emulator.user(user_id)}
+        )
+
+    async def commands(request: web.Request) -> web.StreamResponse:
+        return web.json_response(emulator.commands_for(_user_id(request)))
+
+    async def stats(request: web.Request) -> web.StreamResponse:
+        return web.json_response(emulator.stats())
+
+    async def get_limits(request: web.Request) -> web.StreamResponse:
+        return web.json_response(emulator.limits())
+
+    async def post_limits(request: web.Request) -> web.StreamResponse:
+        body = await _body(request)
+        current = emulator.limits()
+        values: dict[str, int | None] = {}
+        for name in ("global_per_second", "per_chat_per_second"):
+            value = body.get(name, current[name])
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                raise ControlError(400, f"{name} must be a positive integer or null")
+            values[name] = value
+        return web.json_response(
+            emulator.set_limits(values["global_per_second"], values["per_chat_per_second"])
+        )
+
+    async def redeliver(request: web.Request) -> web.StreamResponse:
+        body = await _body(request)
+        return web.json_response(emulator.redeliver(_int(body, "update_id")))
+
+    async def clock(request: web.Request) -> web.StreamResponse:
+        body = await _body(request)
+        if "advance_seconds" not in body:
+            raise ControlError(400, "advance_seconds must be a number greater than 0")
+        seconds = _number(body, "advance_seconds")
+        if seconds <= 0:
+            raise ControlError(400, "advance_seconds must be a number greater than 0")
+        return web.json_response(await emulator.advance_clock(seconds))
+
+    async def codes(request: web.Request) -> web.StreamResponse:
+        return web.json_response({"codes": emulator.printed_codes()})
+
+    async def file(request: web.Request) -> web.StreamResponse:
+        stored = emulator.file(request.match_info["file_id"])
+        if stored is None:
+            raise ControlError(404, "unknown file")
+        return file_response(stored)
+
+    routes: list[tuple[str, str, Route]] = [
+        ("GET", "/sandbox/bot", get_bot),
+        ("GET", "/sandbox/users", get_users),
+        ("POST", "/sandbox/users", post_users),
+        ("GET", "/sandbox/users/{user_id}", get_user),
+        ("POST", "/sandbox/users/{user_id}/send", send),
+        ("POST", "/sandbox/users/{user_id}/open", open_link),
+        ("POST", "/sandbox/users/{user_id}/press", press),
+        ("POST", "/sandbox/users/{user_id}/pay", pay),
+        ("POST", "/sandbox/users/{user_id}/block", block),
+        ("POST", "/sandbox/users/{user_id}/unblock", unblock),
+        ("GET", "/sandbox/users/{user_id}/inbox", inbox),
+        ("GET", "/sandbox/users/{user_id}/history", history),
+        ("GET", "/sandbox/users/{user_id}/commands", commands),
+        ("GET", "/sandbox/stats", stats),
+        ("GET", "/sandbox/limits", get_limits),
+        ("POST", "/sandbox/limits", post_limits),
+        ("POST", "/sandbox/redeliver", redeliver),
+        ("POST", "/sandbox/clock", clock),
+        ("GET", "/sandbox/files/{file_id}", file),
+        ("GET", "/sandbox/codes", codes),
+    ]
+    for method, path, handler in routes:
+        app.router.add_route(method, path, _guard(handler))

@@ -1,0 +1,291 @@
+"""record_payment and friends on a real database (SQLite file or PostgreSQL), including the
+races a busy counter produces."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
+
+from loyalty import referrals
+from loyalty.payments import (
+    Channel,
+    Payer,
+    PaymentOutcome,
+    PaymentSource,
+    ReceiptProblem,
+    RefundProblem,
+    Refusal,
+    StoreRef,
+    claim_receipt,
+    issue_receipt,
+    record_payment,
+    refund_payment,
+)
+from loyalty.policy import Policy, load_policy
+from loyalty.stores import ensure_default_store
+from models.db import create_engine, create_session_factory
+from models.migrate import upgrade
+from models.tables import FraudEvent, Member, Payment, PointsEntry, Visit
+
+NOON = datetime(2026, 11, 23, 4, 0, tzinfo=UTC)  # 12:00 in Shanghai
+DANA = Payer(telegram_id=101, first_name="Dana", channel=Channel.CHAT)
+
+
+@pytest.fixture
+async def factory(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    engine = create_engine(database_url)
+    await upgrade(engine)
+    yield create_session_factory(engine)
+    await engine.dispose()
+
+
+@pytest.fixture
+async def store(factory: async_sessionmaker[AsyncSession]) -> StoreRef:
+    async with factory() as session, session.begin():
+        info = await ensure_default_store(
+            session, name="Noodle Bar", timezone="Asia/Shanghai", currency="CNY", now=NOON
+        )
+    return StoreRef(id=info.id, timezone=info.timezone)
+
+
+@pytest.fixture
+def policy() -> Policy:
+    return load_policy()
+
+
+async def pay(
+    factory: async_sessionmaker[AsyncSession],
+    store: StoreRef,
+    policy: Policy,
+    *,
+    key: str,
+    amount: str = "86.50",
+    payer: Payer = DANA,
+    at: datetime = NOON,
+    source: PaymentSource = PaymentSource.CHAT,
+    cashier: int | None = None,
+) -> PaymentOutcome:
+    async with factory() as session, session.begin():
+        return await record_payment(
+            session,
+            source=source,
+            external_id=key,
+            store=store,
+            amount=Decimal(amount),
+            currency="CNY",
+            payer=payer,
+            policy=policy,
+            now=at,
+            cashier_telegram_id=cashier,
+        )
+
+
+async def count(factory: async_sessionmaker[AsyncSession], table: type) -> int:
+    async with factory() as session:
+        return int(await session.scalar(select(func.count()).select_from(table)) or 0)
+
+
+async def test_first_payment_enrols_with_visit_points_and_aggregates(
+    factory: async_sessionmaker[AsyncSession], store: StoreRef, policy: Policy
+) -> None:
+    first = await pay(factory, store, policy, key="ch_1")
+    assert first.enrolled
+    assert not first.duplicate
+    assert first.refused is None
+    assert (first.visit_count, first.points_awarded, first.points_balance) == (1, 86, 86)
+    second = await pay(factory, store, policy, key="ch_2", amount="20", at=NOON + timedelta(days=4))
+    assert not second.enrolled
+    assert (second.visit_count, second.points_balance) == (2, 106)
+    async with factory() as session:
+        member = (await session.execute(select(Member))).scalar_one()
+        assert member.total_spend == Decimal("106.50")
+        assert member.gap_count == 1
+        assert member.gap_mean_days == Decimal("4.000")
+        assert member.last_visit_at == NOON + timedelta(days=4)
+        ledger = (await session.execute(select(func.sum(PointsEntry.delta)))).scalar_one()
+        assert ledger == member.points_balance  # the balance is the ledger's sum
+
+
+async def test_the_same_key_credits_once_even_when_racing(
+    factory: async_sessionmaker[AsyncSession], store: StoreRef, policy: Policy
+) -> None:
+    outcomes = await asyncio.gather(
+        *(pay(factory, store, policy, key="ch_same") for _ in range(10))
+    )
+    assert sum(not o.duplicate for o in outcomes) == 1
+    assert {o.payment_id for o in outcomes} == {outcomes[0].payment_id}
+    assert await count(factory, Payment) == 1
+    assert await count(factory, Visit) == 1
+    assert await count(factory, Member) == 1
+
+
+async def test_visits_count_once_per_sitting(
+    factory: async_sessionmaker[AsyncSession], store: StoreRef, policy: Policy
+) -> None:
+    await pay(factory, store, policy, key="a")
+    soon = await pay(factory, store, policy, key="b", amount="10", at=NOON + timedelta(minutes=10))
+    assert not soon.visit_counted
+    assert soon.points_awarded == 10  # the money still earns points
+    assert soon.visit_count == 1
+
+
+async def test_daily_limit_refuses_the_credit_and_tells_managers(
+    factory: async_sessionmaker[AsyncSession], store: StoreRef, policy: Policy
+) -> None:
+    limit = policy.fraud.max_credited_payments_per_day
+    for i in range(limit):
+        await pay(factory, store, policy, key=f"p{i}", amount="10", at=NOON + timedelta(hours=i))
+    over = await pay(
+        factory, store, policy, key="over", amount="10", at=NOON + timedelta(hours=limit)
+    )
+    assert over.refused is Refusal.DAILY_LIMIT
+    assert over.points_awarded == 0
+    assert over.points_balance == 10 * limit
+    async with factory() as session:
+        event = (await session.execute(select(FraudEvent))).scalar_one()
+        assert event.kind == "daily_limit"
+        refused = (
+            await session.execute(select(Payment).where(col(Payment.external_id) == "over"))
+        ).scalar_one()
+        assert refused.status == "refused"  # the money is recorded, the credit is not
+    # the store's next local day (midnight in Shanghai) opens the limit again
+    next_day = datetime(2026, 11, 23, 16, 30, tzinfo=UTC)  # 00:30 on the 24th in Shanghai
+    fresh = await pay(factory, store, policy, key="tomorrow", amount="10", at=next_day)
+    assert fresh.refused is None
+
+
+async def test_cashier_cannot_credit_themselves(
+    factory: async_sessionmaker[AsyncSession], store: StoreRef, policy: Policy
+) -> None:
+    cashier = Payer(telegram_id=555, first_name="Carlos", channel=Channel.CHAT)
+    await pay(factory, store, policy, key="own_1", payer=cashier)
+    outcome = await pay(
+        factory,
+        store,
+        policy,
+        key="own_2",
+        payer=cashier,
+        source=PaymentSource.CASHIER,
+        cashier=555,
+        at=NOON + timedelta(days=1),
+    )
+    assert outcome.refused is Refusal.SELF_CREDIT
+    assert outcome.visit_count == 1
+
+
+async def test_receipt_claimed_by_exactly_one_of_twenty(
+    factory: async_sessionmaker[AsyncSession], store: StoreRef, policy: Policy
+) -> None:
+    async with factory() as session, session.begin():
+        receipt = await issue_receipt(
+            session,
+            source=PaymentSource.POS,
+            external_id="pos-77",
+            store=store,
+            amount=Decimal("30"),
+            currency="CNY",
+            policy=policy,
+            now=NOON,
+        )
+
+    async def scan(i: int) -> str:
+        payer = Payer(telegram_id=1000 + i, first_name=f"G{i}", channel=Channel.RECEIPT_CLAIM)
+        try:
+            async with factory() as session, session.begin():
+                await claim_receipt(
+                    session,
+                    payment_id=receipt.payment_id,
+                    store=store,
+                    payer=payer,
+                    policy=policy,
+                    now=NOON + timedelta(minutes=1),
+                )
+        except ReceiptProblem as problem:
+            return problem.reason
+        return "won"
+
+    results = await asyncio.gather(*(scan(i) for i in range(20)))
+    assert results.count("won") == 1
+    assert results.count("used") == 19
+    assert await count(factory, Member) == 1
+    assert await count(factory, Visit) == 1
+
+
+async def test_receipt_expires(
+    factory: async_sessionmaker[AsyncSession], store: StoreRef, policy: Policy
+) -> None:
+    async with factory() as session, session.begin():
+        receipt = await issue_receipt(
+            session,
+            source=PaymentSource.RECEIPT,
+            external_id="r1",
+            store=store,
+            amount=Decimal("30"),
+            currency="CNY",
+            policy=policy,
+            now=NOON,
+        )
+    late = receipt.expires_at + timedelta(seconds=1)
+    with pytest.raises(ReceiptProblem, match="expired"):
+        async with factory() as session, session.begin():
+            await claim_receipt(
+                session,
+                payment_id=receipt.payment_id,
+                store=store,
+                payer=DANA,
+                policy=policy,
+                now=late,
+            )
+    assert await count(factory, Member) == 0
+
+
+async def test_referral_credit_and_refund_reverse_once(
+    factory: async_sessionmaker[AsyncSession], store: StoreRef, policy: Policy
+) -> None:
+    referrer = await pay(factory, store, policy, key="ref_0")
+    friend = Payer(telegram_id=202, first_name="Eve", channel=Channel.CHAT)
+    async with factory() as session, session.begin():
+        note = await referrals.remember_referrer(
+            session, telegram_id=202, referrer_member_id=referrer.member_id, now=NOON
+        )
+        assert note is not None
+        assert not note.own_link
+        referrer_id = await referrals.referrer_of(session, telegram_id=202)
+    friend = Payer(
+        telegram_id=202, first_name="Eve", channel=Channel.CHAT, referrer_member_id=referrer_id
+    )
+    first = await pay(factory, store, policy, key="eve_1", payer=friend, amount="50")
+    assert first.referral_points == policy.points.referral_bonus
+    async with factory() as session:
+        dana = await session.get(Member, referrer.member_id)
+        assert dana is not None
+        assert dana.points_balance == 86 + policy.points.referral_bonus
+        eve = await session.get(Member, first.member_id)
+        assert eve is not None
+        assert eve.acquisition_channel == "referral"
+
+    async with factory() as session, session.begin():
+        refund = await refund_payment(
+            session, payment_id=first.payment_id, by_telegram_id=1, policy=policy, now=NOON
+        )
+    assert refund.visit_voided
+    assert refund.points_reversed == 50
+    async with factory() as session:
+        dana = await session.get(Member, referrer.member_id)
+        eve = await session.get(Member, first.member_id)
+        assert dana is not None
+        assert eve is not None
+        assert dana.points_balance == 86
+        assert (eve.points_balance, eve.visit_count, eve.total_spend) == (0, 0, Decimal(0))
+    with pytest.raises(RefundProblem, match="already"):
+        async with factory() as session, session.begin():
+            await refund_payment(
+                session, payment_id=first.payment_id, by_telegram_id=1, policy=policy, now=NOON
+            )
