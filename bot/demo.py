@@ -216,7 +216,7 @@ async def _story(run: SandboxRun, story: Story) -> dict[str, Any]:
         await story.tap(SANDBOX_CASHIER_ID, confirm, "✅", "#2")
         receipt = await client.reply_after(DANA, dana_before)
         story.show(DANA, receipt)
-        expect_in(receipt, "#2")
+        expect_in(receipt, "第2次到店")  # Dana chose 简体中文 earlier: visit #2
 
     async def walk_in_claims_a_receipt() -> None:
         qr = await story.text(SANDBOX_CASHIER_ID, "/bill 120.40", "120.40")

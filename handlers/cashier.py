@@ -21,12 +21,11 @@ from bot.formatting import format_money
 from bot.keyboards_pay import CashierCancel, CashierConfirm, cashier_confirm_keyboard
 from bot.locales import babel_locale
 from bot.qr_images import qr_png
-from handlers.pay import amount_problem_text
+from handlers.pay import read_amount
 from handlers.receipts import receipt_text, send_card, tell_payer, their_locale
 from loyalty import visits
 from loyalty.clock import Clock
 from loyalty.errors import NotAllowed
-from loyalty.money import InvalidAmount, parse_amount
 from loyalty.payments import (
     Channel,
     Payer,
@@ -101,17 +100,9 @@ async def counter_amount(
     policy: Policy,
     locale: str,
 ) -> None:
-    maximum = policy.max_bill_for(store.currency)
-    try:
-        amount = parse_amount(message.text or "", currency=store.currency, maximum=maximum)
-    except InvalidAmount as exc:
-        problem = amount_problem_text(
-            exc,
-            currency=store.currency,
-            locale=locale,
-            maximum=format_money(maximum, store.currency, locale),
-        )
-        await message.answer(f"{problem}\n{_('Send /cancel to stop.')}")
+    amount = read_amount(message.text or "", currency=store.currency, policy=policy, locale=locale)
+    if isinstance(amount, str):  # what is wrong with it, for the person
+        await message.answer(f"{amount}\n{_('Send /cancel to stop.')}")
         return
     token = secrets.token_urlsafe(12)
     await state.set_state(CounterFlow.confirm)
@@ -209,17 +200,9 @@ async def walk_in_bill(
     """`/bill 86.50`: a one-time receipt QR for a diner who paid at the counter."""
     if not role.at_least(Role.CASHIER):
         raise NotAllowed("bill")
-    maximum = policy.max_bill_for(store.currency)
-    try:
-        amount = parse_amount(command.args or "", currency=store.currency, maximum=maximum)
-    except InvalidAmount as exc:
-        problem = amount_problem_text(
-            exc,
-            currency=store.currency,
-            locale=locale,
-            maximum=format_money(maximum, store.currency, locale),
-        )
-        await message.answer(f"{problem}\n{_('Usage: /bill 86.50')}")
+    amount = read_amount(command.args or "", currency=store.currency, policy=policy, locale=locale)
+    if isinstance(amount, str):  # what is wrong with it, for the person
+        await message.answer(f"{amount}\n{_('Usage: /bill 86.50')}")
         return
     receipt = await issue_receipt(
         session,

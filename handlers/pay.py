@@ -99,7 +99,16 @@ async def pay_command(
     await message.answer(amount_prompt(store.currency, locale))
 
 
-def amount_problem_text(exc: InvalidAmount, *, currency: str, locale: str, maximum: str) -> str:
+def read_amount(text: str, *, currency: str, policy: Policy, locale: str) -> Decimal | str:
+    """The bill amount a person typed, or the message saying what is wrong with it."""
+    maximum = policy.max_bill_for(currency)
+    try:
+        return parse_amount(text, currency=currency, maximum=maximum)
+    except InvalidAmount as exc:
+        return _amount_problem(exc, currency, format_money(maximum, currency, locale))
+
+
+def _amount_problem(exc: InvalidAmount, currency: str, maximum: str) -> str:
     if exc.reason is AmountReason.TOO_PRECISE:
         places = currency_precision(currency)
         if places == 0:
@@ -133,17 +142,9 @@ async def amount_entered(
     if store is None or store.id is None or token is None:
         await state.clear()
         return
-    maximum = policy.max_bill_for(store.currency)
-    try:
-        amount = parse_amount(message.text or "", currency=store.currency, maximum=maximum)
-    except InvalidAmount as exc:
-        problem = amount_problem_text(
-            exc,
-            currency=store.currency,
-            locale=locale,
-            maximum=format_money(maximum, store.currency, locale),
-        )
-        await message.answer(f"{problem}\n{_('Send /cancel to stop.')}")
+    amount = read_amount(message.text or "", currency=store.currency, policy=policy, locale=locale)
+    if isinstance(amount, str):  # what is wrong with it, for the person
+        await message.answer(f"{amount}\n{_('Send /cancel to stop.')}")
         return
     bill = await bills.open_bill(
         session,

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loyalty.errors import UnsupportedLocale
 from models import queries
 from models.tables import TelegramUser
+
+LAST_SEEN_RESOLUTION = timedelta(minutes=10)
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +34,10 @@ async def touch(
             session, telegram_id=telegram_id, language_code=language_code, now=now
         )
     else:
-        user.last_seen_at = now
+        # Coarse on purpose: a write per update only to move a timestamp by seconds would make
+        # every button press a write transaction.
+        if now - user.last_seen_at >= LAST_SEEN_RESOLUTION:
+            user.last_seen_at = now
         if language_code and user.language_code != language_code:
             user.language_code = language_code
         if user.blocked_at is not None:
