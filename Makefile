@@ -38,7 +38,7 @@ demo: $(STAMP)  ## a scripted story through the bot and the emulator
 	$(BIN)/regulars demo
 
 bench: $(STAMP)  ## benchmarks; figures go to bench/RESULTS.md by hand
-	@for b in bench/bench_*.py; do [ -e "$$b" ] && $(BIN)/python $$b; done; true
+	$(BIN)/python -m bench.intake
 
 i18n-extract: $(STAMP)  ## collect strings into locales/messages.pot
 	$(BIN)/pybabel extract -F babel.cfg -k _ -k __ -k lazy_gettext --no-location --sort-output \
