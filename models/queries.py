@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import BigInteger, Table, delete, exists, func, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -99,20 +99,29 @@ async def add_staff(
 async def insert_processed_update(
     session: AsyncSession, *, bot_id: int, update_id: int, now: datetime
 ) -> bool:
-    """Record an update as handled inside the caller's transaction.
+    """Record an update as handled inside the caller's transaction; False when it was recorded
+    before (a redelivery).
 
-    Returns False when it was recorded before (a redelivery). A savepoint keeps the caller's
-    transaction usable after the unique-key conflict on every database.
+    One statement, ``INSERT … SELECT … WHERE NOT EXISTS``, because this runs for every update
+    and each statement costs (bench.intake: the earlier get + savepoint + insert + release cost
+    a fifth of the throughput). Two transactions racing with the same update can both pass the
+    NOT EXISTS on PostgreSQL; the loser meets the primary key, and then its whole transaction is
+    rolled back, so call this first in a transaction, before anything worth keeping.
     """
-    existing = await session.get(ProcessedUpdate, (bot_id, update_id))
-    if existing is not None:
-        return False
+    table: Table = ProcessedUpdate.__table__  # type: ignore[attr-defined]
+    already = select(literal(1)).where(table.c.bot_id == bot_id, table.c.update_id == update_id)
+    row = select(
+        literal(bot_id, BigInteger),
+        literal(update_id, BigInteger),
+        literal(now, table.c.processed_at.type),
+    ).where(~exists(already))
+    statement = insert(table).from_select(["bot_id", "update_id", "processed_at"], row)
     try:
-        async with session.begin_nested():
-            session.add(ProcessedUpdate(bot_id=bot_id, update_id=update_id, processed_at=now))
+        result = await session.execute(statement)
     except IntegrityError:
+        await session.rollback()
         return False
-    return True
+    return bool(getattr(result, "rowcount", 0) == 1)
 
 
 async def count_processed_updates(session: AsyncSession) -> int:

@@ -138,6 +138,26 @@ async def test_update_claimed_once_and_forgotten_after_a_week(database_url: str)
         await engine.dispose()
 
 
+async def test_racing_deliveries_of_one_update_claim_it_once(database_url: str) -> None:
+    engine = create_engine(database_url)
+    try:
+        await upgrade(engine)
+        factory = create_session_factory(engine)
+
+        async def deliver() -> bool:
+            async with factory() as session:
+                fresh = await housekeeping.claim_update(session, bot_id=1, update_id=77, now=NOW)
+                await session.commit()
+                return fresh
+
+        results = await asyncio.gather(*(deliver() for _ in range(10)))
+        assert sorted(results) == [False] * 9 + [True]
+        async with factory() as session:
+            assert await queries.count_processed_updates(session) == 1
+    finally:
+        await engine.dispose()
+
+
 async def test_people_roles_and_the_default_store(database_url: str) -> None:
     engine = create_engine(database_url)
     try:
