@@ -32,7 +32,40 @@ def _parser() -> argparse.ArgumentParser:
     db_commands.add_parser("upgrade", help="apply migrations up to the newest")
     db_commands.add_parser("current", help="print the schema revision")
     _add_qr_parser(commands)
+    policy = commands.add_parser("policy", help="the policy file: tiers, limits, campaigns")
+    policy_commands = policy.add_subparsers(dest="policy_command", required=True)
+    check = policy_commands.add_parser(
+        "check", help="check a policy file: exit 0, or 2 with what is wrong"
+    )
+    check.add_argument("file", type=Path)
+    policy_commands.add_parser(
+        "show", help="print the policy in force (POLICY_FILE, else the default preset) as TOML"
+    )
     return parser
+
+
+def _policy(args: argparse.Namespace) -> int:
+    """`regulars policy check FILE` and `regulars policy show`."""
+    from loyalty.policy import DEFAULT_PRESET, PolicyError, load_policy
+    from loyalty.policy_toml import policy_to_toml
+
+    if args.policy_command == "check":
+        try:
+            policy = load_policy(args.file)
+        except PolicyError as exc:
+            print(str(exc), file=sys.stderr)
+            return EXIT_CONFIG
+        tiers = ", ".join(rung.name for rung in policy.tiers.ladder)
+        print(f"{args.file}: ok (policy {policy.name!r}; tiers {tiers})")
+        return 0
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_CONFIG
+    source = str(settings.policy_file) if settings.policy_file else f"preset {DEFAULT_PRESET!r}"
+    print(policy_to_toml(load_policy(settings.policy_file), source=source), end="")
+    return 0
 
 
 def _add_qr_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -189,6 +222,8 @@ def _qr_tables(settings: Settings, args: argparse.Namespace) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "policy":  # needs no settings beyond POLICY_FILE, nor a database
+        return _policy(args)
     try:
         settings = load_settings()
         if args.command in {"run", "demo", "qr"} and settings.mode is RunMode.SANDBOX:

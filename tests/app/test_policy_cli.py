@@ -1,0 +1,110 @@
+"""`regulars policy check FILE` and `regulars policy show`, run as the command an owner types."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from loyalty.policy import load_policy, load_preset
+from tests.conftest import ROOT
+
+
+def regulars(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", "policy", *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("preset", ["frequency", "value"])
+def test_check_accepts_the_shipped_presets(preset: str, app_env: dict[str, str]) -> None:
+    result = regulars(app_env, "check", str(ROOT / "policies" / f"{preset}.toml"))
+    assert result.returncode == 0, result.stderr
+    assert f"ok (policy '{preset}'" in result.stdout
+    assert result.stderr == ""
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        (
+            'preset = "frequency"\n[fraud]\nmax_credited_payments_per_dya = 4\n',
+            "fraud.max_credited_payments_per_dya is not a known key "
+            "(did you mean 'max_credited_payments_per_day'?)",
+        ),
+        (
+            'preset = "frequency"\n[caps]\nquiet_hours = "9pm-9am"\n',
+            "caps.quiet_hours must look like",
+        ),
+        ('preset = "frequency"\n[fraud]\ncashier_self_credit = true\n', "must be false"),
+        ("this is not toml", "policy.toml"),
+    ],
+)
+def test_check_refuses_a_bad_file_naming_the_key(
+    text: str, says: str, tmp_path: Path, app_env: dict[str, str]
+) -> None:
+    path = tmp_path / "policy.toml"
+    path.write_text(text, encoding="utf-8")
+    result = regulars(app_env, "check", str(path))
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert says in result.stderr
+    assert str(path) in result.stderr
+
+
+def test_check_of_a_missing_file_exits_2(tmp_path: Path, app_env: dict[str, str]) -> None:
+    result = regulars(app_env, "check", str(tmp_path / "nowhere.toml"))
+    assert result.returncode == 2
+    assert "nowhere.toml" in result.stderr
+
+
+def test_show_prints_the_default_policy_as_toml_that_loads_back_the_same(
+    tmp_path: Path, app_env: dict[str, str]
+) -> None:
+    env = {key: value for key, value in app_env.items() if key != "POLICY_FILE"}
+    result = regulars(env, "show")
+    assert result.returncode == 0, result.stderr
+    shown = tomllib.loads(result.stdout)
+    assert shown["name"] == "frequency"
+    assert [rung["name"] for rung in shown["tiers"]["ladder"]] == [
+        "newcomer",
+        "occasional",
+        "regular",
+        "loyal",
+    ]
+    assert shown["tiers"]["names"]["occasional"]["zh_Hans"] == "回头客"
+    assert shown["caps"]["quiet_hours"] == "21:00-09:00"
+    copy = tmp_path / "copy.toml"
+    copy.write_text(result.stdout, encoding="utf-8")
+    assert regulars(env, "check", str(copy)).returncode == 0
+    assert load_policy(copy) == load_preset("frequency")
+
+
+def test_show_reflects_the_deployments_own_file(tmp_path: Path, app_env: dict[str, str]) -> None:
+    own = tmp_path / "noodle-bar.toml"
+    own.write_text(
+        'preset = "value"\n'
+        "[fraud]\nmax_credited_payments_per_day = 5\n"
+        '[tiers.names.A]\nen = "Noodle VIP"\nzh_Hans = "面馆贵宾"\nzh_Hant = "麵館貴賓"\n',
+        encoding="utf-8",
+    )
+    result = regulars(app_env | {"POLICY_FILE": str(own)}, "show")
+    assert result.returncode == 0, result.stderr
+    assert str(own) in result.stdout.splitlines()[0]
+    shown = tomllib.loads(result.stdout)
+    assert shown["name"] == "noodle-bar"
+    assert shown["fraud"]["max_credited_payments_per_day"] == 5
+    assert shown["tiers"]["names"]["A"]["zh_Hant"] == "麵館貴賓"
+    assert shown["tiers"]["min_membership_days"] == 60  # from the value preset
+    copy = tmp_path / "copy.toml"
+    copy.write_text(result.stdout, encoding="utf-8")
+    assert load_policy(copy) == load_policy(own)
