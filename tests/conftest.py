@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
 import sys
 import uuid
 from collections.abc import AsyncIterator
@@ -22,6 +23,21 @@ TEST_SECRET = "test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
 def pytest_report_header() -> str:
     where = make_url(TEST_DATABASE_URL).render_as_string() if TEST_DATABASE_URL else "SQLite files"
     return f"regulars: database under test = {where}"
+
+
+def run_regulars(
+    env: dict[str, str], *args: str, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """`regulars ARGS` as its own process from the repository root, output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def free_port() -> int:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from bot.config import ConfigError, RunMode, ensure_sandbox_secret, load_settings
-from tests.conftest import ROOT
+from tests.conftest import run_regulars
 
 
 @pytest.mark.parametrize(
@@ -30,15 +28,7 @@ def test_bad_setting_exits_2_with_one_line(
     name: str, value: str, says: str, app_env: dict[str, str]
 ) -> None:
     env = app_env | {name: value}
-    result = subprocess.run(
-        [sys.executable, "-m", "bot", "run"],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_regulars(env, "run")
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
@@ -48,15 +38,7 @@ def test_bad_setting_exits_2_with_one_line(
 
 def test_live_mode_requires_a_secret(app_env: dict[str, str]) -> None:
     env = app_env | {"BOT_TOKEN": "123456:ABCdef"}
-    result = subprocess.run(
-        [sys.executable, "-m", "bot", "run"],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_regulars(env, "run")
     assert result.returncode == 2
     assert result.stderr.strip().startswith("invalid setting SECRET_KEY: is required")
 

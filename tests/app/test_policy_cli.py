@@ -3,26 +3,17 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 import tomllib
 from pathlib import Path
 
 import pytest
 
 from loyalty.policy import load_policy, load_preset
-from tests.conftest import ROOT
+from tests.conftest import ROOT, run_regulars
 
 
 def regulars(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bot", "policy", *args],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return run_regulars(env, "policy", *args)
 
 
 @pytest.mark.parametrize("preset", ["frequency", "value"])

@@ -24,7 +24,7 @@ from loyalty.qr import QRSigner, TablePayload
 from models import queries
 from models.db import create_engine, create_session_factory
 from sandbox.emulator import BotAPIEmulator
-from tests.conftest import ROOT, TEST_SECRET, free_port
+from tests.conftest import ROOT, TEST_SECRET, free_port, run_regulars
 
 pytestmark = pytest.mark.slow
 
@@ -34,15 +34,7 @@ SVG = "{http://www.w3.org/2000/svg}"
 
 
 def run_qr(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bot", "qr", "tables", *args],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_regulars(env, "qr", "tables", *args, timeout=120)
 
 
 def printed_links(stdout: str) -> dict[int, tuple[str, str]]:
