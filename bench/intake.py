@@ -12,6 +12,9 @@ handlers only answer: the framework's own ceiling. The figure that matters is th
 
     .venv/bin/python -m bench.intake                    # SQLite and PostgreSQL
     .venv/bin/python -m bench.intake --db sqlite --diners 100 --concurrency 50
+
+To profile the bot, set INTAKE_BOT_COMMAND to what should run instead of ``regulars`` (it gets
+``run`` appended), e.g. ``".venv/bin/python -m cProfile -o /tmp/bot.prof -m bot.cli"``.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from typing import Any
 
 from aiohttp import web
 
+from sandbox.client import button_data
 from sandbox.emulator import BotAPIEmulator
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,6 +47,7 @@ PG_BENCH_DB = "regulars_bench_intake"
 FIRST_DINER = 3_000_001
 TABLES = 20
 WARM_UP = 10
+PAY_LABEL = "Pay"  # both bots' check-in replies carry a button with this in its label
 STEP_NAMES = ("check-in", "pay button", "amount", "payment")
 UPDATES_PER_DINER = 5
 REPLY_TIMEOUT = 30.0
@@ -155,18 +160,7 @@ async def wait_for_webhook(emulator: BotAPIEmulator, log: Path, timeout: float =
         await asyncio.sleep(0.1)
 
 
-def button(message: dict[str, Any] | None, label: str) -> str:
-    markup = (message or {}).get("reply_markup") or {}
-    for row in markup.get("inline_keyboard", []):
-        for item in row:
-            if label in item.get("text", "") and "callback_data" in item:
-                return str(item["callback_data"])
-    raise RuntimeError(f"no {label!r} button in {message}")
-
-
-async def journey(
-    emulator: BotAPIEmulator, run: Run, diner: int, link: str, pay_label: str
-) -> None:
+async def journey(emulator: BotAPIEmulator, run: Run, diner: int, link: str) -> None:
     async def step(name: str, action: Any) -> dict[str, Any]:
         since = emulator.chat_version(diner)
         started = time.perf_counter()
@@ -179,10 +173,8 @@ async def journey(
 
     try:
         welcome = await step("check-in", emulator.open(diner, link))
-        prompt = await step(
-            "pay button", emulator.press(diner, welcome["message_id"], button(welcome, pay_label))
-        )
-        del prompt
+        pay = button_data(welcome, PAY_LABEL)
+        await step("pay button", emulator.press(diner, welcome["message_id"], pay))
         invoice = await step("amount", emulator.send(diner, "86.50"))
         if not invoice.get("invoice"):
             raise RuntimeError(f"expected an invoice, got {invoice.get('text')!r}")
@@ -196,14 +188,13 @@ async def drive(
     run: Run,
     links: list[str],
     concurrency: int,
-    pay_label: str,
     bot_cpu: Callable[[], float],
 ) -> None:
     # Warm-up, not measured: first connections, compiled catalogues, the bot's caches.
     warm_up = Run(target=run.target, db=run.db, diners=WARM_UP)
     for diner in range(FIRST_DINER - WARM_UP, FIRST_DINER):
         emulator.add_user(id=diner, first_name=f"Guest{diner % 10_000}", language_code="en")
-        await journey(emulator, warm_up, diner, links[diner % len(links)], pay_label)
+        await journey(emulator, warm_up, diner, links[diner % len(links)])
     if warm_up.failures:
         raise RuntimeError(f"warm-up failed: {warm_up.failures[0]}")
     diners = [FIRST_DINER + i for i in range(run.diners)]
@@ -213,7 +204,7 @@ async def drive(
 
     async def one(index: int, diner: int) -> None:
         async with gate:
-            await journey(emulator, run, diner, links[index % len(links)], pay_label)
+            await journey(emulator, run, diner, links[index % len(links)])
 
     started, cpu_before = time.perf_counter(), bot_cpu()
     await asyncio.gather(*(one(i, d) for i, d in enumerate(diners)))
@@ -259,7 +250,7 @@ async def run_regulars(db: str, diners: int, concurrency: int, workdir: Path) ->
         command = shlex.split(os.environ.get("INTAKE_BOT_COMMAND", "")) or [regulars]
         async with bot_process([*command, "run"], env, log) as cpu:
             await wait_for_webhook(emulator, log)
-            await drive(emulator, run, links, concurrency, "Pay", cpu)
+            await drive(emulator, run, links, concurrency, cpu)
     return run
 
 
@@ -275,7 +266,7 @@ async def run_bare(diners: int, concurrency: int, workdir: Path) -> Run:
         log = workdir / "bare.log"
         async with bot_process([sys.executable, "-m", "bench.bare_bot"], env, log) as cpu:
             await wait_for_webhook(emulator, log)
-            await drive(emulator, run, links, concurrency, "Pay", cpu)
+            await drive(emulator, run, links, concurrency, cpu)
     return run
 
 

@@ -44,28 +44,28 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _policy(args: argparse.Namespace) -> int:
-    """`regulars policy check FILE` and `regulars policy show`."""
-    from loyalty.policy import DEFAULT_PRESET, PolicyError, load_policy
-    from loyalty.policy_toml import policy_to_toml
+def _policy_check(file: Path) -> int:
+    """`regulars policy check FILE`: needs no settings, so a file can be checked anywhere."""
+    from loyalty.policy import PolicyError, load_policy
 
-    if args.policy_command == "check":
-        try:
-            policy = load_policy(args.file)
-        except PolicyError as exc:
-            print(str(exc), file=sys.stderr)
-            return EXIT_CONFIG
-        tiers = ", ".join(rung.name for rung in policy.tiers.ladder)
-        print(f"{args.file}: ok (policy {policy.name!r}; tiers {tiers})")
-        return 0
     try:
-        settings = load_settings()
-    except ConfigError as exc:
+        policy = load_policy(file)
+    except PolicyError as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_CONFIG
-    source = str(settings.policy_file) if settings.policy_file else f"preset {DEFAULT_PRESET!r}"
-    print(policy_to_toml(load_policy(settings.policy_file), source=source), end="")
+    tiers = ", ".join(rung.name for rung in policy.tiers.ladder)
+    print(f"{file}: ok (policy {policy.name!r}; tiers {tiers})")
     return 0
+
+
+def _policy_show(settings: Settings) -> None:
+    """`regulars policy show`: the policy in force (settings validated POLICY_FILE already)."""
+    from loyalty.policy import DEFAULT_PRESET, load_policy
+    from loyalty.policy_toml import policy_to_toml
+
+    file = settings.policy_file
+    source = str(file) if file else f"preset {DEFAULT_PRESET!r}"
+    print(policy_to_toml(load_policy(file), source=source), end="")
 
 
 def _add_qr_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -222,8 +222,8 @@ def _qr_tables(settings: Settings, args: argparse.Namespace) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.command == "policy":  # needs no settings beyond POLICY_FILE, nor a database
-        return _policy(args)
+    if args.command == "policy" and args.policy_command == "check":
+        return _policy_check(args.file)
     try:
         settings = load_settings()
         if args.command in {"run", "demo", "qr"} and settings.mode is RunMode.SANDBOX:
@@ -246,6 +246,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             logging.getLogger().setLevel(logging.WARNING)
 
         return asyncio.run(run_demo(settings, quiet=args.quiet))
+    if args.command == "policy":
+        _policy_show(settings)
+        return 0
     if args.command == "qr":
         if settings.log_level == "INFO":  # the lines printed are the output
             logging.getLogger().setLevel(logging.WARNING)

@@ -43,32 +43,32 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _is_table(value: Any) -> bool:
-    return isinstance(value, dict)
-
-
 def _is_table_array(value: Any) -> bool:
     return isinstance(value, list) and bool(value) and all(isinstance(v, dict) for v in value)
 
 
+def _is_section(value: Any) -> bool:
+    """Written under a header of its own ([table] or [[array of tables]]), not as `key = …`."""
+    return isinstance(value, dict) or _is_table_array(value)
+
+
 def _table(lines: list[str], path: tuple[str, ...], table: dict[str, Any]) -> None:
-    scalars = {k: v for k, v in table.items() if not (_is_table(v) or _is_table_array(v))}
+    scalars = {k: v for k, v in table.items() if not _is_section(v)}
     for key, value in scalars.items():
         lines.append(f"{_key(key)} = {_value(value)}")
     if scalars:
         lines.append("")
     for key, value in table.items():
-        if _is_table(value):
-            inner = (*path, key)
-            has_scalars = any(not (_is_table(v) or _is_table_array(v)) for v in value.values())
-            if has_scalars or not value:
-                lines.append(f"[{'.'.join(_key(k) for k in inner)}]")
-            _table(lines, inner, value)
+        header = ".".join(_key(k) for k in (*path, key))
+        if isinstance(value, dict):
+            # A table holding only sub-tables needs no header of its own.
+            if not value or not all(_is_section(v) for v in value.values()):
+                lines.append(f"[{header}]")
+            _table(lines, (*path, key), value)
         elif _is_table_array(value):
-            inner = (*path, key)
             for item in value:
-                lines.append(f"[[{'.'.join(_key(k) for k in inner)}]]")
-                _table(lines, inner, item)
+                lines.append(f"[[{header}]]")
+                _table(lines, (*path, key), item)
 
 
 def _key(key: str) -> str:

@@ -35,15 +35,15 @@ def is_sqlite(url: str) -> bool:
 def create_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> AsyncEngine:
     if is_sqlite(url):
         database = make_url(url).database
-        if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
-        # One connection per process. SQLite has one writer at a time and every transaction
-        # here is a writer (BEGIN IMMEDIATE), so more connections only move the queue into
-        # SQLite's busy handler, which sleeps and retries (up to 100 ms a round, unfairly): in
-        # bench.intake that made p99 latency five times worse at the same throughput. Waiting
-        # for the pool is a fair asyncio queue. Other processes still meet the busy timeout.
+        # A file database gets one connection per process. SQLite has one writer at a time and
+        # every transaction here is a writer (BEGIN IMMEDIATE), so more connections only move
+        # the queue into SQLite's busy handler, which sleeps and retries (up to 100 ms a round,
+        # unfairly): in bench.intake that made p99 latency five times worse at the same
+        # throughput. Waiting for the pool is a fair asyncio queue. Other processes still meet
+        # the busy timeout.
         pool: dict[str, Any] = {}
         if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
             pool = {"pool_size": 1, "max_overflow": 0, "pool_timeout": SQLITE_POOL_TIMEOUT_S}
         engine = create_async_engine(url, echo=echo, **pool)
         _tune_sqlite(engine)

@@ -6,8 +6,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
+from typing import Any, cast
 
 from sqlalchemy import BigInteger, Table, delete, exists, func, insert, literal, select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -121,7 +123,7 @@ async def insert_processed_update(
     except IntegrityError:
         await session.rollback()
         return False
-    return bool(getattr(result, "rowcount", 0) == 1)
+    return cast(CursorResult[Any], result).rowcount == 1
 
 
 async def count_processed_updates(session: AsyncSession) -> int:
