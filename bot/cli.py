@@ -1,4 +1,4 @@
-"""`regulars` command line: run, demo, db upgrade."""
+"""`regulars` command line: run, demo, db, qr, policy, members."""
 
 from __future__ import annotations
 
@@ -41,6 +41,18 @@ def _parser() -> argparse.ArgumentParser:
     policy_commands.add_parser(
         "show", help="print the policy in force (POLICY_FILE, else the default preset) as TOML"
     )
+    members = commands.add_parser("members", help="the lifecycle engine: tiers, rhythm, due dates")
+    member_commands = members.add_subparsers(dest="members_command", required=True)
+    explain = member_commands.add_parser(
+        "explain", help="why a member has their tier, interval and due dates"
+    )
+    explain.add_argument("member_id", type=int)
+    refresh = member_commands.add_parser(
+        "refresh", help="run the nightly refresh now (cohort norms, tiers, due dates)"
+    )
+    refresh.add_argument("--batch-size", type=int, default=20_000)
+    for sub in (explain, refresh):
+        sub.add_argument("--at", help="as of this ISO time instead of now (e.g. 2026-11-23T10:00Z)")
     return parser
 
 
@@ -258,7 +270,30 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"regulars qr tables: {exc}", file=sys.stderr)
             return EXIT_CONFIG
         return 0
+    if args.command == "members":
+        return _members(settings, args)
     asyncio.run(_db(settings, args.db_command))
+    return 0
+
+
+def _members(settings: Settings, args: argparse.Namespace) -> int:
+    from bot import members_cli
+
+    if settings.log_level == "INFO":  # the lines printed are the output
+        logging.getLogger().setLevel(logging.WARNING)
+    try:
+        now = members_cli.parse_at(args.at)
+        if args.members_command == "explain":
+            print(asyncio.run(members_cli.explain(settings, member_id=args.member_id, now=now)))
+        else:
+            if args.batch_size < 1:
+                raise members_cli.MembersCLIError("--batch-size must be at least 1")
+            print(
+                asyncio.run(members_cli.refresh_now(settings, now=now, batch_size=args.batch_size))
+            )
+    except members_cli.MembersCLIError as exc:
+        print(f"regulars members {args.members_command}: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
     return 0
 
 

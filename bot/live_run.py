@@ -40,7 +40,14 @@ async def run_live(settings: Settings, stop: asyncio.Event) -> None:
     bot = build_bot(settings.bot_token.get_secret_value(), settings.telegram_api_url)
     dispatcher = build_dispatcher(services)
     scheduler = Scheduler(
-        context=JobContext(session_factory=services.session_factory, clock=clock),
+        context=JobContext(
+            session_factory=services.session_factory,
+            clock=clock,
+            policy=services.policy,
+            timezone=services.store.timezone,
+            i18n=services.i18n,
+            bot=bot,
+        ),
         jobs=default_jobs(),
     )
     try:

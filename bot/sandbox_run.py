@@ -82,7 +82,13 @@ async def sandbox(settings: Settings, *, port: int | None = None) -> AsyncIterat
         settings = settings.model_copy(update={"owner_ids": (owner_id,)})
     services = await Services.start(settings, clock)
     scheduler = Scheduler(
-        context=JobContext(session_factory=services.session_factory, clock=clock),
+        context=JobContext(
+            session_factory=services.session_factory,
+            clock=clock,
+            policy=services.policy,
+            timezone=services.store.timezone,
+            i18n=services.i18n,
+        ),
         jobs=default_jobs(),
     )
 
@@ -113,6 +119,7 @@ async def sandbox(settings: Settings, *, port: int | None = None) -> AsyncIterat
         actual_port = runner.addresses[0][1]
         url = f"http://{settings.sandbox_host}:{actual_port}"
         bot = build_bot(emulator.token, url)
+        scheduler.context.bot = bot
         dispatcher = build_dispatcher(services)
         await _seed_cast(services, emulator, owner_id)
         for number in SANDBOX_TABLES:

@@ -174,7 +174,11 @@ def _progress_text(card: members.Card, policy: Policy, store: StoreInfo, locale:
             "{count} more visits within {days} days and you become {tier}.",
             visits,
         ).format(count=visits, days=days, tier=tier)
-    if deadline is not None:
+    if status.any_of and deadline is not None:
+        lines = [_("To become {tier} before {date}, any one of:").format(tier=tier, date=deadline)]
+    elif status.any_of:
+        lines = [_("To become {tier} within {days} days, any one of:").format(tier=tier, days=days)]
+    elif deadline is not None:
         lines = [_("To become {tier} before {date}:").format(tier=tier, date=deadline)]
     else:
         lines = [_("To become {tier} within {days} days:").format(tier=tier, days=days)]

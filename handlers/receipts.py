@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.formatting import format_money
 from bot.locales import locale_from_language_code
 from bot.qr_images import qr_png
+from bot.texts import tier_up_text
 from loyalty import people
 from loyalty.payments import PaymentOutcome, Refusal
 from loyalty.policy import Policy
@@ -85,6 +86,11 @@ async def tell_payer(
     await bot.send_message(
         chat_id, receipt_text(outcome, store_name=store_name, locale=locale, policy=policy)
     )
+    if outcome.tier_up is not None and not outcome.enrolled:
+        await bot.send_message(
+            chat_id,
+            tier_up_text(policy, before=outcome.tier_before, after=outcome.tier_up, locale=locale),
+        )
     if outcome.enrolled and outcome.refused is None:
         welcome = _(
             "Welcome to {store} — you are now a member! This is your member card: show it at "

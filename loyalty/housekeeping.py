@@ -25,3 +25,14 @@ async def forget_old_updates(session: AsyncSession, *, now: datetime) -> int:
     return await queries.delete_processed_updates_before(
         session, before=now - PROCESSED_UPDATE_RETENTION
     )
+
+
+async def claim_run(session: AsyncSession, *, job: str, period: str, now: datetime) -> bool:
+    """True for the first run of `job` for `period`; False when it ran (or runs) already."""
+    return await queries.insert_job_run(session, job=job, period=period, now=now)
+
+
+async def finish_run(
+    session: AsyncSession, *, job: str, period: str, result: str, now: datetime
+) -> None:
+    await queries.finish_job_run(session, job=job, period=period, result=result, now=now)

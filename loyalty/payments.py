@@ -12,7 +12,6 @@ the money: the payment is kept (status ``refused``) and a fraud event is recorde
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -23,11 +22,12 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loyalty import tiers
+from loyalty import lifecycle, refresh, tiers
+from loyalty.channels import Channel as Channel
 from loyalty.errors import DomainError
 from loyalty.policy import Policy
 from models import queries
-from models.tables import FraudEvent, Member, Payment, PointsEntry, Visit
+from models.tables import FraudEvent, Member, Payment, PointsEntry, TierChange, Visit
 
 
 class PaymentSource(StrEnum):
@@ -35,16 +35,6 @@ class PaymentSource(StrEnum):
     CASHIER = "cashier"  # cashier scanned the member card; external id = the confirm token
     RECEIPT = "receipt"  # cashier's /bill for a walk-in; external id = a token per bill
     POS = "pos"  # the POS over HTTP; external id = pos_txn_id
-
-
-class Channel(StrEnum):
-    """How a member first came: kept for cohorts (lapse rhythm, campaign results)."""
-
-    TABLE_QR = "table_qr"
-    RECEIPT_CLAIM = "receipt_claim"
-    REFERRAL = "referral"
-    CHAT = "chat"
-    CASHIER = "cashier"
 
 
 class Refusal(StrEnum):
@@ -102,6 +92,9 @@ class PaymentOutcome:
     visit_count: int
     referrer_member_id: int | None
     referral_points: int
+    tier_up: str | None = None
+    """The tier this payment raised the member to (they are congratulated with the receipt)."""
+    tier_before: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,7 +231,9 @@ async def _credit(
     policy: Policy,
     now: datetime,
 ) -> PaymentOutcome:
-    member, enrolled = await _member_for(session, payer=payer, store=store, now=now)
+    member, enrolled = await _member_for(
+        session, payer=payer, store=store, now=now, tier=policy.tiers.keys[0]
+    )
     assert member.id is not None
     assert payment.id is not None
     payment.member_id = member.id
@@ -277,7 +272,8 @@ async def _credit(
         session.add(visit)
         await session.flush()
         payment.visit_id = visit.id
-        _count_visit(member, now)
+        if member.first_visit_at is None:
+            member.first_visit_at = now
     member.total_spend += payment.amount
     points = points_for(payment.amount, policy)
     payment.points_awarded = points
@@ -308,27 +304,76 @@ async def _credit(
         session, telegram_id=payer.telegram_id, payment_id=payment.id, since=now - _CHECK_IN_TTL
     )
     await session.flush()
-    member.tier = (await tiers.status_of(session, member=member, policy=policy, now=now)).tier
-    return await _outcome(session, payment, duplicate=False, enrolled=enrolled)
+    change = await _reassess(
+        session, member, policy=policy, now=now, reason="payment", visit_at=now if counted else None
+    )
+    up = change is not None and change.direction == "up"
+    return await _outcome(
+        session,
+        payment,
+        duplicate=False,
+        enrolled=enrolled,
+        tier_up=change.to_tier if change is not None and up else None,
+        tier_before=change.from_tier if change is not None and up else None,
+    )
 
 
 _CHECK_IN_TTL = timedelta(hours=4)
 
 
-def _count_visit(member: Member, now: datetime) -> None:
-    if member.last_visit_at is not None:
-        gap_days = Decimal((now - member.last_visit_at).total_seconds()) / Decimal(86400)
-        total = member.gap_mean_days * member.gap_count + gap_days
-        member.gap_count += 1
-        member.gap_mean_days = (total / member.gap_count).quantize(Decimal("0.001"))
-    if member.first_visit_at is None:
-        member.first_visit_at = now
-    member.last_visit_at = now
-    member.visit_count += 1
+async def _reassess(
+    session: AsyncSession,
+    member: Member,
+    *,
+    policy: Policy,
+    now: datetime,
+    reason: str,
+    visit_at: datetime | None = None,
+    rebuild: bool = False,
+) -> TierChange | None:
+    """The member's tier and rhythm after a payment (`visit_at`: it counted as a visit) or a
+    refund (`rebuild`: a visit was voided). A tier change is recorded; the payer is told of an
+    upgrade at once with the receipt, so it is recorded as notified."""
+    assert member.id is not None
+    history = await queries.visit_history(session, member_id=member.id)
+    status = await tiers.status_of(session, member=member, policy=policy, now=now, history=history)
+    change = None
+    if status.tier != member.tier:
+        change = TierChange(
+            member_id=member.id,
+            from_tier=member.tier,
+            to_tier=status.tier,
+            direction=refresh.direction(policy, before=member.tier, after=status.tier),
+            reason=reason,
+            at=now,
+            notified_at=now,
+        )
+        session.add(change)
+        member.tier = status.tier
+        member.tier_since = now
+    if visit_at is not None or rebuild:
+        norms = await refresh.norms_for(
+            session, channel=member.acquisition_channel, tier=member.tier, policy=policy
+        )
+        times = [at for at, _ in history]
+        if rebuild:
+            rhythm = lifecycle.rebuilt(policy, times, norms=norms)
+            member.first_visit_at = times[0] if times else None
+        else:
+            assert visit_at is not None
+            rhythm = lifecycle.after_visit(
+                policy,
+                refresh.rhythm_of(member),
+                at=visit_at,
+                norms=norms,
+                gaps=lifecycle.gaps_of(times),
+            )
+        refresh.store_rhythm(member, rhythm)
+    return change
 
 
 async def _member_for(
-    session: AsyncSession, *, payer: Payer, store: StoreRef, now: datetime
+    session: AsyncSession, *, payer: Payer, store: StoreRef, now: datetime, tier: str
 ) -> tuple[Member, bool]:
     member = await queries.get_member_by_telegram_id(session, telegram_id=payer.telegram_id)
     if member is not None:
@@ -350,6 +395,8 @@ async def _member_for(
         acquisition_channel=(Channel.REFERRAL if referrer else payer.channel).value,
         referrer_member_id=referrer,
         enrolled_at=now,
+        tier=tier,
+        tier_since=now,
     )
     try:
         async with session.begin_nested():
@@ -393,7 +440,13 @@ async def _refusal(
 
 
 async def _outcome(
-    session: AsyncSession, payment: Payment, *, duplicate: bool, enrolled: bool
+    session: AsyncSession,
+    payment: Payment,
+    *,
+    duplicate: bool,
+    enrolled: bool,
+    tier_up: str | None = None,
+    tier_before: str | None = None,
 ) -> PaymentOutcome:
     assert payment.id is not None
     if payment.member_id is None:
@@ -415,6 +468,8 @@ async def _outcome(
         visit_count=member.visit_count,
         referrer_member_id=payment.referrer_member_id,
         referral_points=payment.referral_points,
+        tier_up=tier_up,
+        tier_before=tier_before,
     )
 
 
@@ -485,10 +540,9 @@ async def refund_payment(
                 visit.voided_at = now
                 visit_voided = True
                 await session.flush()  # the recount below must see the voided visit
-                await _recount_visits(session, member)
-                member.tier = (
-                    await tiers.status_of(session, member=member, policy=policy, now=now)
-                ).tier
+                await _reassess(
+                    session, member, policy=policy, now=now, reason="refund", rebuild=True
+                )
         if payment.referrer_member_id is not None and payment.referral_points:
             referrer = await session.get(Member, payment.referrer_member_id)
             if referrer is not None:
@@ -516,18 +570,4 @@ async def refund_payment(
         points_reversed=payment.points_awarded if was_credited else 0,
         referral_points_reversed=payment.referral_points if was_credited else 0,
         visit_voided=visit_voided,
-    )
-
-
-async def _recount_visits(session: AsyncSession, member: Member) -> None:
-    """Rebuild the visit aggregates from the visits that still stand."""
-    assert member.id is not None
-    times = await queries.visit_times(session, member_id=member.id)
-    member.visit_count = len(times)
-    member.first_visit_at = times[0] if times else None
-    member.last_visit_at = times[-1] if times else None
-    gaps = [Decimal((b - a).total_seconds()) / Decimal(86400) for a, b in itertools.pairwise(times)]
-    member.gap_count = len(gaps)
-    member.gap_mean_days = (
-        (sum(gaps, Decimal(0)) / len(gaps)).quantize(Decimal("0.001")) if gaps else Decimal(0)
     )

@@ -184,6 +184,31 @@ class Rung:
     min_spend: Amount = Decimal(0)
     min_referrals: Count = 0
     min_suggestions: Count = 0
+    match: Literal["all", "any"] = "all"
+    """"all": every threshold above must be met; "any": one of the non-zero thresholds is enough
+    (a rung with no non-zero threshold is met by everyone)."""
+
+    def conditions(self) -> tuple[tuple[str, int | Decimal], ...]:
+        """The thresholds this rung sets, as (key, minimum); zero thresholds are left out."""
+        pairs: tuple[tuple[str, int | Decimal], ...] = (
+            ("visits", self.min_visits),
+            ("spend", self.min_spend),
+            ("referrals", self.min_referrals),
+            ("suggestions", self.min_suggestions),
+        )
+        return tuple((key, value) for key, value in pairs if value)
+
+    def met_by(self, *, visits: int, spend: Decimal, referrals: int, suggestions: int) -> bool:
+        have: dict[str, int | Decimal] = {
+            "visits": visits,
+            "spend": spend,
+            "referrals": referrals,
+            "suggestions": suggestions,
+        }
+        results = [Decimal(have[key]) >= Decimal(minimum) for key, minimum in self.conditions()]
+        if not results:
+            return True
+        return any(results) if self.match == "any" else all(results)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)
@@ -197,6 +222,8 @@ class Tiers:
     min_membership_days: Annotated[int, Strict(), _days(366)] = 0
     """Members younger than this are not graded yet (they stand on `ungraded_tier`)."""
     ungraded_tier: TierKey | None = None
+    downgrade: Literal["silent", "notify"] = "silent"
+    """Whether a member who drops a tier is told (an upgrade is always congratulated)."""
 
     @property
     def keys(self) -> tuple[str, ...]:
@@ -207,6 +234,13 @@ class Tiers:
     @property
     def top(self) -> str:
         return self.ladder[-1].name
+
+    def rank(self, key: str) -> int:
+        """Position on the ladder, lowest 0 (the ungraded tier ranks below the floor)."""
+        try:
+            return self.keys.index(key)
+        except ValueError:
+            return -1
 
     def rung(self, key: str) -> Rung:
         for rung in self.ladder:
@@ -220,15 +254,27 @@ class Tiers:
 
 @dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)
 class Lapse:
+    """Each member's own rhythm decides when they are slowing, lapsed (the win-back ladder
+    starts) and lost: at these factors times their expected interval since the last visit."""
+
     shrinkage_visits: Annotated[int, Strict(), Field(ge=0, le=100)] = 4
-    """How many visits of the member's own weigh as much as the cohort's rhythm: the expected
+    """How many visit gaps of the cohort's rhythm weigh against the member's own: the expected
     interval is (n·own + k·cohort) / (n + k) for n visit gaps and k = shrinkage_visits."""
-    overdue_factor: Annotated[Factor, Field(gt=1, le=10)] = 1.5
-    """Overdue once the time since the last visit exceeds this times the expected interval."""
+    slowing_factor: Annotated[Factor, Field(ge=1, le=10)] = 1.25
+    """Slowing once the time since the last visit exceeds this times the expected interval."""
+    lapsed_factor: Annotated[Factor, Field(gt=1, le=20)] = 1.5
+    """Lapsed (overdue: the win-back ladder starts) beyond this times the expected interval."""
     lost_factor: Annotated[Factor, Field(gt=1, le=50)] = 4.0
     """Lost (no more spend) beyond this times the expected interval."""
     default_interval_days: Annotated[int, Strict(), Field(ge=1, le=365)] = 30
     """The cohort rhythm to assume before there is enough data."""
+    min_cohort_members: Annotated[int, Strict(), Field(ge=1, le=100000)] = 20
+    """A cohort (acquisition channel × tier) with fewer members with a gap than this borrows the
+    norm of its tier across channels, then of all members, then default_interval_days."""
+    active_min_visits: Annotated[int, Strict(), Field(ge=2, le=100)] = 3
+    """From this many visits on, a member on rhythm is "active"; below it "returning"."""
+    rising_ratio: Annotated[Factor, Field(gt=0, lt=1)] = 0.8
+    """Rising: the last two gaps average at most this share of the member's earlier gaps."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)
@@ -565,10 +611,15 @@ def _check_tier_keys(policy: Policy) -> str | None:
 
 def _check_other(policy: Policy) -> str | None:
     lapse = policy.lapse
-    if lapse.lost_factor <= lapse.overdue_factor:
+    if lapse.lapsed_factor <= lapse.slowing_factor:
         return (
-            f"lapse.lost_factor must be greater than lapse.overdue_factor "
-            f"({lapse.overdue_factor:g}), not {lapse.lost_factor:g}"
+            f"lapse.lapsed_factor must be greater than lapse.slowing_factor "
+            f"({lapse.slowing_factor:g}), not {lapse.lapsed_factor:g}"
+        )
+    if lapse.lost_factor <= lapse.lapsed_factor:
+        return (
+            f"lapse.lost_factor must be greater than lapse.lapsed_factor "
+            f"({lapse.lapsed_factor:g}), not {lapse.lost_factor:g}"
         )
     strongest = Decimal(0)
     for i, step in enumerate(policy.ladder.steps):

@@ -71,6 +71,8 @@ class TierStatus:
     """When an ungraded member will be graded; None once graded."""
     visits_in_window: int
     spend_in_window: Decimal
+    any_of: bool = False
+    """The next rung is reached by meeting any one of the missing thresholds, not all of them."""
 
 
 def assess(policy: Policy, inp: TierInput, *, now: datetime) -> TierStatus:
@@ -107,11 +109,8 @@ def assess(policy: Policy, inp: TierInput, *, now: datetime) -> TierStatus:
         )
 
     def meets(rung: Rung) -> bool:
-        return (
-            visits >= rung.min_visits
-            and spend >= rung.min_spend
-            and inp.referrals >= rung.min_referrals
-            and inp.suggestions >= rung.min_suggestions
+        return rung.met_by(
+            visits=visits, spend=spend, referrals=inp.referrals, suggestions=inp.suggestions
         )
 
     index = max((i for i, rung in enumerate(tiers.ladder) if meets(rung)), default=0)
@@ -143,6 +142,7 @@ def assess(policy: Policy, inp: TierInput, *, now: datetime) -> TierStatus:
         graded_from=None,
         visits_in_window=visits,
         spend_in_window=spend,
+        any_of=upper.match == "any" and len(upper.conditions()) > 1,
     )
 
 
@@ -163,15 +163,24 @@ def _deadline(
             if dropped > spare_spend:
                 candidates.append(visit + window)
                 break
+    if rung.match == "any":  # one condition is enough: the last one to run out is the deadline
+        return max(candidates, default=None)
     return min(candidates, default=None)
 
 
 async def status_of(
-    session: AsyncSession, *, member: Member, policy: Policy, now: datetime
+    session: AsyncSession,
+    *,
+    member: Member,
+    policy: Policy,
+    now: datetime,
+    history: Sequence[tuple[datetime, Decimal]] | None = None,
 ) -> TierStatus:
-    """A member's tier as of `now`, from their standing (not voided) visits."""
+    """A member's tier as of `now`, from their standing (not voided) visits (`history`, when the
+    caller has loaded it already)."""
     assert member.id is not None
-    history = await queries.visit_history(session, member_id=member.id)
+    if history is None:
+        history = await queries.visit_history(session, member_id=member.id)
     since = now - timedelta(days=policy.tiers.window_days)
     referrals = await queries.count_referrals(session, member_id=member.id, since=since)
     inp = TierInput(

@@ -20,6 +20,7 @@ from models.tables import (
     CheckIn,
     DiningTable,
     FraudEvent,
+    JobRun,
     Member,
     Payment,
     PointsEntry,
@@ -371,3 +372,30 @@ async def count_referrals(session: AsyncSession, *, member_id: int, since: datet
         )
         or 0
     )
+
+
+async def insert_job_run(session: AsyncSession, *, job: str, period: str, now: datetime) -> bool:
+    """Take (job, period) in a savepoint; False when another run has it."""
+    try:
+        async with session.begin_nested():
+            session.add(JobRun(job=job, period=period, started_at=now))
+    except IntegrityError:
+        return False
+    return True
+
+
+async def finish_job_run(
+    session: AsyncSession, *, job: str, period: str, result: str, now: datetime
+) -> None:
+    await session.execute(
+        update(JobRun)
+        .where(col(JobRun.job) == job, col(JobRun.period) == period)
+        .values(finished_at=now, result=result[:500])
+    )
+
+
+async def job_runs(session: AsyncSession, *, job: str) -> Sequence[JobRun]:
+    result = await session.execute(
+        select(JobRun).where(col(JobRun.job) == job).order_by(col(JobRun.period))
+    )
+    return result.scalars().all()

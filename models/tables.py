@@ -130,7 +130,18 @@ class Member(SQLModel, table=True):
     Aggregates (visit count, spend, last visit, gaps) are kept current by every credited
     payment so lists and the scheduler never scan visits. After an erasure request the personal
     fields are cleared and `telegram_user_id` unlinked; the row stays for the accounts.
+
+    The rhythm (loyalty.lifecycle): the expected interval between visits and the three due dates
+    derived from it are recomputed on every visit and by the nightly refresh; "who is due now?"
+    is a range scan on a due-date index.
     """
+
+    __table_args__ = (
+        Index("ix_member_slowing_due", "slowing_due_at"),
+        Index("ix_member_lapsed_due", "lapsed_due_at"),
+        Index("ix_member_lost_due", "lost_due_at"),
+        Index("ix_member_referrer", "referrer_member_id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     telegram_user_id: int | None = Field(
@@ -159,6 +170,19 @@ class Member(SQLModel, table=True):
     gap_mean_days: Decimal = Field(
         default=Decimal(0), sa_column=Column(Numeric(10, 3), nullable=False)
     )
+    first_gap_days: Decimal | None = Field(default=None, sa_column=Column(Numeric(10, 3)))
+    """Days from the first visit to the second (the cohort's newcomer rhythm is made of these)."""
+    expected_interval_days: Decimal | None = Field(default=None, sa_column=Column(Numeric(10, 3)))
+    interval_floor_days: Decimal = Field(
+        default=Decimal(0), sa_column=Column(Numeric(10, 3), nullable=False)
+    )
+    """The least expected interval the last visit allows: a visit never brings a due date
+    forward (see loyalty.lifecycle.after_visit)."""
+    rising: bool = False
+    slowing_due_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    lapsed_due_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    lost_due_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    tier_since: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     erased_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
 
 
@@ -300,3 +324,58 @@ class StaffInvite(SQLModel, table=True):
     expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     used_by: int | None = Field(default=None, sa_column=Column(BigInteger))
     used_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+
+
+class CohortNorm(SQLModel, table=True):
+    """The typical rhythm of a cohort, recomputed nightly.
+
+    kind "gap": per (acquisition channel, tier), the median of the members' mean gaps between
+    visits. kind "first_return": per channel (tier "*"), the median time from the first visit to
+    the second. `members` is how many members the median is taken over; `source` says where a
+    small cohort borrowed its norm from: "cohort", "tier" (all channels), "all" or "default".
+    """
+
+    __tablename__ = "cohort_norm"
+
+    kind: str = Field(sa_column=Column(String(16), primary_key=True))
+    channel: str = Field(sa_column=Column(String(16), primary_key=True))
+    tier: str = Field(sa_column=Column(String(32), primary_key=True))
+    members: int = 0
+    gap_days: Decimal = Field(sa_column=Column(Numeric(10, 3), nullable=False))
+    source: str = Field(max_length=8)
+    computed_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class TierChange(SQLModel, table=True):
+    """A member moved on the ladder: by a payment, a refund or the nightly refresh.
+
+    Upgrades are congratulated (at once after a payment; by the notices job after the nightly
+    refresh); `notified_at` makes that happen once.
+    """
+
+    __tablename__ = "tier_change"
+    __table_args__ = (Index("ix_tier_change_pending", "notified_at", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("member.id"), nullable=False, index=True)
+    )
+    from_tier: str = Field(max_length=32)
+    to_tier: str = Field(max_length=32)
+    direction: str = Field(max_length=4)
+    reason: str = Field(max_length=16)
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    notified_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+
+
+class JobRun(SQLModel, table=True):
+    """One run of a scheduled job for one period ("2026-11-23"): a restart, a misfire or two
+    overlapping timers find the period taken and do nothing."""
+
+    __tablename__ = "job_run"
+
+    job: str = Field(sa_column=Column(String(64), primary_key=True))
+    period: str = Field(sa_column=Column(String(32), primary_key=True))
+    started_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    finished_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    result: str = Field(default="", max_length=500)

@@ -9,19 +9,28 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from aiogram import Bot
+from aiogram.utils.i18n import I18n
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from loyalty import housekeeping
 from loyalty.clock import Clock
+from loyalty.policy import Policy
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, kw_only=True)
 class JobContext:
     session_factory: async_sessionmaker[AsyncSession]
     clock: Clock
+    policy: Policy
+    timezone: str
+    """The deployment's local time zone (the default store's): "nightly" and quiet hours."""
+    i18n: I18n
+    bot: Bot | None = None
+    """Set once the bot exists; jobs that message members wait until then."""
 
 
 JobFunc = Callable[[JobContext], Awaitable[dict[str, Any]]]
@@ -85,4 +94,10 @@ async def forget_old_updates(context: JobContext) -> dict[str, Any]:
 
 
 def default_jobs() -> list[Job]:
-    return [Job(name="forget_old_updates", every=timedelta(hours=1), run=forget_old_updates)]
+    from scheduler.lifecycle_jobs import nightly_refresh, tier_notices
+
+    return [
+        Job(name="forget_old_updates", every=timedelta(hours=1), run=forget_old_updates),
+        Job(name="nightly_refresh", every=timedelta(minutes=30), run=nightly_refresh),
+        Job(name="tier_notices", every=timedelta(minutes=10), run=tier_notices),
+    ]

@@ -140,8 +140,12 @@ async def test_second_visit_through_the_cashier(run: SandboxRun, client: Sandbox
         SANDBOX_CASHIER_ID, lambda ms: ms[-1]["text"].startswith("Recorded for Dana")
     )
     assert "Visit #2 recorded." in done[-1]["text"]
-    receipt = await client.reply_after(DANA, dana_before)
+    # the second visit makes Dana a returning guest: the receipt, then the congratulation
+    told = await client.wait_for(DANA, lambda ms: len(ms) >= dana_before + 2)
+    receipt, congratulation = told[dana_before], told[dana_before + 1]
     assert receipt["text"].startswith("Payment received: $55.20")
+    assert congratulation["text"].startswith("Congratulations — you are now Returning guest!")
+    assert "• a birthday gift" in congratulation["text"]
     member = await member_of(run, DANA)
     assert member is not None
     assert (member.visit_count, member.points_balance) == (2, 75)

@@ -70,7 +70,7 @@ def test_frequency_preset_values() -> None:
     assert policy.fraud.min_minutes_between_visits == 30
     assert policy.fraud.cashier_self_credit is False
     assert policy.consent.mode == "opt-in"
-    assert policy.lapse.overdue_factor == 1.5
+    assert policy.lapse.lapsed_factor == 1.5
     assert policy.lapse.lost_factor == 4.0
     assert [s.message for s in policy.ladder.steps] == ["care", "coupon", "coupon"]
     assert [s.coupon_value for s in policy.ladder.steps] == [None, Decimal(20), Decimal(40)]
@@ -374,7 +374,24 @@ friend = { en = "Friend", zh_Hans = "朋友", zh_Hant = "朋友" }
         ),
         (
             'preset = "frequency"\n[lapse]\nlost_factor = 1.2\n',
-            "lapse.lost_factor must be greater than lapse.overdue_factor (1.5), not 1.2",
+            "lapse.lost_factor must be greater than lapse.lapsed_factor (1.5), not 1.2",
+        ),
+        (
+            'preset = "frequency"\n[lapse]\nslowing_factor = 1.6\n',
+            "lapse.lapsed_factor must be greater than lapse.slowing_factor (1.6), not 1.5",
+        ),
+        (
+            'preset = "frequency"\n[lapse]\nrising_ratio = 1.2\n',
+            "lapse.rising_ratio must be less than 1, not 1.2",
+        ),
+        (
+            'preset = "frequency"\n[tiers]\ndowngrade = "loud"\n',
+            "tiers.downgrade must be 'silent' or 'notify', not 'loud'",
+        ),
+        (
+            'preset = "value"\n[[tiers.ladder]]\nname = "C"\n[[tiers.ladder]]\nname = "B"\n'
+            'min_spend = 600\nmatch = "some"\n',
+            "tiers.ladder[1].match must be 'all' or 'any', not 'some'",
         ),
         (
             'preset = "frequency"\n[[ladder.steps]]\nmessage = "coupon"\n',

@@ -40,6 +40,36 @@ def visits_status(policy: Policy, visits: Sequence[datetime], now: datetime = NO
     return assess(policy, TierInput(visits=visits, member_since=LONG_AGO), now=now)
 
 
+# -- a rung met by any one condition -------------------------------------------------------------
+
+
+def test_any_one_condition_is_enough_and_the_later_deadline_counts(tmp_path: Path) -> None:
+    file = tmp_path / "any.toml"
+    file.write_text(
+        'preset = "value"\n[tiers]\nmin_membership_days = 1\n'
+        '[[tiers.ladder]]\nname = "C"\n'
+        '[[tiers.ladder]]\nname = "B"\nmin_visits = 4\nmin_spend = 1000\nmatch = "any"\n'
+    )
+    policy = load_policy(file)
+
+    def status(visits: Sequence[datetime], spends: Sequence[int]) -> TierStatus:
+        inp = TierInput(
+            visits=visits, spend_by_visit=[Decimal(s) for s in spends], member_since=LONG_AGO
+        )
+        return assess(policy, inp, now=NOW)
+
+    assert status(days_ago(5, 4, 3, 2), [10, 10, 10, 10]).tier == "B"  # four visits
+    assert status(days_ago(5), [1000]).tier == "B"  # one big banquet
+    below = status(days_ago(80, 10), [0, 300])
+    assert below.tier == "C"
+    assert below.any_of
+    assert (below.visits_needed, below.spend_needed) == (2, Decimal(700))
+    # visits: both count only until the oldest falls out, 80 days ago + 90 = in 10 days;
+    # spend: the 300 paid 10 days ago counts for 80 more days. With "any", either way will do,
+    # so the member has until the later of the two.
+    assert below.deadline == NOW + timedelta(days=80)
+
+
 # -- frequency ---------------------------------------------------------------------------------
 
 

@@ -1,0 +1,164 @@
+"""Why a member stands where they stand: tier against the thresholds, gaps, cohort, interval,
+due dates. `regulars members explain <id>` prints it; the manager console shows the same."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from loyalty import lifecycle, refresh, tiers
+from loyalty.errors import DomainError
+from loyalty.lifecycle import DueDates, Stage
+from loyalty.policy import Policy
+from models import queries
+from models.tables import CohortNorm, Member, Store
+
+
+class UnknownMember(DomainError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    key: str
+    have: int | Decimal
+    need: int | Decimal
+
+    @property
+    def met(self) -> bool:
+        return Decimal(self.have) >= Decimal(self.need)
+
+
+@dataclass(frozen=True, slots=True)
+class RungCheck:
+    tier: str
+    match: str
+    conditions: tuple[Condition, ...]
+    met: bool
+
+
+@dataclass(frozen=True, slots=True)
+class NormInfo:
+    days: Decimal
+    members: int
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    member_id: int
+    display_name: str
+    channel: str
+    enrolled_at: datetime
+    timezone: str
+    currency: str
+    stored_tier: str
+    status: tiers.TierStatus
+    referrals_in_window: int
+    rungs: tuple[RungCheck, ...]
+    visit_count: int
+    gaps: tuple[Decimal, ...]
+    gap_mean_days: Decimal
+    first_gap_days: Decimal | None
+    cohort_gap: NormInfo
+    cohort_first_return: NormInfo
+    shrinkage: int
+    floor_days: Decimal
+    expected_interval_days: Decimal | None
+    last_visit_at: datetime | None
+    due: DueDates | None
+    stage: Stage
+    rising: bool
+
+
+async def _norm(
+    session: AsyncSession, *, kind: str, channel: str, tier: str, policy: Policy
+) -> NormInfo:
+    row = await session.scalar(
+        select(CohortNorm).where(
+            col(CohortNorm.kind) == kind,
+            col(CohortNorm.channel) == channel,
+            col(CohortNorm.tier) == tier,
+        )
+    )
+    if row is None:
+        return NormInfo(Decimal(policy.lapse.default_interval_days), 0, "default")
+    return NormInfo(row.gap_days, row.members, row.source)
+
+
+async def explain(
+    session: AsyncSession, *, member_id: int, policy: Policy, now: datetime
+) -> Explanation:
+    member = await session.get(Member, member_id)
+    if member is None:
+        raise UnknownMember(str(member_id))
+    assert member.id is not None
+    store = await session.get(Store, member.store_id)
+    assert store is not None
+    history = await queries.visit_history(session, member_id=member.id)
+    status = await tiers.status_of(session, member=member, policy=policy, now=now, history=history)
+    since = now - timedelta(days=policy.tiers.window_days)
+    referrals = await queries.count_referrals(session, member_id=member.id, since=since)
+    have: dict[str, int | Decimal] = {
+        "visits": status.visits_in_window,
+        "spend": status.spend_in_window,
+        "referrals": referrals,
+        "suggestions": 0,
+    }
+    rungs = tuple(
+        RungCheck(
+            tier=rung.name,
+            match=rung.match,
+            conditions=tuple(Condition(key, have[key], need) for key, need in rung.conditions()),
+            met=rung.met_by(
+                visits=status.visits_in_window,
+                spend=status.spend_in_window,
+                referrals=referrals,
+                suggestions=0,
+            ),
+        )
+        for rung in policy.tiers.ladder
+    )
+    rhythm = refresh.rhythm_of(member)
+    return Explanation(
+        member_id=member.id,
+        display_name=member.display_name,
+        channel=member.acquisition_channel,
+        enrolled_at=member.enrolled_at,
+        timezone=store.timezone,
+        currency=store.currency,
+        stored_tier=member.tier,
+        status=status,
+        referrals_in_window=referrals,
+        rungs=rungs,
+        visit_count=member.visit_count,
+        gaps=tuple(lifecycle.gaps_of([at for at, _ in history])),
+        gap_mean_days=member.gap_mean_days,
+        first_gap_days=member.first_gap_days,
+        cohort_gap=await _norm(
+            session,
+            kind=refresh.GAP,
+            channel=member.acquisition_channel,
+            tier=member.tier,
+            policy=policy,
+        ),
+        cohort_first_return=await _norm(
+            session,
+            kind=refresh.FIRST_RETURN,
+            channel=member.acquisition_channel,
+            tier=refresh.ANY_TIER,
+            policy=policy,
+        ),
+        shrinkage=policy.lapse.shrinkage_visits,
+        floor_days=member.interval_floor_days,
+        expected_interval_days=member.expected_interval_days,
+        last_visit_at=member.last_visit_at,
+        due=rhythm.due,
+        stage=lifecycle.stage(policy, visit_count=member.visit_count, due=rhythm.due, now=now),
+        rising=member.rising,
+    )

@@ -1,0 +1,584 @@
+"""The lifecycle on the database: cohort norms, the nightly refresh, "who is due now?".
+
+Everything that spans all members is set-based SQL, in batches of member ids so that no
+transaction holds SQLite's write lock for long and nothing loads all members into Python:
+
+1. cohort norms — medians per (channel, tier) by window functions, a few rows back;
+2. per batch, tiers — one SELECT computes every member's tier from their visits, spend and
+   referrals in the window and returns only the members whose tier changed;
+3. per batch, rhythm — one UPDATE recomputes the expected interval and the three due dates.
+
+The tier rules in SQL mirror :func:`loyalty.tiers.assess`; the interval mirrors
+:mod:`loyalty.lifecycle` (tests hold them to each other).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    Float,
+    and_,
+    case,
+    delete,
+    false,
+    func,
+    insert,
+    literal,
+    literal_column,
+    or_,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import aliased
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.functions import FunctionElement
+from sqlmodel import col
+
+from loyalty.channels import Channel
+from loyalty.lifecycle import DueDates, Norms, Rhythm, Stage, default_norms
+from loyalty.policy import Policy, Rung
+from models.tables import CohortNorm, Member, Payment, TelegramUser, TierChange, Visit
+from models.types import Money, UTCDateTime
+
+GAP = "gap"
+_ALL: Any = literal_column("'*'").label("all")
+FIRST_RETURN = "first_return"
+ANY_TIER = "*"
+DEFAULT_BATCH = 20_000
+
+
+# -- SQL building blocks -----------------------------------------------------------------------
+
+
+class plus_seconds(FunctionElement[datetime]):
+    """timestamp + a number of seconds, on SQLite and PostgreSQL (whole seconds on SQLite)."""
+
+    type = UTCDateTime()
+    inherit_cache = True
+    name = "plus_seconds"
+
+
+@compiles(plus_seconds, "sqlite")
+def _plus_seconds_sqlite(element: plus_seconds, compiler: SQLCompiler, **kw: Any) -> str:
+    start, seconds = list(element.clauses)
+    # the same text form SQLAlchemy writes, so stored values compare as text in time order
+    return (
+        f"(datetime({compiler.process(start, **kw)}, '+' || "
+        f"CAST(ROUND({compiler.process(seconds, **kw)}) AS INTEGER) || ' seconds') || '.000000')"
+    )
+
+
+@compiles(plus_seconds, "postgresql")
+def _plus_seconds_pg(element: plus_seconds, compiler: SQLCompiler, **kw: Any) -> str:
+    start, seconds = list(element.clauses)
+    return (
+        f"({compiler.process(start, **kw)} + "
+        f"CAST({compiler.process(seconds, **kw)} AS DOUBLE PRECISION) * INTERVAL '1 second')"
+    )
+
+
+def stage_case(policy: Policy, *, now: datetime) -> ColumnElement[str]:
+    """A member's lifecycle stage as an SQL expression (for segments and counts)."""
+    at = literal(now, UTCDateTime())
+    return case(
+        (col(Member.lost_due_at) <= at, Stage.LOST.value),
+        (col(Member.lapsed_due_at) <= at, Stage.LAPSED.value),
+        (col(Member.slowing_due_at) <= at, Stage.SLOWING.value),
+        (col(Member.visit_count) <= 1, Stage.NEWCOMER.value),
+        (col(Member.visit_count) < policy.lapse.active_min_visits, Stage.RETURNING.value),
+        else_=Stage.ACTIVE.value,
+    )
+
+
+# -- cohort norms ------------------------------------------------------------------------------
+
+
+async def _medians(
+    session: AsyncSession,
+    *,
+    value: Any,
+    groups: Sequence[Any],
+    where: ColumnElement[bool],
+) -> dict[tuple[str, ...], tuple[int, Decimal]]:
+    """{group: (members, median of value)} by window functions (no row comes to Python)."""
+    ranked = (
+        select(
+            *groups,
+            value.label("v"),
+            func.row_number().over(partition_by=list(groups), order_by=value).label("rn"),
+            func.count().over(partition_by=list(groups)).label("cnt"),
+        )
+        .where(where)
+        .subquery()
+    )
+    group_cols = [ranked.c[g.key] for g in groups]
+    rows = await session.execute(
+        select(*group_cols, func.max(ranked.c.cnt), func.avg(ranked.c.v))
+        .where(ranked.c.rn * 2 >= ranked.c.cnt, ranked.c.rn * 2 <= ranked.c.cnt + 2)
+        .group_by(*group_cols)
+    )
+    out: dict[tuple[str, ...], tuple[int, Decimal]] = {}
+    for row in rows.all():
+        *keys, count, median = row
+        out[tuple(keys)] = (int(count), Decimal(str(round(float(median), 3))))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class NormRow:
+    kind: str
+    channel: str
+    tier: str
+    members: int
+    gap_days: Decimal
+    source: str
+
+
+async def compute_norms(session: AsyncSession, *, policy: Policy) -> list[NormRow]:
+    """The effective norm of every (channel, tier) and every channel's first return."""
+    least = policy.lapse.min_cohort_members
+    default = Decimal(policy.lapse.default_interval_days)
+    live = col(Member.erased_at).is_(None)
+    has_gap = and_(live, col(Member.gap_count) >= 1)
+    channel, tier = col(Member.acquisition_channel), col(Member.tier)
+    by_cohort = await _medians(
+        session, value=col(Member.gap_mean_days), groups=[channel, tier], where=has_gap
+    )
+    by_tier = await _medians(session, value=col(Member.gap_mean_days), groups=[tier], where=has_gap)
+    overall = await _medians(session, value=col(Member.gap_mean_days), groups=[_ALL], where=has_gap)
+    has_first = and_(live, col(Member.first_gap_days).is_not(None))
+    first_by_channel = await _medians(
+        session, value=col(Member.first_gap_days), groups=[channel], where=has_first
+    )
+    first_overall = await _medians(
+        session, value=col(Member.first_gap_days), groups=[_ALL], where=has_first
+    )
+
+    def pick(*candidates: tuple[str, tuple[int, Decimal] | None]) -> tuple[int, Decimal, str]:
+        for source, found in candidates:
+            if found is not None and found[0] >= least:
+                return found[0], found[1], source
+        return 0, default, "default"
+
+    channels = sorted({c.value for c in Channel} | {key[0] for key in by_cohort})
+    rows: list[NormRow] = []
+    for ch in channels:
+        for key in policy.tiers.keys:
+            members, days, source = pick(
+                ("cohort", by_cohort.get((ch, key))),
+                ("tier", by_tier.get((key,))),
+                ("all", overall.get(("*",))),
+            )
+            rows.append(NormRow(GAP, ch, key, members, days, source))
+        members, days, source = pick(
+            ("cohort", first_by_channel.get((ch,))), ("all", first_overall.get(("*",)))
+        )
+        rows.append(NormRow(FIRST_RETURN, ch, ANY_TIER, members, days, source))
+    return rows
+
+
+async def recompute_norms(session: AsyncSession, *, policy: Policy, now: datetime) -> int:
+    rows = await compute_norms(session, policy=policy)
+    await session.execute(delete(CohortNorm))
+    await session.execute(
+        insert(CohortNorm),
+        [
+            {
+                "kind": r.kind,
+                "channel": r.channel,
+                "tier": r.tier,
+                "members": r.members,
+                "gap_days": r.gap_days,
+                "source": r.source,
+                "computed_at": now,
+            }
+            for r in rows
+        ],
+    )
+    return len(rows)
+
+
+async def norms_for(session: AsyncSession, *, channel: str, tier: str, policy: Policy) -> Norms:
+    """The cohort norms one member is measured against (the defaults before any refresh)."""
+    rows = await session.execute(
+        select(col(CohortNorm.kind), col(CohortNorm.gap_days)).where(
+            col(CohortNorm.channel) == channel,
+            or_(
+                and_(col(CohortNorm.kind) == GAP, col(CohortNorm.tier) == tier),
+                and_(col(CohortNorm.kind) == FIRST_RETURN, col(CohortNorm.tier) == ANY_TIER),
+            ),
+        )
+    )
+    found = dict(rows.tuples().all())
+    fallback = default_norms(policy)
+    return Norms(
+        gap_days=found.get(GAP, fallback.gap_days),
+        first_return_days=found.get(FIRST_RETURN, fallback.first_return_days),
+    )
+
+
+async def norm_rows(session: AsyncSession) -> Sequence[CohortNorm]:
+    result = await session.execute(
+        select(CohortNorm).order_by(
+            col(CohortNorm.kind), col(CohortNorm.channel), col(CohortNorm.tier)
+        )
+    )
+    return result.scalars().all()
+
+
+# -- tiers -------------------------------------------------------------------------------------
+
+
+def _condition(rung: Rung, *, visits: Any, spend: Any, referrals: Any) -> ColumnElement[bool]:
+    parts: list[ColumnElement[bool]] = []
+    for key, minimum in rung.conditions():
+        if key == "visits":
+            parts.append(visits >= minimum)
+        elif key == "spend":
+            parts.append(spend >= literal(minimum, Money()))
+        elif key == "referrals":
+            parts.append(referrals >= minimum)
+        else:  # suggestions are not recorded yet: nobody has any
+            parts.append(false())
+    if not parts:
+        return true()
+    return or_(*parts) if rung.match == "any" else and_(*parts)
+
+
+def _tier_select(policy: Policy, *, now: datetime, lo: int, hi: int) -> Any:
+    """(member id, stored tier, tier as of now) for members lo < id ≤ hi whose tier changed."""
+    tiers = policy.tiers
+    since = now - timedelta(days=tiers.window_days)
+    in_batch = and_(col(Member.id) > lo, col(Member.id) <= hi)
+    window = (
+        select(
+            col(Visit.member_id).label("member_id"),
+            func.count().label("visits"),
+            func.coalesce(func.sum(col(Payment.amount)), 0).label("spend"),
+        )
+        .select_from(Visit)
+        .outerjoin(Payment, col(Visit.payment_id) == col(Payment.id))
+        .where(
+            col(Visit.member_id) > lo,
+            col(Visit.member_id) <= hi,
+            col(Visit.voided_at).is_(None),
+            col(Visit.at) >= since,
+            col(Visit.at) <= now,
+        )
+        .group_by(col(Visit.member_id))
+        .subquery()
+    )
+    referee = aliased(Member)
+    refs = (
+        select(
+            col(referee.referrer_member_id).label("member_id"),
+            func.count().label("referrals"),
+        )
+        .where(
+            col(referee.referrer_member_id) > lo,
+            col(referee.referrer_member_id) <= hi,
+            col(referee.enrolled_at) >= since,
+        )
+        .group_by(col(referee.referrer_member_id))
+        .subquery()
+    )
+    visits = func.coalesce(window.c.visits, 0)
+    spend = func.coalesce(window.c.spend, 0)
+    referrals = func.coalesce(refs.c.referrals, 0)
+    whens: list[tuple[ColumnElement[bool], str]] = []
+    if tiers.ungraded_tier is not None:
+        graded_after = now - timedelta(days=tiers.min_membership_days)
+        whens.append((col(Member.enrolled_at) > graded_after, tiers.ungraded_tier))
+    for rung in reversed(tiers.ladder[1:]):
+        whens.append((_condition(rung, visits=visits, spend=spend, referrals=referrals), rung.name))
+    new_tier = case(*whens, else_=tiers.ladder[0].name) if whens else literal(tiers.ladder[0].name)
+    computed = (
+        select(
+            col(Member.id).label("id"),
+            col(Member.tier).label("tier"),
+            new_tier.label("new_tier"),
+        )
+        .select_from(Member)
+        .outerjoin(window, window.c.member_id == col(Member.id))
+        .outerjoin(refs, refs.c.member_id == col(Member.id))
+        .where(in_batch, col(Member.erased_at).is_(None))
+        .subquery()
+    )
+    return select(computed.c.id, computed.c.tier, computed.c.new_tier).where(
+        computed.c.new_tier != computed.c.tier
+    )
+
+
+def direction(policy: Policy, *, before: str, after: str) -> str:
+    return "up" if policy.tiers.rank(after) > policy.tiers.rank(before) else "down"
+
+
+def needs_notice(policy: Policy, *, direction: str) -> bool:
+    return direction == "up" or policy.tiers.downgrade == "notify"
+
+
+# -- rhythm ------------------------------------------------------------------------------------
+
+
+def _rhythm_values(policy: Policy) -> dict[str, Any]:
+    lapse = policy.lapse
+    default = literal(Decimal(lapse.default_interval_days))
+    k = lapse.shrinkage_visits
+
+    def norm(kind: str, tier: Any) -> Any:
+        return (
+            select(col(CohortNorm.gap_days))
+            .where(
+                col(CohortNorm.kind) == kind,
+                col(CohortNorm.channel) == col(Member.acquisition_channel),
+                col(CohortNorm.tier) == tier,
+            )
+            .scalar_subquery()
+        )
+
+    gap_norm = func.coalesce(norm(GAP, col(Member.tier)), default)
+    first_norm = func.coalesce(norm(FIRST_RETURN, ANY_TIER), default)
+    gaps = col(Member.gap_count)
+    blended: Any = (
+        (gaps * col(Member.gap_mean_days) + k * gap_norm) / (gaps + k)
+        if k
+        else col(Member.gap_mean_days)
+    )
+    interval = func.round(case((gaps == 0, first_norm), else_=blended), 3)
+    floor = col(Member.interval_floor_days)
+    expected = case((interval < floor, floor), else_=interval)
+
+    def due(factor: float) -> Any:
+        seconds = expected * literal(factor * 86400, Float())
+        return plus_seconds(col(Member.last_visit_at), seconds)
+
+    return {
+        "expected_interval_days": expected,
+        "slowing_due_at": due(lapse.slowing_factor),
+        "lapsed_due_at": due(lapse.lapsed_factor),
+        "lost_due_at": due(lapse.lost_factor),
+    }
+
+
+# -- the nightly refresh -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshResult:
+    members: int
+    batches: int
+    norms: int
+    upgrades: int
+    downgrades: int
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "members": self.members,
+            "batches": self.batches,
+            "norms": self.norms,
+            "upgrades": self.upgrades,
+            "downgrades": self.downgrades,
+        }
+
+
+async def refresh_batch(
+    session: AsyncSession, *, policy: Policy, now: datetime, lo: int, hi: int
+) -> tuple[int, int, int]:
+    """Tiers then rhythm for members lo < id ≤ hi: (members with a rhythm, ups, downs)."""
+    changed = (await session.execute(_tier_select(policy, now=now, lo=lo, hi=hi))).all()
+    ups = downs = 0
+    if changed:
+        changes = []
+        for member_id, before, after in changed:
+            way = direction(policy, before=before, after=after)
+            ups += way == "up"
+            downs += way == "down"
+            changes.append(
+                {
+                    "member_id": member_id,
+                    "from_tier": before,
+                    "to_tier": after,
+                    "direction": way,
+                    "reason": "refresh",
+                    "at": now,
+                    "notified_at": None if needs_notice(policy, direction=way) else now,
+                }
+            )
+        await session.execute(insert(TierChange), changes)
+        await session.execute(  # ORM bulk UPDATE by primary key: one executemany
+            update(Member),
+            [{"id": c["member_id"], "tier": c["to_tier"], "tier_since": now} for c in changes],
+        )
+    result = await session.execute(
+        update(Member)
+        .where(
+            col(Member.id) > lo,
+            col(Member.id) <= hi,
+            col(Member.last_visit_at).is_not(None),
+            col(Member.erased_at).is_(None),
+        )
+        .values(_rhythm_values(policy))
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0), ups, downs  # type: ignore[attr-defined]
+
+
+async def nightly_refresh(
+    factory: async_sessionmaker[AsyncSession],
+    *,
+    policy: Policy,
+    now: datetime,
+    batch_size: int = DEFAULT_BATCH,
+) -> RefreshResult:
+    """Norms, then every member's tier and rhythm, one short transaction per batch of ids."""
+    async with factory() as session, session.begin():
+        norms = await recompute_norms(session, policy=policy, now=now)
+        top = int(await session.scalar(select(func.max(col(Member.id)))) or 0)
+    members = ups = downs = batches = 0
+    for lo in range(0, top, batch_size):
+        async with factory() as session, session.begin():
+            n, up, down = await refresh_batch(
+                session, policy=policy, now=now, lo=lo, hi=lo + batch_size
+            )
+        members += n
+        ups += up
+        downs += down
+        batches += 1
+    return RefreshResult(
+        members=members, batches=batches, norms=norms, upgrades=ups, downgrades=downs
+    )
+
+
+# -- who is due --------------------------------------------------------------------------------
+
+_DUE_COLUMNS = {
+    Stage.SLOWING: Member.slowing_due_at,
+    Stage.LAPSED: Member.lapsed_due_at,
+    Stage.LOST: Member.lost_due_at,
+}
+
+
+async def due_members(
+    session: AsyncSession,
+    *,
+    stage: Stage,
+    since: datetime,
+    until: datetime,
+    limit: int = 1000,
+    after_id: int = 0,
+) -> list[int]:
+    """Members who became `stage` in (since, until], oldest due first: an index range scan."""
+    due = col(_DUE_COLUMNS[stage])
+    result = await session.execute(
+        select(col(Member.id))
+        .where(
+            due > since,
+            due <= until,
+            col(Member.erased_at).is_(None),
+            col(Member.id) > after_id,
+        )
+        .order_by(due, col(Member.id))
+        .limit(limit)
+    )
+    return [member_id for member_id in result.scalars().all() if member_id is not None]
+
+
+# -- one member --------------------------------------------------------------------------------
+
+
+def rhythm_of(member: Member) -> Rhythm:
+    due = None
+    if (
+        member.slowing_due_at is not None
+        and member.lapsed_due_at is not None
+        and member.lost_due_at is not None
+    ):
+        due = DueDates(
+            slowing=member.slowing_due_at, lapsed=member.lapsed_due_at, lost=member.lost_due_at
+        )
+    return Rhythm(
+        visit_count=member.visit_count,
+        last_visit_at=member.last_visit_at,
+        gap_count=member.gap_count,
+        gap_mean_days=member.gap_mean_days,
+        first_gap_days=member.first_gap_days,
+        expected_interval_days=member.expected_interval_days,
+        interval_floor_days=member.interval_floor_days,
+        rising=member.rising,
+        due=due,
+    )
+
+
+def store_rhythm(member: Member, rhythm: Rhythm) -> None:
+    member.visit_count = rhythm.visit_count
+    member.last_visit_at = rhythm.last_visit_at
+    member.gap_count = rhythm.gap_count
+    member.gap_mean_days = rhythm.gap_mean_days
+    member.first_gap_days = rhythm.first_gap_days
+    member.expected_interval_days = rhythm.expected_interval_days
+    member.interval_floor_days = rhythm.interval_floor_days
+    member.rising = rhythm.rising
+    member.slowing_due_at = rhythm.due.slowing if rhythm.due else None
+    member.lapsed_due_at = rhythm.due.lapsed if rhythm.due else None
+    member.lost_due_at = rhythm.due.lost if rhythm.due else None
+
+
+# -- telling members of tier changes -----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TierNotice:
+    change_id: int
+    telegram_id: int
+    direction: str
+    from_tier: str
+    to_tier: str
+
+
+async def claim_tier_notices(
+    session: AsyncSession, *, now: datetime, limit: int = 200
+) -> list[TierNotice]:
+    """Tier changes nobody was told of yet, each claimed once (a conditional update), with the
+    member's Telegram id. Changes of erased members or of members whose tier moved again since
+    are claimed without a notice (nothing true to say)."""
+    rows = (
+        await session.execute(
+            select(
+                col(TierChange.id),
+                col(TierChange.direction),
+                col(TierChange.from_tier),
+                col(TierChange.to_tier),
+                col(Member.tier),
+                col(TelegramUser.telegram_id),
+                col(TelegramUser.blocked_at),
+            )
+            .join(Member, col(Member.id) == col(TierChange.member_id))
+            .outerjoin(TelegramUser, col(TelegramUser.id) == col(Member.telegram_user_id))
+            .where(col(TierChange.notified_at).is_(None))
+            .order_by(col(TierChange.id))
+            .limit(limit)
+        )
+    ).all()
+    notices = []
+    for change_id, way, before, after, current, telegram_id, blocked_at in rows:
+        claimed = await session.execute(
+            update(TierChange)
+            .where(col(TierChange.id) == change_id, col(TierChange.notified_at).is_(None))
+            .values(notified_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+            continue  # another worker has it
+        if telegram_id is None or blocked_at is not None or current != after:
+            continue
+        notices.append(TierNotice(change_id, telegram_id, way, before, after))
+    return notices
