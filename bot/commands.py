@@ -17,6 +17,7 @@ def command_menu() -> list[BotCommand]:
         BotCommand(command="help", description=_("What I can do")),
         BotCommand(command="language", description=_("Change language")),
         BotCommand(command="card", description=_("My member card")),
+        BotCommand(command="wallet", description=_("My coupons and points")),
         BotCommand(command="profile", description=_("Birthday, language and offers")),
         BotCommand(command="invite", description=_("Invite a friend")),
         BotCommand(command="stop", description=_("Stop offers")),

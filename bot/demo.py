@@ -214,9 +214,12 @@ async def _story(run: SandboxRun, story: Story) -> dict[str, Any]:
         confirm = await story.text(SANDBOX_CASHIER_ID, "55.20", "55.20")
         dana_before = len(await client.inbox(DANA))
         await story.tap(SANDBOX_CASHIER_ID, confirm, "✅", "#2")
-        receipt = await client.reply_after(DANA, dana_before)
+        told = await client.wait_for(DANA, lambda ms: len(ms) >= dana_before + 2)
+        receipt, congratulation = told[dana_before], told[dana_before + 1]
         story.show(DANA, receipt)
         expect_in(receipt, "第2次到店")  # Dana chose 简体中文 earlier: visit #2
+        story.show(DANA, congratulation)
+        expect_in(congratulation, "恭喜您升级为回头客")  # a second visit: a returning guest
 
     async def walk_in_claims_a_receipt() -> None:
         qr = await story.text(SANDBOX_CASHIER_ID, "/bill 120.40", "120.40")
@@ -240,6 +243,64 @@ async def _story(run: SandboxRun, story: Story) -> dict[str, Any]:
         "Six days later Dana pays at the counter", dana_comes_back_and_pays_at_the_counter
     )
     await story.step("A walk-in claims a receipt QR", walk_in_claims_a_receipt)
+
+    async def member_id_of(telegram_id: int) -> int:
+        async with run.services.session_factory() as session:
+            member = await queries.get_member_by_telegram_id(session, telegram_id=telegram_id)
+        if member is None or member.id is None:
+            raise StepFailed(f"{story.names[telegram_id]} is not a member")
+        return member.id
+
+    async def owner_gifts_dana_a_coupon() -> None:
+        dana = await member_id_of(DANA)
+        before = len(await client.inbox(DANA))
+        await story.text(owner_id, f"/gift {dana} twenty_off_100", "Gift sent")
+        told = await client.reply_after(DANA, before)
+        story.show(DANA, told)
+        expect_in(told, "送您一份礼物")
+
+    async def dana_redeems_at_the_counter() -> None:
+        wallet = await story.text(DANA, "/wallet", "减 US$20.00")
+        qr = await story.tap(DANA, wallet, "使用", "代码")
+        code = str(qr.get("caption", "")).split("代码 ", 1)[-1][:6]
+        if not code.isdigit():
+            raise StepFailed(f"no code in {qr}")
+        await story.text(SANDBOX_CASHIER_ID, f"/redeem {code}", "Coupon:")
+        confirm = await story.text(SANDBOX_CASHIER_ID, "126.50", "$106.50")
+        dana_before = len(await client.inbox(DANA))
+        await story.tap(SANDBOX_CASHIER_ID, confirm, "✅", "Redeemed")
+        receipt = await client.reply_after(DANA, dana_before)
+        story.show(DANA, receipt)
+        expect_in(receipt, "已使用优惠券：减 US$20.00")
+        again = await story.text(SANDBOX_CASHIER_ID, f"/redeem {code}", "No coupon has this code")
+        del again
+
+    async def li_na_uses_a_coupon_in_chat() -> None:
+        li_na = await member_id_of(LI_NA)
+        await story.text(owner_id, f"/gift {li_na} ten_off", "Gift sent")
+        link = next(
+            c["url"] for c in run.emulator.printed_codes() if c["label"].startswith("Table 3")
+        )
+        before = len(await client.inbox(LI_NA))
+        await client.open(LI_NA, link)
+        welcome = await client.reply_after(LI_NA, before)
+        story.show(LI_NA, welcome)
+        await story.tap(LI_NA, welcome, "💳", "86")
+        choice = await story.text(LI_NA, "86.50", "要使用优惠券吗")
+        invoice = await story.tap(LI_NA, choice, "减 US$10.00", "")
+        total = (invoice.get("invoice") or {}).get("total_amount")
+        story.say(f"  bot → 李娜: invoice for {total} (minor units)")
+        if total != 7650:
+            raise StepFailed(f"expected an invoice for 76.50, got {invoice}")
+        before = len(await client.inbox(LI_NA))
+        await client.pay(LI_NA, invoice["message_id"])
+        receipt = await client.reply_after(LI_NA, before)
+        story.show(LI_NA, receipt)
+        expect_in(receipt, "已使用优惠券：减 US$10.00")
+
+    await story.step("The owner gifts Dana a coupon", owner_gifts_dana_a_coupon)
+    await story.step("Dana redeems it at the counter with a code", dana_redeems_at_the_counter)
+    await story.step("李娜 applies a coupon when paying in chat", li_na_uses_a_coupon_in_chat)
 
     stats = await client.stats()
     async with run.services.session_factory() as session:

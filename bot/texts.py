@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from aiogram.utils.i18n import gettext as _
 
+from bot.formatting import format_date, format_money
+from loyalty.coupons import CouponProblem, CouponView
 from loyalty.policy import Policy, Treatment
 from models.tables import Role
 
@@ -34,6 +38,7 @@ def help_text(role: Role, store: str) -> str:
         "",
         _("For members:"),
         _("/card — your member card, tier and points"),
+        _("/wallet — your coupons and points"),
         _("/profile — birthday, language and offers"),
         _("/invite — invite a friend"),
         _("/stop — no more offers (receipts still come)"),
@@ -81,3 +86,58 @@ def tier_down_text(policy: Policy, *, after: str, locale: str) -> str:
         "Your tier is now {tier}: tiers follow your visits of the last {days} days. "
         "/card shows how to move up again — we hope to see you soon!"
     ).format(tier=policy.tiers.display_name(after, locale), days=policy.tiers.window_days)
+
+
+def coupon_text(coupon: CouponView, policy: Policy, locale: str) -> str:
+    """What a coupon gives, in the member's words: "¥20 off a bill of ¥100 or more"."""
+    if coupon.kind == "percent":
+        percent = f"{coupon.value.normalize():f}%"
+        if coupon.cap is not None:
+            text = _("{percent} off, up to {cap}").format(
+                percent=percent, cap=format_money(coupon.cap, coupon.currency, locale)
+            )
+        else:
+            text = _("{percent} off").format(percent=percent)
+    elif coupon.kind == "dish":
+        template = policy.coupons.templates.get(coupon.template)
+        dish = template.dish.get(locale) if template is not None and template.dish else None
+        text = _("Free: {dish}").format(dish=dish or _("a dish"))
+    else:
+        text = _("{amount} off").format(amount=format_money(coupon.value, coupon.currency, locale))
+    if coupon.min_spend > 0:
+        text = _("{offer} (bill of {minimum} or more)").format(
+            offer=text, minimum=format_money(coupon.min_spend, coupon.currency, locale)
+        )
+    return text
+
+
+def coupon_until(coupon: CouponView, *, timezone: str, locale: str) -> str:
+    day = coupon.valid_until.astimezone(ZoneInfo(timezone)).date()
+    return _("valid until {date}").format(date=format_date(day, locale))
+
+
+def coupon_problem_text(problem: CouponProblem) -> str:
+    texts = {
+        "unknown": _("This coupon does not exist (any more)."),
+        "not_yours": _("This coupon belongs to someone else."),
+        "used": _("This coupon has already been used."),
+        "expired": _("This coupon has expired."),
+        "code_expired": _(
+            "This redemption code has expired. Ask the guest to tap Use again in /wallet."
+        ),
+        "below_min": _("The bill is below this coupon's minimum spend: nothing was redeemed."),
+        "wrong_code": _("No coupon has this code. Check the 6 digits and try again."),
+        "too_many_codes": _("Too many wrong codes. Please wait a few minutes and try again."),
+        "own_coupon": _("Staff cannot redeem a coupon of their own member account."),
+        "no_points": _("Not enough points for this exchange."),
+        "unknown_template": _("There is no such coupon."),
+        "not_member": _("This member does not exist (any more)."),
+    }
+    return texts.get(problem.reason, _("This coupon cannot be used."))
+
+
+def not_a_member_text() -> str:
+    return _(
+        "You are not a member yet. You become one with your first payment here — pay your bill "
+        "with me or at the counter, no form to fill in. Scan the QR code on your table to start."
+    )

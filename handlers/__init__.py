@@ -20,6 +20,7 @@ def get_routers() -> list[Router]:
         pay,
         staff,
         start,
+        wallet,
     )
 
     return [
@@ -30,6 +31,7 @@ def get_routers() -> list[Router]:
         help.build_router(),
         staff.build_router(),
         member.build_router(),
+        wallet.build_router(),
         pay.build_router(),
         cashier.build_router(),
         membership.build_router(),

@@ -19,11 +19,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.formatting import format_money
 from bot.keyboards_pay import CashierCancel, CashierConfirm, cashier_confirm_keyboard
+from bot.keyboards_wallet import CouponConfirm, confirm_coupon_keyboard
 from bot.locales import babel_locale
 from bot.qr_images import qr_png
+from bot.texts import coupon_problem_text, coupon_text, coupon_until
 from handlers.pay import read_amount
 from handlers.receipts import receipt_text, send_card, tell_payer, their_locale
-from loyalty import visits
+from loyalty import coupons, visits
 from loyalty.clock import Clock
 from loyalty.errors import NotAllowed
 from loyalty.payments import (
@@ -35,13 +37,18 @@ from loyalty.payments import (
     record_payment,
 )
 from loyalty.policy import Policy
-from loyalty.qr import CardPayload, QRSigner, ReceiptPayload, deep_link
+from loyalty.qr import CardPayload, CouponPayload, QRSigner, ReceiptPayload, deep_link
 from loyalty.stores import StoreInfo
 from models import queries
 from models.tables import Role
 
 
 class CounterFlow(StatesGroup):
+    amount = State()
+    confirm = State()
+
+
+class CouponFlow(StatesGroup):
     amount = State()
     confirm = State()
 
@@ -240,9 +247,203 @@ async def walk_in_bill(
     )
 
 
+# -- coupons at the counter -----------------------------------------------------------------------
+
+
+def _coupon_seen_text(
+    seen: coupons.AtCounter, policy: Policy, store: StoreInfo, locale: str
+) -> str:
+    return _(
+        "Coupon: {coupon} ({until})\nFor: {name} · {tier}\n"
+        "Send the bill amount before the discount."
+    ).format(
+        coupon=coupon_text(seen.coupon, policy, locale),
+        until=coupon_until(seen.coupon, timezone=store.timezone, locale=locale),
+        name=seen.member_name or "—",
+        tier=tier_name(policy, seen.member_tier, locale),
+    )
+
+
+async def coupon_scanned(
+    message: Message,
+    payload: CouponPayload,
+    *,
+    session: AsyncSession,
+    role: Role,
+    state: FSMContext,
+    policy: Policy,
+    clock: Clock,
+    store: StoreInfo,
+    locale: str,
+    **_data: Any,
+) -> None:
+    """The cashier's camera opened a guest's redemption QR."""
+    assert message.from_user is not None
+    if not role.at_least(Role.CASHIER):
+        await message.answer(_("This is a coupon: show it at the counter, the cashier scans it."))
+        return
+    try:
+        seen = await coupons.at_counter(
+            session,
+            redemption_id=payload.coupon_id,
+            cashier_telegram_id=message.from_user.id,
+            now=clock.now(),
+        )
+    except coupons.CouponProblem as problem:
+        await message.answer(coupon_problem_text(problem))
+        return
+    await state.set_state(CouponFlow.amount)
+    await state.update_data(redemption_id=seen.redemption_id)
+    await message.answer(_coupon_seen_text(seen, policy, store, locale))
+
+
+async def redeem_code(
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    role: Role,
+    state: FSMContext,
+    policy: Policy,
+    clock: Clock,
+    store: StoreInfo,
+    locale: str,
+) -> None:
+    """`/redeem 123456`: the code a guest reads out."""
+    assert message.from_user is not None
+    if not role.at_least(Role.CASHIER):
+        raise NotAllowed("redeem")
+    try:
+        seen = await coupons.find_by_code(
+            session,
+            short_code=command.args or "",
+            cashier_telegram_id=message.from_user.id,
+            policy=policy,
+            now=clock.now(),
+        )
+    except coupons.CouponProblem as problem:
+        usage = _("Usage: /redeem 123456")
+        await message.answer(f"{coupon_problem_text(problem)}\n{usage}")
+        return
+    if seen is None:
+        await message.answer(coupon_problem_text(coupons.CouponProblem("wrong_code")))
+        return
+    await state.set_state(CouponFlow.amount)
+    await state.update_data(redemption_id=seen.redemption_id)
+    await message.answer(_coupon_seen_text(seen, policy, store, locale))
+
+
+async def coupon_amount(
+    message: Message,
+    state: FSMContext,
+    session: AsyncSession,
+    clock: Clock,
+    store: StoreInfo,
+    policy: Policy,
+    locale: str,
+) -> None:
+    assert message.from_user is not None
+    amount = read_amount(message.text or "", currency=store.currency, policy=policy, locale=locale)
+    if isinstance(amount, str):  # what is wrong with it, for the person
+        await message.answer(f"{amount}\n{_('Send /cancel to stop.')}")
+        return
+    redemption_id = int((await state.get_data())["redemption_id"])
+    try:
+        seen = await coupons.at_counter(
+            session,
+            redemption_id=redemption_id,
+            cashier_telegram_id=message.from_user.id,
+            now=clock.now(),
+        )
+    except coupons.CouponProblem as problem:
+        await state.clear()
+        await message.answer(coupon_problem_text(problem))
+        return
+    if amount < seen.coupon.min_spend:
+        minimum = format_money(seen.coupon.min_spend, store.currency, locale)
+        await message.answer(
+            _(
+                "The bill must be at least {minimum} for this coupon. Send the amount again, or "
+                "/cancel."
+            ).format(minimum=minimum)
+        )
+        return
+    discount = seen.coupon.discount(amount)
+    token = secrets.token_urlsafe(12)
+    await state.set_state(CouponFlow.confirm)
+    await state.update_data(amount=str(amount), token=token)
+    to_pay = format_money(amount - discount, store.currency, locale)
+    await message.answer(
+        _("Bill {amount} − coupon {discount} = {to_pay}. Redeem the coupon?").format(
+            amount=format_money(amount, store.currency, locale),
+            discount=format_money(discount, store.currency, locale),
+            to_pay=to_pay,
+        ),
+        reply_markup=confirm_coupon_keyboard(token, to_pay),
+    )
+
+
+async def coupon_confirm(
+    query: CallbackQuery,
+    callback_data: CouponConfirm,
+    state: FSMContext,
+    session: AsyncSession,
+    role: Role,
+    store: StoreInfo,
+    policy: Policy,
+    signer: QRSigner,
+    clock: Clock,
+    locale: str,
+    i18n: I18n,
+    bot: Bot,
+) -> None:
+    data = await state.get_data()
+    if data.get("token") != callback_data.token or not role.at_least(Role.CASHIER):
+        await query.answer(_("This button is no longer active."))
+        return
+    await state.clear()
+    try:
+        done = await coupons.redeem_at_counter(
+            session,
+            redemption_id=int(data["redemption_id"]),
+            cashier_telegram_id=query.from_user.id,
+            bill_amount=Decimal(data["amount"]),
+            store=StoreRef(id=store.id, timezone=store.timezone),
+            policy=policy,
+            now=clock.now(),
+        )
+    except coupons.CouponProblem as problem:
+        await query.answer(coupon_problem_text(problem), show_alert=True)
+        return
+    await query.answer()
+    if query.message is not None and not isinstance(query.message, InaccessibleMessage):
+        await query.message.edit_text(
+            _("Redeemed: {coupon}. {to_pay} to pay (payment #{id}).").format(
+                coupon=coupon_text(done.coupon, policy, locale),
+                to_pay=format_money(done.paid, store.currency, locale),
+                id=done.payment.payment_id,
+            )
+        )
+    if done.member_telegram_id is not None:
+        with i18n.use_locale(await their_locale(session, i18n, done.member_telegram_id)):
+            await tell_payer(
+                bot,
+                chat_id=done.member_telegram_id,
+                outcome=done.payment,
+                store_name=store.name,
+                locale=i18n.current_locale,
+                policy=policy,
+                signer=signer,
+            )
+
+
 def build_router() -> Router:
     router = Router(name="cashier")
     router.message.register(walk_in_bill, Command("bill"))
+    router.message.register(redeem_code, Command("redeem"))
+    router.message.register(
+        coupon_amount, StateFilter(CouponFlow.amount), F.text, ~F.text.startswith("/")
+    )
+    router.callback_query.register(coupon_confirm, CouponConfirm.filter())
     router.message.register(
         counter_amount, StateFilter(CounterFlow.amount), F.text, ~F.text.startswith("/")
     )

@@ -56,6 +56,12 @@ async def at_table(
                 ).format(points=member.points_balance),
             ]
         )
+        if member.usable_coupons:
+            text += "\n" + ngettext(
+                "You have {n} coupon to use on this bill: /wallet",
+                "You have {n} coupons to use on this bill (one per bill): /wallet",
+                member.usable_coupons,
+            ).format(n=member.usable_coupons)
     await message.answer(text, reply_markup=pay_keyboard(result.store_id))
 
 

@@ -55,7 +55,7 @@ async def open_link(
         case StaffInvitePayload():
             await staff.join(message, payload, clock=clock, **data)
         case CouponPayload():
-            await message.answer(invalid_code_text())
+            await cashier.coupon_scanned(message, payload, clock=clock, **data)
 
 
 def build_router() -> Router:

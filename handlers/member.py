@@ -31,6 +31,7 @@ from bot.formatting import format_date, format_money, format_points
 from bot.i18n import LANGUAGE_NAMES
 from bot.keyboards import language_keyboard
 from bot.locales import babel_locale
+from bot.texts import not_a_member_text
 from handlers.receipts import send_card
 from loyalty import members
 from loyalty.clock import Clock
@@ -69,13 +70,6 @@ class ForgetChoice(CallbackData, prefix="forget"):
 
 
 # -- texts --------------------------------------------------------------------------------
-
-
-def _not_a_member() -> str:
-    return _(
-        "You are not a member yet. You become one with your first payment here — pay your bill "
-        "with me or at the counter, no form to fill in. Scan the QR code on your table to start."
-    )
 
 
 def _birthday_text(birthday: date | None, locale: str) -> str:
@@ -328,7 +322,7 @@ async def _edit(
 
 async def _pay_first(query: CallbackQuery) -> None:
     await query.answer()
-    await _edit(query, _not_a_member())
+    await _edit(query, not_a_member_text())
 
 
 # -- /card --------------------------------------------------------------------------------
@@ -349,7 +343,7 @@ async def show_card(
         session, telegram_id=message.from_user.id, policy=policy, now=clock.now()
     )
     if card is None:
-        await message.answer(_not_a_member())
+        await message.answer(not_a_member_text())
         return
     await send_card(
         bot,
@@ -369,7 +363,7 @@ async def show_profile(
     assert message.from_user is not None
     profile = await members.get_profile(session, telegram_id=message.from_user.id, policy=policy)
     if profile is None:
-        await message.answer(_not_a_member())
+        await message.answer(not_a_member_text())
         return
     await message.answer(profile_text(profile, locale), reply_markup=profile_keyboard(profile))
 
@@ -525,7 +519,7 @@ async def invite(
     assert message.from_user is not None
     member = await members.find_member(session, telegram_id=message.from_user.id)
     if member is None or member.id is None:
-        await message.answer(_not_a_member())
+        await message.answer(not_a_member_text())
         return
     username = (await bot.me()).username or ""
     link = deep_link(username, signer.sign(ReferralPayload(member_id=member.id)))

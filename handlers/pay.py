@@ -17,8 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import Settings
 from bot.formatting import format_money
 from bot.keyboards_pay import PayStart
+from bot.keyboards_wallet import BillCoupon, bill_coupon_button, no_coupon_button, rows
+from bot.texts import coupon_problem_text, coupon_text
 from handlers.receipts import tell_payer, tell_referrer
-from loyalty import bills, referrals
+from loyalty import bills, coupons, referrals
 from loyalty.bills import BillProblem, BillProblemKind
 from loyalty.clock import Clock
 from loyalty.money import AmountReason, InvalidAmount, currency_precision, parse_amount
@@ -33,6 +35,7 @@ SANDBOX_PROVIDER_TOKEN = "sandbox-provider-token"
 
 class PayFlow(StatesGroup):
     amount = State()
+    coupon = State()
 
 
 def provider_token(settings: Settings) -> str | None:
@@ -146,6 +149,22 @@ async def amount_entered(
     if isinstance(amount, str):  # what is wrong with it, for the person
         await message.answer(f"{amount}\n{_('Send /cancel to stop.')}")
         return
+    usable = await coupons.applicable_for_bill(
+        session, telegram_id=message.from_user.id, amount=amount, now=clock.now()
+    )
+    if usable:  # one coupon per bill: the diner picks one, or none
+        await state.set_state(PayFlow.coupon)
+        await state.update_data(amount=str(amount))
+        buttons = [
+            bill_coupon_button(_coupon_choice(c, amount, policy, locale), c.id) for c in usable
+        ]
+        await message.answer(
+            _("Use a coupon on this bill of {amount}?").format(
+                amount=format_money(amount, store.currency, locale)
+            ),
+            reply_markup=rows(*buttons, no_coupon_button()),
+        )
+        return
     bill = await bills.open_bill(
         session,
         telegram_id=message.from_user.id,
@@ -155,15 +174,71 @@ async def amount_entered(
         now=clock.now(),
     )
     await state.clear()
-    title = _("Bill at {store}").format(store=bill.store_name)[:32]
-    if bill.table_number is not None:
-        description = _("Table {table} · {amount}").format(
-            table=bill.table_number, amount=format_money(bill.amount, bill.currency, locale)
+    await send_invoice(bot, chat_id=message.chat.id, bill=bill, token=token, locale=locale)
+
+
+def _coupon_choice(coupon: coupons.CouponView, amount: Decimal, policy: Policy, locale: str) -> str:
+    """The coupon, and what it takes off this bill when that is not plain from its text."""
+    label = coupon_text(coupon, policy, locale)
+    if coupon.kind == "amount":
+        return label
+    discount = format_money(coupon.discount(amount), coupon.currency, locale)
+    return _("{coupon}: −{discount}").format(coupon=label, discount=discount)
+
+
+async def coupon_chosen(
+    query: CallbackQuery,
+    callback_data: BillCoupon,
+    state: FSMContext,
+    session: AsyncSession,
+    settings: Settings,
+    clock: Clock,
+    locale: str,
+    policy: Policy,
+    bot: Bot,
+) -> None:
+    data = await state.get_data()
+    token = provider_token(settings)
+    if await state.get_state() != PayFlow.coupon.state or "amount" not in data or token is None:
+        await query.answer(_("This button is no longer active."))
+        return
+    try:
+        bill = await bills.open_bill(
+            session,
+            telegram_id=query.from_user.id,
+            store_id=int(data.get("store_id", 0)),
+            amount=Decimal(data["amount"]),
+            policy=policy,
+            now=clock.now(),
+            coupon_id=callback_data.coupon_id or None,
         )
+    except coupons.CouponProblem as problem:
+        await query.answer(coupon_problem_text(problem), show_alert=True)
+        return
+    except BillProblem as problem:
+        await state.clear()
+        await query.answer(bill_problem_text(problem), show_alert=True)
+        return
+    await state.clear()
+    await query.answer()
+    await send_invoice(bot, chat_id=query.from_user.id, bill=bill, token=token, locale=locale)
+
+
+async def send_invoice(
+    bot: Bot, *, chat_id: int, bill: bills.BillInfo, token: str, locale: str
+) -> None:
+    title = _("Bill at {store}").format(store=bill.store_name)[:32]
+    due = format_money(bill.amount, bill.currency, locale)
+    if bill.discount:
+        due = _("{amount} after a coupon of {discount}").format(
+            amount=due, discount=format_money(bill.discount, bill.currency, locale)
+        )
+    if bill.table_number is not None:
+        description = _("Table {table} · {amount}").format(table=bill.table_number, amount=due)
     else:
-        description = format_money(bill.amount, bill.currency, locale)
+        description = due
     await bot.send_invoice(
-        chat_id=message.chat.id,
+        chat_id=chat_id,
         title=title,
         description=description,
         payload=bill.invoice_payload,
@@ -312,4 +387,5 @@ def build_router() -> Router:
     )
     router.pre_checkout_query.register(pre_checkout)
     router.message.register(paid, F.successful_payment)
+    router.callback_query.register(coupon_chosen, BillCoupon.filter())
     return router

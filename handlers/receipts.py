@@ -22,6 +22,12 @@ from models import queries
 def receipt_text(outcome: PaymentOutcome, *, store_name: str, locale: str, policy: Policy) -> str:
     amount = format_money(outcome.amount, outcome.currency, locale)
     lines = [_("Payment received: {amount} at {store}.").format(amount=amount, store=store_name)]
+    if outcome.coupon_discount:
+        lines.append(
+            _("Coupon applied: {discount} off.").format(
+                discount=format_money(outcome.coupon_discount, outcome.currency, locale)
+            )
+        )
     if outcome.duplicate:
         lines.append(_("(This payment was already recorded; nothing was added twice.)"))
     if outcome.refused is Refusal.DAILY_LIMIT:

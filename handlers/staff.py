@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aiogram import Bot, Router
+from aiogram.exceptions import TelegramForbiddenError
 from aiogram.filters import Command, CommandObject
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
@@ -12,9 +13,9 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.texts import role_name
+from bot.texts import coupon_problem_text, coupon_text, coupon_until, role_name
 from handlers.receipts import their_locale
-from loyalty import payments, staff
+from loyalty import coupons, payments, staff
 from loyalty.clock import Clock
 from loyalty.errors import NotAllowed
 from loyalty.policy import Policy
@@ -154,9 +155,77 @@ async def refund(
             await bot.send_message(telegram_id, text)
 
 
+async def gift(
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    role: Role,
+    clock: Clock,
+    policy: Policy,
+    store: StoreInfo,
+    locale: str,
+    i18n: I18n,
+    bot: Bot,
+) -> None:
+    """`/gift <member number> <coupon>`: a coupon from the policy's templates, as a gift."""
+    if not role.at_least(Role.MANAGER):
+        raise NotAllowed("gift")
+    assert message.from_user is not None
+    parts = (command.args or "").split()
+    templates = ", ".join(policy.coupons.templates) or "—"
+    if len(parts) != 2 or not parts[0].lstrip("#").isdigit():
+        await message.answer(
+            _(
+                "Usage: /gift <member number> <coupon>, for example /gift 12 {example}\n"
+                "Coupons: {templates}"
+            ).format(example=next(iter(policy.coupons.templates), "ten_off"), templates=templates)
+        )
+        return
+    member_id, template = int(parts[0].lstrip("#")), parts[1]
+    try:
+        view = await coupons.gift(
+            session,
+            member_id=member_id,
+            template_key=template,
+            by_telegram_id=message.from_user.id,
+            policy=policy,
+            now=clock.now(),
+        )
+    except coupons.CouponProblem as problem:
+        extra = _("Coupons: {templates}").format(templates=templates)
+        await message.answer(f"{coupon_problem_text(problem)}\n{extra}")
+        return
+    await message.answer(
+        _("Gift sent to member #{id}: {coupon} ({until}).").format(
+            id=member_id,
+            coupon=coupon_text(view, policy, locale),
+            until=coupon_until(view, timezone=store.timezone, locale=locale),
+        )
+    )
+    telegram_id = await queries.member_telegram_id(session, member_id=member_id)
+    if telegram_id is not None:
+        with i18n.use_locale(await their_locale(session, i18n, telegram_id)):
+            their = i18n.current_locale
+            text = _("{store} sent you a gift: {coupon} ({until}). /wallet shows it.").format(
+                store=store.name,
+                coupon=coupon_text(view, policy, their),
+                until=coupon_until(view, timezone=store.timezone, locale=their),
+            )
+        try:
+            await bot.send_message(telegram_id, text)
+        except TelegramForbiddenError:
+            await message.answer(
+                _(
+                    "The member could not be told (they have not opened this chat, or blocked it); "
+                    "the coupon is in their /wallet."
+                )
+            )
+
+
 def build_router() -> Router:
     router = Router(name="staff")
     router.message.register(staff_menu, Command("staff"))
     router.callback_query.register(make_invite, InviteRole.filter())
     router.message.register(refund, Command("refund"))
+    router.message.register(gift, Command("gift"))
     return router

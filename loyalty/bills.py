@@ -4,13 +4,14 @@ pre-checkout query are checked against it, and `successful_payment` settles it t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from loyalty import coupons
 from loyalty.errors import DomainError
 from loyalty.money import to_minor_units
 from loyalty.payments import (
@@ -51,6 +52,8 @@ class BillInfo:
     store_name: str
     table_number: int | None
     expires_at: datetime
+    discount: Decimal = Decimal(0)
+    """Taken off by the coupon held for this bill; `amount` is what is left to pay."""
 
     @property
     def invoice_payload(self) -> str:
@@ -76,9 +79,12 @@ async def open_bill(
     amount: Decimal,
     policy: Policy,
     now: datetime,
+    coupon_id: int | None = None,
 ) -> BillInfo:
     """A bill for the amount the diner typed (already validated), tied to their table if they
-    checked in recently."""
+    checked in recently. With `coupon_id` the coupon is held for the bill and the bill is for
+    the amount less its discount; if the coupon cannot be used (CouponProblem) nothing is
+    written."""
     store = await queries.get_store(session, store_id=store_id)
     if store is None or store.id is None:
         raise BillProblem(BillProblemKind.UNKNOWN)
@@ -95,10 +101,25 @@ async def open_bill(
         created_at=now,
         expires_at=now + timedelta(minutes=policy.payments.bill_ttl_minutes),
     )
-    session.add(bill)
-    await session.flush()
+    discount = Decimal(0)
+    async with session.begin_nested():
+        session.add(bill)
+        await session.flush()
+        assert bill.id is not None
+        if coupon_id is not None:
+            discount = await coupons.reserve_for_bill(
+                session,
+                coupon_id=coupon_id,
+                telegram_id=telegram_id,
+                amount=amount,
+                bill_id=bill.id,
+                until=bill.expires_at,
+                now=now,
+            )
+            bill.amount = amount - discount
+            await session.flush()
     table = await queries.get_table_by_id(session, table_id=table_id) if table_id else None
-    return _info(bill, store.name, table.number if table else None)
+    return _info(bill, store.name, table.number if table else None, discount=discount)
 
 
 async def check_pre_checkout(
@@ -163,6 +184,12 @@ async def settle_bill(
     )
     bill.status = "paid"
     bill.payment_id = outcome.payment_id
+    assert bill.id is not None
+    coupon = await coupons.settle_for_bill(
+        session, bill_id=bill.id, payment_id=outcome.payment_id, now=now
+    )
+    if coupon is not None and coupon.discount:
+        outcome = replace(outcome, coupon_discount=coupon.discount)
     return outcome
 
 
@@ -183,7 +210,9 @@ def _check(bill: Bill, *, telegram_id: int, now: datetime) -> None:
         raise BillProblem(BillProblemKind.EXPIRED)
 
 
-def _info(bill: Bill, store_name: str, table_number: int | None) -> BillInfo:
+def _info(
+    bill: Bill, store_name: str, table_number: int | None, *, discount: Decimal = Decimal(0)
+) -> BillInfo:
     assert bill.id is not None
     return BillInfo(
         id=bill.id,
@@ -192,4 +221,5 @@ def _info(bill: Bill, store_name: str, table_number: int | None) -> BillInfo:
         store_name=store_name,
         table_number=table_number,
         expires_at=bill.expires_at,
+        discount=discount,
     )

@@ -95,6 +95,8 @@ class PaymentOutcome:
     tier_up: str | None = None
     """The tier this payment raised the member to (they are congratulated with the receipt)."""
     tier_before: str | None = None
+    coupon_discount: Decimal | None = None
+    """Taken off by a coupon redeemed with this payment; `amount` is what was paid after it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,7 +277,9 @@ async def _credit(
         if member.first_visit_at is None:
             member.first_visit_at = now
     member.total_spend += payment.amount
-    points = points_for(payment.amount, policy)
+    points = policy.points.for_amount(
+        payment.amount, local=now.astimezone(ZoneInfo(store.timezone))
+    )
     payment.points_awarded = points
     if points:
         session.add(
@@ -520,19 +524,22 @@ async def refund_payment(
     await session.refresh(payment)
     member = await session.get(Member, payment.member_id) if payment.member_id else None
     visit_voided = False
+    points_reversed = referral_reversed = 0
     if was_credited and member is not None:
         assert member.id is not None
-        if payment.points_awarded:
+        # points already exchanged are not taken back below zero: the balance never goes negative
+        points_reversed = min(payment.points_awarded, max(member.points_balance, 0))
+        if points_reversed:
             session.add(
                 PointsEntry(
                     member_id=member.id,
-                    delta=-payment.points_awarded,
+                    delta=-points_reversed,
                     reason="refund",
                     payment_id=payment.id,
                     at=now,
                 )
             )
-            member.points_balance -= payment.points_awarded
+            member.points_balance -= points_reversed
         member.total_spend -= payment.amount
         if payment.visit_id is not None:
             visit = await session.get(Visit, payment.visit_id)
@@ -545,17 +552,20 @@ async def refund_payment(
                 )
         if payment.referrer_member_id is not None and payment.referral_points:
             referrer = await session.get(Member, payment.referrer_member_id)
-            if referrer is not None:
+            referral_reversed = (
+                min(payment.referral_points, max(referrer.points_balance, 0)) if referrer else 0
+            )
+            if referrer is not None and referral_reversed:
                 session.add(
                     PointsEntry(
                         member_id=payment.referrer_member_id,
-                        delta=-payment.referral_points,
+                        delta=-referral_reversed,
                         reason="referral_refund",
                         payment_id=payment.id,
                         at=now,
                     )
                 )
-                referrer.points_balance -= payment.referral_points
+                referrer.points_balance -= referral_reversed
     await queries.add_audit(
         session,
         actor_telegram_id=by_telegram_id,
@@ -567,7 +577,7 @@ async def refund_payment(
     return RefundOutcome(
         payment_id=payment_id,
         member_id=member.id if member else None,
-        points_reversed=payment.points_awarded if was_credited else 0,
-        referral_points_reversed=payment.referral_points if was_credited else 0,
+        points_reversed=points_reversed,
+        referral_points_reversed=referral_reversed,
         visit_voided=visit_voided,
     )

@@ -128,20 +128,6 @@ class LocalizedText:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)
-class Points:
-    per_currency_unit: Amount = Decimal(1)
-    """Points per 1 unit of the store's currency; points are whole, rounded down."""
-    referral_bonus: Count = 100
-    """Points to the referrer when the referee pays for the first time."""
-
-    def for_amount(self, amount: Decimal) -> int:
-        """Points earned for a payment of `amount` (whole points, rounded down)."""
-        if amount < 0:
-            raise ValueError("points are earned on positive amounts only")
-        return int((amount * self.per_currency_unit).to_integral_value(rounding=ROUND_FLOOR))
-
-
-@dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)
 class Payments:
     max_bill: PositiveAmount = Decimal(10000)
     """The largest bill accepted, in the store's currency unless overridden below."""
@@ -400,6 +386,118 @@ class Holiday:
         return self.month_day == f"{day:%m-%d}"
 
 
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: Final = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)
+class Multiplier:
+    """More points at chosen times ("double points on Tuesdays"), in the store's local time."""
+
+    factor: Annotated[Factor, Field(gt=1, le=10)]
+    weekdays: tuple[Weekday, ...] = ()
+    """Empty: every day."""
+    hours: Annotated[QuietHours, BeforeValidator(_quiet_hours)] | None = None
+    """A local time window like "14:00-17:00"; none: all day."""
+
+    def applies(self, local: datetime.datetime) -> bool:
+        if self.weekdays and WEEKDAYS[local.weekday()] not in self.weekdays:
+            return False
+        return self.hours is None or self.hours.contains(local.time())
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)
+class Exchange:
+    """Points a member can trade for a coupon in /wallet."""
+
+    template: TierKey
+    cost: Annotated[int, Strict(), Field(ge=1, le=10_000_000)]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)
+class Points:
+    per_currency_unit: Amount = Decimal(1)
+    """Points per 1 unit of the store's currency; points are whole, rounded down."""
+    referral_bonus: Count = 100
+    """Points to the referrer when the referee pays for the first time."""
+    expire_days: Annotated[int, Strict(), Field(ge=0, le=3650)] = 0
+    """Earned points not spent within this many days expire (oldest first); 0: never."""
+    multipliers: tuple[Multiplier, ...] = ()
+    """The highest factor that applies is used (they do not compound)."""
+    exchange: tuple[Exchange, ...] = ()
+
+    def factor_at(self, local: datetime.datetime | None) -> float:
+        if local is None:
+            return 1.0
+        return max((m.factor for m in self.multipliers if m.applies(local)), default=1.0)
+
+    def for_amount(self, amount: Decimal, *, local: datetime.datetime | None = None) -> int:
+        """Points earned for a payment of `amount` at local time `local` (whole, rounded down)."""
+        if amount < 0:
+            raise ValueError("points are earned on positive amounts only")
+        factor = Decimal(str(self.factor_at(local)))
+        earned = amount * self.per_currency_unit * factor
+        return int(earned.to_integral_value(rounding=ROUND_FLOOR))
+
+    def exchange_for(self, template: str) -> Exchange | None:
+        return next((e for e in self.exchange if e.template == template), None)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)
+class CouponTemplate:
+    """A kind of coupon: an amount off (with a minimum spend), a percentage off (with a cap) or a
+    free dish; valid until the end of the store's local day `valid_days` after it is issued."""
+
+    kind: Literal["amount", "percent", "dish"]
+    value: PositiveAmount
+    """Amount off in the store's currency; the percentage (1–100); or the dish's price."""
+    min_spend: Amount = Decimal(0)
+    cap: PositiveAmount | None = None
+    """The most a percentage coupon takes off."""
+    valid_days: Annotated[int, Strict(), Field(ge=0, le=365)] = 30
+    dish: LocalizedText | None = None
+
+    @model_validator(mode="after")
+    def _fields_of_kind(self) -> CouponTemplate:
+        if self.kind == "percent" and self.value > 100:
+            raise ValueError(f"value must be at most 100 for a percent coupon, not {self.value}")
+        if self.kind != "percent" and self.cap is not None:
+            raise ValueError('has a cap, which only kind = "percent" coupons take')
+        if self.kind == "dish" and self.dish is None:
+            raise ValueError('needs a dish (en, zh_Hans, zh_Hant names) for kind = "dish"')
+        if self.kind != "dish" and self.dish is not None:
+            raise ValueError('has a dish, which only kind = "dish" coupons take')
+        return self
+
+    def discount(self, bill: Decimal, *, places: int) -> Decimal:
+        return discount_for(self.kind, self.value, self.cap, bill=bill, places=places)
+
+
+def discount_for(
+    kind: str, value: Decimal, cap: Decimal | None, *, bill: Decimal, places: int
+) -> Decimal:
+    """What a coupon takes off a bill of `bill` (never more than the bill), to `places`."""
+    if kind == "percent":
+        off = (bill * value / 100).quantize(Decimal(1).scaleb(-places), rounding=ROUND_FLOOR)
+        if cap is not None:
+            off = min(off, cap)
+    else:
+        off = value
+    return min(off, bill)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)
+class Coupons:
+    templates: Annotated[Mapping[TierKey, CouponTemplate], AfterValidator(_frozen_mapping)] = Field(
+        default_factory=dict
+    )
+    redemption_minutes: Annotated[int, Strict(), Field(ge=1, le=60)] = 10
+    """How long a redemption QR and its short code stay valid."""
+    wrong_code_limit: Annotated[int, Strict(), Field(ge=1, le=100)] = 5
+    """Wrong codes a cashier may type within wrong_code_window_minutes before a pause."""
+    wrong_code_window_minutes: Annotated[int, Strict(), Field(ge=1, le=_MINUTES_PER_DAY)] = 15
+
+
 Action = Literal["off", "message", "coupon"]
 
 
@@ -420,6 +518,7 @@ class Policy:
     name: Text
     tiers: Tiers
     points: Points = Field(default_factory=Points)
+    coupons: Coupons = Field(default_factory=Coupons)
     payments: Payments = Field(default_factory=Payments)
     fraud: Fraud = Field(default_factory=Fraud)
     consent: Consent = Field(default_factory=Consent)
@@ -621,6 +720,13 @@ def _check_other(policy: Policy) -> str | None:
             f"lapse.lost_factor must be greater than lapse.lapsed_factor "
             f"({lapse.lapsed_factor:g}), not {lapse.lost_factor:g}"
         )
+    for i, offer in enumerate(policy.points.exchange):
+        if offer.template not in policy.coupons.templates:
+            known = ", ".join(policy.coupons.templates) or "none"
+            return (
+                f"points.exchange[{i}].template {offer.template!r} is not a coupon template"
+                f"{_did_you_mean(offer.template, policy.coupons.templates)} (templates: {known})"
+            )
     strongest = Decimal(0)
     for i, step in enumerate(policy.ladder.steps):
         if step.coupon_value is None:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from loyalty import coupons
 from loyalty.errors import DomainError
 from models import queries
 from models.tables import Member
@@ -23,6 +24,7 @@ class MemberSummary:
     tier: str
     visit_count: int
     points_balance: int
+    usable_coupons: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +61,10 @@ async def check_in(
         session, telegram_id=telegram_id, store_id=store.id, table_id=table.id, now=now
     )
     member = await queries.get_member_by_telegram_id(session, telegram_id=telegram_id)
+    summary = None
+    if member is not None and member.id is not None:
+        held = await coupons.usable_coupons(session, member_id=member.id, now=now)
+        summary = replace(summarize(member), usable_coupons=len(held))
     return CheckInResult(
         store_id=store.id,
         store_name=store.name,
@@ -66,7 +72,7 @@ async def check_in(
         timezone=store.timezone,
         table_id=table.id,
         table_number=table.number,
-        member=summarize(member) if member is not None else None,
+        member=summary,
     )
 
 

@@ -379,3 +379,66 @@ class JobRun(SQLModel, table=True):
     started_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     finished_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     result: str = Field(default="", max_length=500)
+
+
+class Coupon(SQLModel, table=True):
+    """A coupon a member holds: its terms are copied from the policy's template when issued (a
+    later policy change does not alter coupons already given). One redemption at most: the
+    status moves active → redeemed in one conditional update; "reserved" holds it for an
+    in-chat bill until that bill is paid or expires."""
+
+    __table_args__ = (
+        Index("ix_coupon_member_status", "member_id", "status"),
+        Index("ix_coupon_campaign", "campaign"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(sa_column=Column(String(16), nullable=False, unique=True))
+    member_id: int = Field(sa_column=Column(Integer, ForeignKey("member.id"), nullable=False))
+    store_id: int = Field(sa_column=Column(Integer, ForeignKey("store.id"), nullable=False))
+    template: str = Field(max_length=32)
+    kind: str = Field(max_length=8)
+    value: Decimal = Field(sa_column=Column(Money(), nullable=False))
+    min_spend: Decimal = Field(sa_column=Column(Money(), nullable=False))
+    cap: Decimal | None = Field(default=None, sa_column=Column(Money()))
+    currency: str = Field(max_length=3)
+    campaign: str | None = Field(default=None, max_length=64)
+    issued_by: int | None = Field(default=None, sa_column=Column(BigInteger))
+    issued_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    valid_until: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    status: str = Field(default="active", max_length=12)
+    reserved_bill_id: int | None = Field(default=None)
+    reserved_until: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    redeemed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    redeemed_by: int | None = Field(default=None, sa_column=Column(BigInteger))
+    bill_amount: Decimal | None = Field(default=None, sa_column=Column(Money()))
+    discount: Decimal | None = Field(default=None, sa_column=Column(Money()))
+    payment_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("payment.id"), nullable=True)
+    )
+
+
+class CouponRedemption(SQLModel, table=True):
+    """A diner tapped Use: a short-lived, single-use QR and a 6-digit code for the cashier."""
+
+    __tablename__ = "coupon_redemption"
+    __table_args__ = (Index("ix_coupon_redemption_code", "short_code", "expires_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    coupon_id: int = Field(sa_column=Column(Integer, ForeignKey("coupon.id"), nullable=False))
+    short_code: str = Field(max_length=8)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    used_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+
+
+class CodeAttempt(SQLModel, table=True):
+    """A redemption code a cashier typed that matched nothing (rate-limited per cashier)."""
+
+    __tablename__ = "code_attempt"
+    __table_args__ = (Index("ix_code_attempt_cashier_at", "cashier_telegram_id", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    cashier_telegram_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    code: str = Field(max_length=16)
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

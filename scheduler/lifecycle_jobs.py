@@ -12,7 +12,7 @@ from aiogram.exceptions import TelegramAPIError, TelegramForbiddenError
 
 from bot.locales import locale_from_language_code
 from bot.texts import tier_down_text, tier_up_text
-from loyalty import housekeeping, people, refresh
+from loyalty import housekeeping, people, points, refresh
 from scheduler.core import JobContext
 
 log = logging.getLogger(__name__)
@@ -29,7 +29,8 @@ def refresh_period(now: datetime, timezone: str) -> str | None:
 
 
 async def nightly_refresh(context: JobContext) -> dict[str, Any]:
-    """Once per local day from 03:00: cohort norms, tiers, expected intervals, due dates.
+    """Once per local day from 03:00: cohort norms, tiers, expected intervals, due dates, and
+    points that expire (policy points.expire_days).
 
     The run ledger makes a restart, a late timer or two replicas harmless; after downtime the
     next tick catches up (the day's refresh simply runs later)."""
@@ -42,15 +43,18 @@ async def nightly_refresh(context: JobContext) -> dict[str, Any]:
             return {"period": period, "ran": False}
     result = await refresh.nightly_refresh(context.session_factory, policy=context.policy, now=now)
     async with context.session_factory() as session, session.begin():
+        expired = await points.expire_points(session, policy=context.policy, now=now)
+    figures = {**result.as_dict(), "points_expired_members": expired}
+    async with context.session_factory() as session, session.begin():
         await housekeeping.finish_run(
             session,
             job="nightly_refresh",
             period=period,
-            result=json.dumps(result.as_dict()),
+            result=json.dumps(figures),
             now=context.clock.now(),
         )
-    log.info("nightly refresh %s: %s", period, result.as_dict())
-    return {"period": period, "ran": True, **result.as_dict()}
+    log.info("nightly refresh %s: %s", period, figures)
+    return {"period": period, "ran": True, **figures}
 
 
 async def tier_notices(context: JobContext) -> dict[str, Any]:

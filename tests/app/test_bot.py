@@ -54,6 +54,7 @@ async def test_language_choice_changes_replies_and_command_menu(client: SandboxC
         "help": "我能做什麼",
         "language": "切換語言",
         "card": "我的會員卡",
+        "wallet": "我的優惠券和積分",
         "profile": "生日、語言與優惠",
         "invite": "邀請好友",
         "stop": "停止接收優惠",

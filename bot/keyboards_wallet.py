@@ -1,0 +1,62 @@
+"""Keyboards and callback data of the wallet, coupon redemption and coupons on bills."""
+
+from __future__ import annotations
+
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.utils.i18n import gettext as _
+
+
+class WalletUse(CallbackData, prefix="wu"):
+    coupon_id: int
+
+
+class WalletExchange(CallbackData, prefix="wx"):
+    template: str
+
+
+class BillCoupon(CallbackData, prefix="bc"):
+    coupon_id: int  # 0: pay without a coupon
+
+
+class CouponConfirm(CallbackData, prefix="rc"):
+    token: str
+
+
+def rows(*buttons: InlineKeyboardButton) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(inline_keyboard=[[b] for b in buttons])
+
+
+def use_button(label: str, coupon_id: int) -> InlineKeyboardButton:
+    return InlineKeyboardButton(
+        text=_("Use: {coupon}").format(coupon=label)[:64],
+        callback_data=WalletUse(coupon_id=coupon_id).pack(),
+    )
+
+
+def exchange_button(label: str, template: str, cost: int) -> InlineKeyboardButton:
+    return InlineKeyboardButton(
+        text=_("{cost} points → {coupon}").format(cost=cost, coupon=label)[:64],
+        callback_data=WalletExchange(template=template).pack(),
+    )
+
+
+def bill_coupon_button(label: str, coupon_id: int) -> InlineKeyboardButton:
+    return InlineKeyboardButton(
+        text=label[:64], callback_data=BillCoupon(coupon_id=coupon_id).pack()
+    )
+
+
+def no_coupon_button() -> InlineKeyboardButton:
+    return InlineKeyboardButton(
+        text=_("Pay without a coupon"), callback_data=BillCoupon(coupon_id=0).pack()
+    )
+
+
+def confirm_coupon_keyboard(token: str, amount_text: str) -> InlineKeyboardMarkup:
+    return rows(
+        InlineKeyboardButton(
+            text=_("✅ Redeem, {amount} to pay").format(amount=amount_text)[:64],
+            callback_data=CouponConfirm(token=token).pack(),
+        )
+    )
