@@ -62,6 +62,20 @@ class Settings(BaseSettings):
     sandbox_host: str = "127.0.0.1"
     sandbox_port: int = Field(default=8080, ge=1, le=65535)
     log_level: str = "INFO"
+    outbox_rate: int = Field(default=25, ge=1, le=1000)
+    """Messages a second for everything the bot sends (Telegram allows about 30 without paid
+    broadcasts); above 30 needs PAID_BROADCAST."""
+    paid_broadcast: bool = False
+    """Send campaigns with allow_paid_broadcast (Telegram Stars for each message beyond 30/s)."""
+
+    @model_validator(mode="after")
+    def _rate_within_telegram(self) -> Settings:
+        if self.outbox_rate > 30 and not self.paid_broadcast:
+            raise ValueError(
+                "OUTBOX_RATE above 30 messages a second needs PAID_BROADCAST=true "
+                "(Telegram's allow_paid_broadcast)"
+            )
+        return self
 
     @field_validator(
         "bot_token",

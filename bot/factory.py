@@ -18,11 +18,15 @@ from bot.middlewares import (
 )
 from bot.services import Services
 from handlers import get_routers
+from scheduler.delivery import BudgetMiddleware, RateBudget
 
 
-def build_bot(token: str, api_url: str) -> Bot:
+def build_bot(token: str, api_url: str, budget: RateBudget | None = None) -> Bot:
+    """The Bot; with `budget`, every message it sends takes a token from the shared budget."""
     session = AiohttpSession(api=TelegramAPIServer.from_base(api_url))
     session.middleware(CommitBeforeSending())
+    if budget is not None:
+        session.middleware(BudgetMiddleware(budget))
     return Bot(token=token, session=session)
 
 

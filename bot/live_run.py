@@ -19,6 +19,7 @@ from bot.http import add_app_routes
 from bot.services import Services
 from loyalty.clock import SystemClock
 from scheduler import JobContext, Scheduler, default_jobs
+from scheduler.delivery import DeliveryWorker, RateBudget
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,15 @@ async def run_live(settings: Settings, stop: asyncio.Event) -> None:
     assert settings.bot_token is not None
     clock = SystemClock()
     services = await Services.start(settings, clock)
-    bot = build_bot(settings.bot_token.get_secret_value(), settings.telegram_api_url)
+    budget = RateBudget(settings.outbox_rate)
+    bot = build_bot(settings.bot_token.get_secret_value(), settings.telegram_api_url, budget)
+    worker = DeliveryWorker(
+        bot=bot,
+        session_factory=services.session_factory,
+        clock=clock,
+        budget=budget,
+        paid_broadcast=settings.paid_broadcast,
+    )
     dispatcher = build_dispatcher(services)
     scheduler = Scheduler(
         context=JobContext(
@@ -91,9 +100,11 @@ async def run_live(settings: Settings, stop: asyncio.Event) -> None:
             f"health check on http://{settings.http_host}:{settings.http_port}/healthz", flush=True
         )
         scheduler.start()
+        worker.start()
         await _wait(stop, polling)
     finally:
         scheduler.shutdown()
+        await worker.stop()
         if polling is not None and not polling.done():
             try:
                 await dispatcher.stop_polling()

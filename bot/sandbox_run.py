@@ -28,6 +28,7 @@ from models.tables import Role
 from sandbox.emulator import BotAPIEmulator
 from sandbox.webchat import add_webchat_routes
 from scheduler import JobContext, Scheduler, default_jobs
+from scheduler.delivery import DeliveryWorker, RateBudget
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,7 @@ class SandboxRun:
     bot: Bot
     dispatcher: Dispatcher
     scheduler: Scheduler
+    worker: DeliveryWorker
 
 
 def _random_token() -> str:
@@ -95,7 +97,11 @@ async def sandbox(settings: Settings, *, port: int | None = None) -> AsyncIterat
     async def advance(seconds: float) -> dict[str, Any]:
         now = clock.advance(timedelta(seconds=seconds))
         ran = await scheduler.run_due()
-        return {"now": now.isoformat(), "jobs": ran}
+        delivered = await worker.run_until_idle() if worker is not None else 0
+        return {"now": now.isoformat(), "jobs": ran, "delivered": delivered}
+
+    worker: DeliveryWorker | None = None
+    budget = RateBudget(settings.outbox_rate)
 
     emulator = BotAPIEmulator(
         token=_random_token(),
@@ -118,8 +124,15 @@ async def sandbox(settings: Settings, *, port: int | None = None) -> AsyncIterat
         await site.start()
         actual_port = runner.addresses[0][1]
         url = f"http://{settings.sandbox_host}:{actual_port}"
-        bot = build_bot(emulator.token, url)
+        bot = build_bot(emulator.token, url, budget)
         scheduler.context.bot = bot
+        worker = DeliveryWorker(
+            bot=bot,
+            session_factory=services.session_factory,
+            clock=clock,
+            budget=budget,
+            paid_broadcast=settings.paid_broadcast,
+        )
         dispatcher = build_dispatcher(services)
         await _seed_cast(services, emulator, owner_id)
         for number in SANDBOX_TABLES:
@@ -132,9 +145,12 @@ async def sandbox(settings: Settings, *, port: int | None = None) -> AsyncIterat
             dispatcher.start_polling(bot, handle_signals=False, close_bot_session=False)
         )
         scheduler.start()
-        yield SandboxRun(url, emulator, services, bot, dispatcher, scheduler)
+        worker.start()
+        yield SandboxRun(url, emulator, services, bot, dispatcher, scheduler, worker)
     finally:
         scheduler.shutdown()
+        if worker is not None:
+            await worker.stop()
         if polling is not None:
             if not polling.done():
                 await dispatcher.stop_polling()

@@ -141,3 +141,50 @@ def not_a_member_text() -> str:
         "You are not a member yet. You become one with your first payment here — pay your bill "
         "with me or at the counter, no form to fill in. Scan the QR code on your table to start."
     )
+
+
+# -- campaign messages (rendered in each member's language by the scheduler) -----------------
+
+
+def birthday_text(*, name: str, store: str, gift: str | None) -> str:
+    lines = [
+        _("Happy birthday, {name}! Everyone at {store} wishes you a wonderful year.").format(
+            name=name, store=store
+        )
+    ]
+    if gift:
+        lines.append(_("Our gift for you: {gift}. /wallet has it.").format(gift=gift))
+    return "\n".join(lines)
+
+
+def second_visit_text(*, name: str, store: str, gift: str | None) -> str:
+    lines = [
+        _("{name}, it was lovely to have you at {store}. Come back soon?").format(
+            name=name, store=store
+        )
+    ]
+    if gift:
+        lines.append(_("For your next visit: {gift}. /wallet has it.").format(gift=gift))
+    return "\n".join(lines)
+
+
+def winback_text(*, name: str, store: str, gift: str | None) -> str:
+    if gift:
+        return _(
+            "We miss you at {store}, {name}! Here is {gift} for your next visit — /wallet has it."
+        ).format(name=name, store=store, gift=gift)
+    return _(
+        "{name}, we have not seen you at {store} for a while — we hope all is well. "
+        "Your table is waiting whenever you like."
+    ).format(name=name, store=store)
+
+
+def holiday_text(*, holiday: str, name: str, store: str, gift: str | None) -> str:
+    lines = [
+        _("Happy {holiday}, {name}! Warm wishes from all of us at {store}.").format(
+            holiday=holiday, name=name, store=store
+        )
+    ]
+    if gift:
+        lines.append(_("A little gift to celebrate: {gift}. /wallet has it.").format(gift=gift))
+    return "\n".join(lines)

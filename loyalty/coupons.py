@@ -164,8 +164,11 @@ async def issue(
     now: datetime,
     campaign: str | None = None,
     issued_by: int | None = None,
+    terms: CouponTemplate | None = None,
 ) -> CouponView:
-    template = policy.coupons.templates.get(template_key)
+    """A coupon from the policy's template `template_key`, or on explicit `terms` (a win-back
+    step's amount) recorded under that key."""
+    template = terms or policy.coupons.templates.get(template_key)
     if template is None:
         raise CouponProblem("unknown_template")
     member = await session.get(Member, member_id)

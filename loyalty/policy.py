@@ -487,6 +487,21 @@ def discount_for(
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)
+class Campaigns:
+    """The automated campaigns' knobs (the treatment of each tier says which get what)."""
+
+    holdout_share: Annotated[Factor, Field(ge=0, le=0.5)] = 0.1
+    """The share of each campaign's audience kept as a control group (recorded, never sent)."""
+    birthday_coupon: TierKey | None = None
+    """The template of a birthday gift (tiers whose treatment gives birthday = "coupon")."""
+    birthday_days_before: Annotated[int, Strict(), Field(ge=0, le=14)] = 0
+    second_visit_coupon: TierKey | None = None
+    second_visit_factor: Annotated[Factor, Field(ge=0.3, le=3)] = 1.0
+    """A newcomer is nudged at this times the cohort's typical first return after their visit."""
+    holiday_coupon: TierKey | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)
 class Coupons:
     templates: Annotated[Mapping[TierKey, CouponTemplate], AfterValidator(_frozen_mapping)] = Field(
         default_factory=dict
@@ -519,6 +534,7 @@ class Policy:
     tiers: Tiers
     points: Points = Field(default_factory=Points)
     coupons: Coupons = Field(default_factory=Coupons)
+    campaigns: Campaigns = Field(default_factory=Campaigns)
     payments: Payments = Field(default_factory=Payments)
     fraud: Fraud = Field(default_factory=Fraud)
     consent: Consent = Field(default_factory=Consent)
@@ -720,6 +736,14 @@ def _check_other(policy: Policy) -> str | None:
             f"lapse.lost_factor must be greater than lapse.lapsed_factor "
             f"({lapse.lapsed_factor:g}), not {lapse.lost_factor:g}"
         )
+    for key in ("birthday_coupon", "second_visit_coupon", "holiday_coupon"):
+        name = getattr(policy.campaigns, key)
+        if name is not None and name not in policy.coupons.templates:
+            known = ", ".join(policy.coupons.templates) or "none"
+            return (
+                f"campaigns.{key} {name!r} is not a coupon template"
+                f"{_did_you_mean(name, policy.coupons.templates)} (templates: {known})"
+            )
     for i, offer in enumerate(policy.points.exchange):
         if offer.template not in policy.coupons.templates:
             known = ", ".join(policy.coupons.templates) or "none"

@@ -442,3 +442,59 @@ class CodeAttempt(SQLModel, table=True):
     cashier_telegram_id: int = Field(sa_column=Column(BigInteger, nullable=False))
     code: str = Field(max_length=16)
     at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class Campaign(SQLModel, table=True):
+    """Something sent to many members: an automated job's run (birthday greetings of a day, a
+    win-back step of a day, …) or a manager's broadcast. `period` makes an automated campaign
+    unique per (kind, period): a job that runs twice finds its campaign and plans nothing new."""
+
+    __table_args__ = (UniqueConstraint("kind", "period", name="uq_campaign_kind_period"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=24)
+    period: str = Field(max_length=64)
+    name: str = Field(default="", max_length=128)
+    holdout_share: float = 0.1
+    status: str = Field(default="planned", max_length=12)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    created_by: int | None = Field(default=None, sa_column=Column(BigInteger))
+    scheduled_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+
+
+class OutboxMessage(SQLModel, table=True):
+    """One message to one member, sent by the delivery worker within Telegram's limits.
+
+    status: pending (waits for next_attempt_at), sending (claimed until lease_until), sent,
+    holdout (never sent: the campaign's control group), unreachable (the person blocked the
+    bot), failed (a permanent error, or out of retries), cancelled.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "next_attempt_at"),
+        Index("ix_outbox_member_at", "member_id", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("campaign.id"), nullable=True)
+    )
+    member_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("member.id"), nullable=True)
+    )
+    telegram_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    dedupe_key: str = Field(sa_column=Column(String(128), nullable=False, unique=True))
+    marketing: bool = True
+    text: str = Field(max_length=4096)
+    coupon_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("coupon.id"), nullable=True)
+    )
+    status: str = Field(default="pending", max_length=12)
+    attempts: int = 0
+    next_attempt_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    lease_until: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    telegram_message_id: int | None = Field(default=None, sa_column=Column(BigInteger))
+    error: str | None = Field(default=None, max_length=300)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    sent_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))

@@ -62,7 +62,8 @@ class Scheduler:
                 id=job.name,
                 coalesce=True,
                 max_instances=1,
-                misfire_grace_time=int(job.every.total_seconds()),
+                # jobs catch up themselves (run ledger): a late timer is still worth running
+                misfire_grace_time=6 * 3600,
             )
         self._aps.start()
 
@@ -94,10 +95,16 @@ async def forget_old_updates(context: JobContext) -> dict[str, Any]:
 
 
 def default_jobs() -> list[Job]:
+    from scheduler import campaign_jobs
     from scheduler.lifecycle_jobs import nightly_refresh, tier_notices
 
+    # in this order when the sandbox clock moves: the refresh first (due dates), then campaigns
     return [
         Job(name="forget_old_updates", every=timedelta(hours=1), run=forget_old_updates),
         Job(name="nightly_refresh", every=timedelta(minutes=30), run=nightly_refresh),
         Job(name="tier_notices", every=timedelta(minutes=10), run=tier_notices),
+        Job(name="birthdays", every=timedelta(minutes=30), run=campaign_jobs.birthdays),
+        Job(name="second_visits", every=timedelta(minutes=30), run=campaign_jobs.second_visits),
+        Job(name="winback", every=timedelta(minutes=30), run=campaign_jobs.winback),
+        Job(name="holidays", every=timedelta(minutes=30), run=campaign_jobs.holidays),
     ]

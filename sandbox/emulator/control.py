@@ -102,6 +102,7 @@ def add_control_routes(app: web.Application, emulator: BotAPIEmulator) -> None:
             last_name=merged.get("last_name"),
             username=merged.get("username"),
             label=merged.get("label"),
+            started=body.get("started"),
         )
         return web.json_response(user)
 

@@ -47,8 +47,12 @@ class PeopleActions(EmulatorBase):
         last_name: str | None = None,
         username: str | None = None,
         label: str | None = None,
+        started: bool | None = None,
     ) -> dict[str, Any]:
-        """Create or update a person; returns the user as the control API shows it."""
+        """Create or update a person; returns the user as the control API shows it.
+
+        `started=True` makes someone who has opened the chat before (members of a restaurant
+        that ran before this emulator started: the bot may message them first)."""
         if isinstance(id, bool) or not isinstance(id, int) or not 0 < id < 2**52:
             raise ControlError(400, "id must be a positive integer")
         if not isinstance(first_name, str) or not 1 <= len(first_name.strip()) <= 64:
@@ -70,6 +74,10 @@ class PeopleActions(EmulatorBase):
         user.last_name = last_name or None
         user.username = username or None
         user.label = label
+        if started is not None:
+            if not isinstance(started, bool):
+                raise ControlError(400, "started must be true or false")
+            user.started = started
         return user.control()
 
     def user(self, user_id: int) -> dict[str, Any]:

@@ -1,0 +1,437 @@
+"""Campaigns and the outbox: who gets a message, and the queue the delivery worker drains.
+
+Planning a campaign (`plan`): audience → eligible (marketing consent, not blocked or erased, the
+frequency cap across all marketing, quiet hours in the store's time zone → deferred, not dropped)
+→ the holdout share (recorded, never sent) → one outbox row per member with a unique dedupe key
+(campaign kind, period, member): planning twice adds nothing. Everything is done a batch of
+members at a time with a handful of statements per batch.
+
+Delivery (`claim`, `mark_*`): rows are claimed in batches with a lease (`FOR UPDATE SKIP LOCKED`
+on PostgreSQL, so several workers never take the same row); a worker that dies leaves its rows
+"sending" until the lease runs out, then they are claimed again — nothing is lost, and only the
+messages that were in flight can be sent twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from loyalty.policy import Policy, QuietHours
+from models.tables import Campaign, Member, OutboxMessage, Store, TelegramUser
+
+PENDING, SENDING, SENT, HOLDOUT = "pending", "sending", "sent", "holdout"
+UNREACHABLE, FAILED, CANCELLED = "unreachable", "failed", "cancelled"
+CAP_WINDOW = timedelta(days=7)
+LEASE = timedelta(seconds=60)
+MAX_ATTEMPTS = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    member_id: int
+    telegram_id: int
+    tier: str
+    locale: str | None
+    language_code: str | None
+    timezone: str
+    consent: bool | None
+    blocked: bool
+    birthday: date | None = None
+    name: str = ""
+    store_name: str = ""
+
+
+@dataclass(slots=True)
+class PlanResult:
+    queued: int = 0
+    holdout: int = 0
+    deferred: int = 0
+    no_consent: int = 0
+    capped: int = 0
+    unreachable: int = 0
+    already: int = 0
+    coupons: int = 0
+    member_ids: list[int] = field(default_factory=list)
+
+    def add(self, other: PlanResult) -> None:
+        for name in ("queued", "holdout", "deferred", "no_consent", "capped", "unreachable"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.already += other.already
+        self.coupons += other.coupons
+        self.member_ids += other.member_ids
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "queued": self.queued,
+            "holdout": self.holdout,
+            "deferred": self.deferred,
+            "no_consent": self.no_consent,
+            "capped": self.capped,
+            "unreachable": self.unreachable,
+            "already": self.already,
+            "coupons": self.coupons,
+        }
+
+
+async def ensure_campaign(
+    session: AsyncSession,
+    *,
+    kind: str,
+    period: str,
+    holdout_share: float,
+    now: datetime,
+    name: str = "",
+    created_by: int | None = None,
+) -> Campaign:
+    """The campaign of this kind and period, created on first use."""
+    found = await session.scalar(
+        select(Campaign).where(col(Campaign.kind) == kind, col(Campaign.period) == period)
+    )
+    if found is not None:
+        return found
+    campaign = Campaign(
+        kind=kind,
+        period=period,
+        name=name or f"{kind} {period}",
+        holdout_share=holdout_share,
+        status="sending",
+        created_at=now,
+        created_by=created_by,
+    )
+    session.add(campaign)
+    await session.flush()
+    return campaign
+
+
+async def recipients(session: AsyncSession, *, member_ids: Sequence[int]) -> list[Recipient]:
+    """Who the members are for messaging, in one query (erased members are left out)."""
+    if not member_ids:
+        return []
+    rows = await session.execute(
+        select(
+            col(Member.id),
+            col(TelegramUser.telegram_id),
+            col(Member.tier),
+            col(TelegramUser.locale),
+            col(TelegramUser.language_code),
+            col(Store.timezone),
+            col(Member.marketing_consent),
+            col(TelegramUser.blocked_at),
+            col(Member.birthday),
+            col(Member.display_name),
+            col(Store.name),
+        )
+        .join(TelegramUser, col(TelegramUser.id) == col(Member.telegram_user_id))
+        .join(Store, col(Store.id) == col(Member.store_id))
+        .where(col(Member.id).in_(member_ids), col(Member.erased_at).is_(None))
+        .order_by(col(Member.id))
+    )
+    return [
+        Recipient(mid, tid, tier, loc, code, tz, consent, blocked is not None, day, name, store)
+        for mid, tid, tier, loc, code, tz, consent, blocked, day, name, store in rows.all()
+    ]
+
+
+def in_holdout(campaign_id: int, member_id: int, share: float) -> bool:
+    """Deterministic: the same member is in or out of a campaign's control group every time."""
+    digest = hashlib.sha256(f"{campaign_id}:{member_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < share
+
+
+def next_send_time(now: datetime, *, quiet: QuietHours, timezone: str) -> datetime:
+    """`now`, or the end of the quiet hours in the store's time zone if they are on."""
+    zone = ZoneInfo(timezone)
+    local = now.astimezone(zone)
+    if not quiet.contains(local.time()):
+        return now
+    end = datetime.combine(local.date(), quiet.end, tzinfo=zone)
+    if end <= local:
+        end = datetime.combine(local.date() + timedelta(days=1), quiet.end, tzinfo=zone)
+    return end.astimezone(now.tzinfo)
+
+
+def consents(policy: Policy, consent: bool | None) -> bool:
+    return consent is True or (policy.consent.mode == "opt-out" and consent is None)
+
+
+async def _marketing_counts(
+    session: AsyncSession, *, member_ids: Sequence[int], since: datetime
+) -> dict[int, int]:
+    rows = await session.execute(
+        select(col(OutboxMessage.member_id), func.count())
+        .where(
+            col(OutboxMessage.member_id).in_(member_ids),
+            col(OutboxMessage.marketing).is_(True),
+            col(OutboxMessage.status).in_((PENDING, SENDING, SENT)),
+            col(OutboxMessage.created_at) > since,
+        )
+        .group_by(col(OutboxMessage.member_id))
+    )
+    return {int(mid): int(n) for mid, n in rows.all() if mid is not None}
+
+
+Render = Callable[[Recipient, bool], Awaitable[tuple[str, int | None]]]
+"""(recipient, in the holdout?) → (text, coupon id): renders the message in the member's
+language, issuing their coupon when the campaign gives one (never to the holdout)."""
+
+
+async def plan(
+    session: AsyncSession,
+    *,
+    campaign: Campaign,
+    audience: Sequence[Recipient],
+    render: Render,
+    policy: Policy,
+    now: datetime,
+    marketing: bool = True,
+    respect_cap: bool = True,
+    dedupe_period: str | None = None,
+) -> PlanResult:
+    """Queue the campaign's message for every eligible member of `audience` (one batch).
+
+    `respect_cap=False` (birthdays): sent even at the cap, and still counted toward it, so the
+    other campaigns of the week give way. `dedupe_period`: what makes a message unique besides
+    the campaign's kind and the member ("once" for a once-in-a-lifetime nudge); the campaign's
+    period by default."""
+    assert campaign.id is not None
+    result = PlanResult()
+    if not audience:
+        return result
+    period = dedupe_period or campaign.period
+    ids = [r.member_id for r in audience]
+    keys = {f"{campaign.kind}:{period}:{m}": m for m in ids}
+    taken = set(
+        (
+            await session.execute(
+                select(col(OutboxMessage.dedupe_key)).where(
+                    col(OutboxMessage.dedupe_key).in_(list(keys))
+                )
+            )
+        )
+        .scalars()
+        .all()
+    )
+    counts = await _marketing_counts(session, member_ids=ids, since=now - CAP_WINDOW)
+    cap = policy.caps.max_marketing_per_week
+    rows = []
+    for person in audience:
+        key = f"{campaign.kind}:{period}:{person.member_id}"
+        if key in taken:
+            result.already += 1
+            continue
+        if person.blocked:
+            result.unreachable += 1
+            continue
+        if marketing and not consents(policy, person.consent):
+            result.no_consent += 1
+            continue
+        if marketing and respect_cap and counts.get(person.member_id, 0) >= cap:
+            result.capped += 1
+            continue
+        holdout = in_holdout(campaign.id, person.member_id, campaign.holdout_share)
+        text, coupon_id = await render(person, holdout)
+        result.coupons += coupon_id is not None
+        when = next_send_time(now, quiet=policy.caps.quiet_hours, timezone=person.timezone)
+        if holdout:
+            result.holdout += 1
+        elif when > now:
+            result.deferred += 1
+        else:
+            result.queued += 1
+        if not holdout and marketing:
+            counts[person.member_id] = counts.get(person.member_id, 0) + 1
+        result.member_ids.append(person.member_id)
+        rows.append(
+            {
+                "campaign_id": campaign.id,
+                "member_id": person.member_id,
+                "telegram_id": person.telegram_id,
+                "dedupe_key": key,
+                "marketing": marketing,
+                "text": text[:4096],
+                "coupon_id": coupon_id,
+                "status": HOLDOUT if holdout else PENDING,
+                "attempts": 0,
+                "next_attempt_at": when,
+                "created_at": now,
+            }
+        )
+    if rows:
+        dialect = session.bind.dialect.name
+        insert_ = pg_insert if dialect == "postgresql" else sqlite_insert
+        await session.execute(
+            insert_(OutboxMessage).on_conflict_do_nothing(index_elements=["dedupe_key"]), rows
+        )
+    return result
+
+
+async def enqueue_one(
+    session: AsyncSession,
+    *,
+    telegram_id: int,
+    text: str,
+    dedupe: str,
+    now: datetime,
+    member_id: int | None = None,
+    marketing: bool = False,
+) -> bool:
+    """A single message through the outbox (a transactional notice); False if already queued."""
+    dialect = session.bind.dialect.name
+    insert_ = pg_insert if dialect == "postgresql" else sqlite_insert
+    done = await session.execute(
+        insert_(OutboxMessage)
+        .values(
+            member_id=member_id,
+            telegram_id=telegram_id,
+            dedupe_key=dedupe,
+            marketing=marketing,
+            text=text[:4096],
+            status=PENDING,
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+    )
+    return bool(done.rowcount)  # type: ignore[attr-defined]
+
+
+# -- delivery ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    id: int
+    telegram_id: int
+    text: str
+    attempts: int
+
+
+async def claim(
+    session: AsyncSession, *, now: datetime, limit: int, lease: timedelta = LEASE
+) -> list[Claimed]:
+    """Take up to `limit` rows that are due (or whose worker's lease ran out)."""
+    due = or_(
+        and_(col(OutboxMessage.status) == PENDING, col(OutboxMessage.next_attempt_at) <= now),
+        and_(col(OutboxMessage.status) == SENDING, col(OutboxMessage.lease_until) <= now),
+    )
+    ids = (
+        (
+            await session.execute(
+                select(col(OutboxMessage.id))
+                .where(due)
+                .order_by(col(OutboxMessage.next_attempt_at), col(OutboxMessage.id))
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    if not ids:
+        return []
+    await session.execute(
+        update(OutboxMessage)
+        .where(col(OutboxMessage.id).in_(ids))
+        .values(status=SENDING, lease_until=now + lease)
+        .execution_options(synchronize_session=False)
+    )
+    rows = await session.execute(
+        select(
+            col(OutboxMessage.id),
+            col(OutboxMessage.telegram_id),
+            col(OutboxMessage.text),
+            col(OutboxMessage.attempts),
+        )
+        .where(col(OutboxMessage.id).in_(ids))
+        .order_by(col(OutboxMessage.next_attempt_at), col(OutboxMessage.id))
+    )
+    return [Claimed(i, t, x, a) for i, t, x, a in rows.all()]
+
+
+async def mark_sent(
+    session: AsyncSession, *, sent: Sequence[tuple[int, int]], now: datetime
+) -> None:
+    """(row id, Telegram message id) of each message Telegram accepted."""
+    if sent:
+        await session.execute(
+            update(OutboxMessage),
+            [
+                {
+                    "id": row,
+                    "status": SENT,
+                    "telegram_message_id": msg,
+                    "sent_at": now,
+                    "lease_until": None,
+                }
+                for row, msg in sent
+            ],
+        )
+
+
+async def mark_retry(
+    session: AsyncSession, *, row: Claimed, at: datetime, error: str, counts: bool
+) -> None:
+    """Back to pending until `at`; `counts`: an error (network) rather than a flood wait."""
+    attempts = row.attempts + (1 if counts else 0)
+    status = FAILED if attempts >= MAX_ATTEMPTS else PENDING
+    await session.execute(
+        update(OutboxMessage)
+        .where(col(OutboxMessage.id) == row.id)
+        .values(
+            status=status,
+            attempts=attempts,
+            next_attempt_at=at,
+            error=error[:300],
+            lease_until=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def mark_final(
+    session: AsyncSession, *, row: Claimed, status: str, error: str, now: datetime
+) -> None:
+    """unreachable (the person blocked the bot: never retried) or failed (a 400)."""
+    await session.execute(
+        update(OutboxMessage)
+        .where(col(OutboxMessage.id) == row.id)
+        .values(status=status, error=error[:300], lease_until=None, attempts=row.attempts + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if status == UNREACHABLE:
+        await session.execute(
+            update(TelegramUser)
+            .where(col(TelegramUser.telegram_id) == row.telegram_id)
+            .values(blocked_at=now)
+            .execution_options(synchronize_session=False)
+        )
+
+
+async def counts_by_status(
+    session: AsyncSession, *, campaign_id: int | None = None
+) -> dict[str, int]:
+    query = select(col(OutboxMessage.status), func.count()).group_by(col(OutboxMessage.status))
+    if campaign_id is not None:
+        query = query.where(col(OutboxMessage.campaign_id) == campaign_id)
+    return {status: int(n) for status, n in (await session.execute(query)).all()}
+
+
+async def next_due(session: AsyncSession) -> datetime | None:
+    """When the earliest pending message is due (for the worker's sleep)."""
+    due: datetime | None = await session.scalar(
+        select(func.min(col(OutboxMessage.next_attempt_at))).where(
+            col(OutboxMessage.status) == PENDING
+        )
+    )
+    return due
