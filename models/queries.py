@@ -8,7 +8,19 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import BigInteger, Table, delete, exists, func, insert, literal, select, update
+from sqlalchemy import (
+    BigInteger,
+    ScalarSelect,
+    Table,
+    case,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,6 +36,7 @@ from models.tables import (
     Payment,
     PointsEntry,
     ProcessedUpdate,
+    Role,
     Staff,
     Store,
     TelegramUser,
@@ -36,6 +49,45 @@ async def get_user(session: AsyncSession, *, telegram_id: int) -> TelegramUser |
         select(TelegramUser).where(TelegramUser.telegram_id == telegram_id)  # type: ignore[arg-type]
     )
     return result.scalar_one_or_none()
+
+
+async def get_user_and_staff_role(
+    session: AsyncSession, *, telegram_id: int
+) -> tuple[TelegramUser | None, Role]:
+    """The person's row and the best role their active staff rows give them (DINER if none).
+
+    One statement, because it runs for every update (bench.statements): the role comes as a
+    scalar subquery next to the row. Someone with no row yet costs a second statement.
+    """
+    row = (
+        await session.execute(
+            select(TelegramUser, _best_staff_rank(telegram_id)).where(
+                col(TelegramUser.telegram_id) == telegram_id
+            )
+        )
+    ).one_or_none()
+    if row is None:
+        return None, await best_staff_role(session, telegram_id=telegram_id)
+    user, rank = row
+    return user, _ROLE_BY_RANK[rank or 0]
+
+
+async def best_staff_role(session: AsyncSession, *, telegram_id: int) -> Role:
+    """The best role this person's active staff rows give them (DINER if none)."""
+    rank = await session.scalar(select(_best_staff_rank(telegram_id)))
+    return _ROLE_BY_RANK[rank or 0]
+
+
+_ROLE_BY_RANK = {role.rank: role for role in Role}
+
+
+def _best_staff_rank(telegram_id: int) -> ScalarSelect[int | None]:
+    rank = case(*((col(Staff.role) == role.value, role.rank) for role in Role), else_=0)
+    return (
+        select(func.max(rank))
+        .where(col(Staff.telegram_id) == telegram_id, col(Staff.revoked_at).is_(None))
+        .scalar_subquery()
+    )
 
 
 async def add_user(
