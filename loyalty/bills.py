@@ -11,6 +11,7 @@ from enum import StrEnum
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from loyalty import stores
 from loyalty.errors import DomainError
 from loyalty.money import to_minor_units
 from loyalty.payments import (
@@ -79,8 +80,8 @@ async def open_bill(
 ) -> BillInfo:
     """A bill for the amount the diner typed (already validated), tied to their table if they
     checked in recently."""
-    store = await queries.get_store(session, store_id=store_id)
-    if store is None or store.id is None:
+    store = await stores.store_info(session, store_id=store_id)
+    if store is None:
         raise BillProblem(BillProblemKind.UNKNOWN)
     check_in = await queries.latest_check_in(
         session, telegram_id=telegram_id, since=now - CHECK_IN_WINDOW
@@ -97,8 +98,8 @@ async def open_bill(
     )
     session.add(bill)
     await session.flush()
-    table = await queries.get_table_by_id(session, table_id=table_id) if table_id else None
-    return _info(bill, store.name, table.number if table else None)
+    number = await stores.table_number(session, table_id=table_id) if table_id else None
+    return _info(bill, store.name, number)
 
 
 async def check_pre_checkout(
@@ -140,9 +141,8 @@ async def settle_bill(
         raise BillProblem(BillProblemKind.NOT_YOURS)
     if bill.currency != currency or to_minor_units(bill.amount, bill.currency) != total_amount:
         raise BillProblem(BillProblemKind.MISMATCH)
-    store = await queries.get_store(session, store_id=bill.store_id)
+    store = await stores.store_info(session, store_id=bill.store_id)
     assert store is not None
-    assert store.id is not None
     channel = Channel.TABLE_QR if bill.table_id is not None else Channel.CHAT
     outcome = await record_payment(
         session,

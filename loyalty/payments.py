@@ -90,6 +90,7 @@ class StoreRef:
 @dataclass(frozen=True, slots=True)
 class PaymentOutcome:
     payment_id: int
+    store_id: int
     member_id: int
     amount: Decimal
     currency: str
@@ -403,6 +404,7 @@ async def _outcome(
     assert member.id is not None
     return PaymentOutcome(
         payment_id=payment.id,
+        store_id=payment.store_id,
         member_id=member.id,
         amount=payment.amount,
         currency=payment.currency,

@@ -1,14 +1,15 @@
-"""The per-update hot path reads less (bench.statements): the staff role comes with the person.
-These check that the shortcuts answer what the long way did."""
+"""The per-update hot path reads less (bench.statements): the staff role comes with the person,
+stores and tables are remembered. These check that the shortcuts answer what the long way did."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 from sqlalchemy import event, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from loyalty import people, roles
+from loyalty import people, roles, stores
 from models import queries
 from models.db import create_engine, create_session_factory
 from models.migrate import upgrade
@@ -83,3 +84,33 @@ async def test_the_person_brings_their_staff_role(database_url: str) -> None:
             assert await roles.role_of(session, telegram_id=6, owner_ids=()) is Role.CASHIER
     finally:
         await engine.dispose()
+
+
+async def test_stores_and_tables_are_read_once_per_database(tmp_path: Path) -> None:
+    engines = [create_engine(f"sqlite+aiosqlite:///{tmp_path / f'{n}.sqlite3'}") for n in (1, 2)]
+    try:
+        for n, engine in enumerate(engines, start=1):
+            await upgrade(engine)
+            async with create_session_factory(engine)() as session, session.begin():
+                await queries.add_store(
+                    session, name=f"Store {n}", timezone="UTC", currency="USD", now=NOW
+                )
+                await queries.ensure_tables(session, store_id=1, numbers=[n, 7], now=NOW)
+        for n, engine in enumerate(engines, start=1):
+            statements = count_statements(engine)
+            for _ in range(2):
+                async with create_session_factory(engine)() as session:
+                    info = await stores.store_info(session, store_id=1)
+                    assert info is not None
+                    assert (info.id, info.name) == (1, f"Store {n}")
+                    table = await stores.table_id(session, store_id=1, number=7)
+                    assert table is not None
+                    assert await stores.table_number(session, table_id=table) == 7
+                    assert await stores.table_id(session, store_id=1, number=n) is not None
+                    assert await stores.store_info(session, store_id=2) is None
+                    assert await stores.table_id(session, store_id=1, number=99) is None
+            # Store 1 and its tables once; what is missing is asked again (it may come later).
+            assert len([s for s in statements if s.startswith("SELECT")]) == 3 + 2 * 2
+    finally:
+        for engine in engines:
+            await engine.dispose()
