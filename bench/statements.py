@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import secrets
 import sys
 import tempfile
 from collections import defaultdict
@@ -30,8 +31,6 @@ from bot.config import load_settings
 from bot.sandbox_run import sandbox
 from loyalty.qr import TablePayload, deep_link
 from sandbox.client import Message, SandboxClient, button_data
-
-FIRST_DINER = 4_000_001
 
 
 def update_kind(update: Update) -> str:
@@ -106,7 +105,9 @@ async def main(args: argparse.Namespace) -> int:
                 link = deep_link(
                     username, run.services.signer.sign(TablePayload(run.services.store.id, 3))
                 )
-                for diner in range(FIRST_DINER, FIRST_DINER + args.diners):
+                # New people every run, also on a database kept from an earlier run.
+                first = 4_000_000_000 + secrets.randbelow(10**6) * 1000
+                for diner in range(first, first + args.diners):
                     await client.add_user(diner, f"Diner{diner % 1000}")
                     before = len(await client.inbox(diner))
                     await client.open(diner, link)

@@ -18,7 +18,7 @@ from bot.config import Settings
 from bot.formatting import format_money
 from bot.keyboards_pay import PayStart
 from handlers.receipts import tell_payer, tell_referrer
-from loyalty import bills, referrals, stores
+from loyalty import bills, stores
 from loyalty.bills import BillProblem, BillProblemKind
 from loyalty.clock import Clock
 from loyalty.money import AmountReason, InvalidAmount, currency_precision, parse_amount
@@ -226,7 +226,6 @@ async def paid(
         total_amount=payment.total_amount,
         payer_telegram_id=person.id,
         payer_first_name=person.first_name,
-        referrer_member_id=await referrals.referrer_of(session, telegram_id=person.id),
         policy=policy,
         now=clock.now(),
     )
@@ -275,7 +274,6 @@ async def claim(
             telegram_id=person.id,
             first_name=person.first_name,
             channel=Channel.RECEIPT_CLAIM,
-            referrer_member_id=await referrals.referrer_of(session, telegram_id=person.id),
         ),
         policy=policy,
         now=clock.now(),

@@ -127,7 +127,6 @@ async def settle_bill(
     total_amount: int,
     payer_telegram_id: int,
     payer_first_name: str,
-    referrer_member_id: int | None,
     policy: Policy,
     now: datetime,
 ) -> PaymentOutcome:
@@ -155,7 +154,6 @@ async def settle_bill(
             telegram_id=payer_telegram_id,
             first_name=payer_first_name,
             channel=channel,
-            referrer_member_id=referrer_member_id,
         ),
         policy=policy,
         now=now,

@@ -21,10 +21,12 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
+from sqlalchemy.orm import make_transient_to_detached
+from sqlmodel import SQLModel, col
 
 from models.tables import (
     AuditLog,
@@ -178,6 +180,58 @@ async def insert_processed_update(
     return cast(CursorResult[Any], result).rowcount == 1
 
 
+async def insert_unless_exists(
+    session: AsyncSession, row: SQLModel, *, unique: Sequence[str]
+) -> bool:
+    """Insert a new row (an integer `id` key, not set yet) unless a row with the same values in
+    the `unique` columns exists: True, with the row's id set and the row in the session as if
+    loaded, or False and nothing written.
+
+    One statement, ``INSERT … ON CONFLICT (unique) DO NOTHING RETURNING id``: a conflict does
+    not abort the transaction, so no savepoint is needed around it (bench.statements: the
+    savepoint and its release were two statements of their own). A concurrent transaction
+    inserting the same key makes this one wait for its outcome, then do nothing if it committed.
+    """
+    table: Table = row.__table__  # type: ignore[attr-defined]
+    values = {
+        column.key: getattr(row, column.key) for column in table.columns if column.key != "id"
+    }
+    bind = session.bind
+    assert bind is not None
+    dialect_insert = postgresql.insert if bind.dialect.name == "postgresql" else sqlite.insert
+    statement = (
+        dialect_insert(table)
+        .values(values)
+        .on_conflict_do_nothing(index_elements=list(unique))
+        .returning(table.c.id)
+    )
+    new_id = (await session.execute(statement)).scalar_one_or_none()
+    if new_id is None:
+        return False
+    row.id = new_id
+    make_transient_to_detached(row)
+    session.add(row)  # persistent, nothing pending: later changes are UPDATEs
+    return True
+
+
+async def get_user_and_member(
+    session: AsyncSession, *, telegram_id: int
+) -> tuple[int, int | None, Member | None] | None:
+    """(the person's row id, the member who referred them, their membership) in one statement;
+    None when the person has no row."""
+    row = (
+        await session.execute(
+            select(col(TelegramUser.id), col(TelegramUser.referred_by_member_id), Member)
+            .outerjoin(Member, col(Member.telegram_user_id) == col(TelegramUser.id))
+            .where(col(TelegramUser.telegram_id) == telegram_id)
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    user_id, referred_by, member = row
+    return int(user_id), referred_by, member
+
+
 async def count_processed_updates(session: AsyncSession) -> int:
     return int(await session.scalar(select(func.count()).select_from(ProcessedUpdate)) or 0)
 
@@ -296,10 +350,24 @@ async def latest_check_in(
 async def attach_check_in(
     session: AsyncSession, *, telegram_id: int, payment_id: int | None, since: datetime
 ) -> None:
-    """The payment completes the person's most recent open check-in, if any."""
-    check_in = await latest_check_in(session, telegram_id=telegram_id, since=since)
-    if check_in is not None:
-        check_in.payment_id = payment_id
+    """The payment completes the person's most recent open check-in, if any (one UPDATE)."""
+    latest = (
+        select(col(CheckIn.id))
+        .where(
+            col(CheckIn.telegram_id) == telegram_id,
+            col(CheckIn.at) >= since,
+            col(CheckIn.payment_id).is_(None),
+        )
+        .order_by(col(CheckIn.at).desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    await session.execute(
+        update(CheckIn)
+        .where(col(CheckIn.id) == latest)
+        .values(payment_id=payment_id)
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def get_table_by_id(session: AsyncSession, *, table_id: int) -> DiningTable | None:
