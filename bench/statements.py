@@ -59,6 +59,10 @@ class Counter:
         if self.current is not None:
             self.statements.append(statement)
 
+    def on_checkout(self, *_args: Any) -> None:
+        if self.current is not None:
+            self.statements.append("-- connection checkout (+ COMMIT or ROLLBACK at its end)")
+
     def begin(self, kind: str) -> None:
         self.current = kind
         self.statements = []
@@ -89,6 +93,8 @@ async def main(args: argparse.Namespace) -> int:
         async with sandbox(settings, port=0) as run:
             engine = run.services.engine.sync_engine
             event.listen(engine, "before_cursor_execute", counter.on_execute)
+            if args.checkouts:
+                event.listen(engine.pool, "checkout", counter.on_checkout)
             dispatcher = run.dispatcher
             feed_update = dispatcher.feed_update
 
@@ -136,6 +142,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--diners", type=int, default=5)
     parser.add_argument("--database-url", default="")
     parser.add_argument("--show", action="store_true", help="print every statement")
+    parser.add_argument(
+        "--checkouts", action="store_true", help="count connection checkouts as statements too"
+    )
     return parser.parse_args(argv)
 
 

@@ -68,13 +68,11 @@ async def get_user_and_staff_role(
     """The person's row and the best role their active staff rows give them (DINER if none).
 
     One statement, because it runs for every update (bench.statements): the role comes as a
-    scalar subquery next to the row. Someone with no row yet costs a second statement.
+    scalar subquery next to the row, which is outer-joined to a one-row select so that the role
+    comes also for someone with no row yet (staff may be granted before they ever write).
     """
     params = {"telegram_id": telegram_id}
-    row = (await session.execute(_USER_AND_STAFF_RANK, params)).one_or_none()
-    if row is None:
-        return None, await best_staff_role(session, telegram_id=telegram_id)
-    user, rank = row
+    user, rank = (await session.execute(_USER_AND_STAFF_RANK, params)).one()
     return user, _ROLE_BY_RANK[rank or 0]
 
 
@@ -91,8 +89,10 @@ _STAFF_RANK_SUBQUERY: ScalarSelect[int | None] = (
     .scalar_subquery()
 )
 _STAFF_RANK = select(_STAFF_RANK_SUBQUERY)
-_USER_AND_STAFF_RANK = select(TelegramUser, _STAFF_RANK_SUBQUERY).where(
-    col(TelegramUser.telegram_id) == bindparam("telegram_id")
+_USER_AND_STAFF_RANK = (
+    select(TelegramUser, _STAFF_RANK_SUBQUERY)
+    .select_from(select(literal(1).label("one")).subquery())
+    .outerjoin(TelegramUser, col(TelegramUser.telegram_id) == bindparam("telegram_id"))
 )
 
 
