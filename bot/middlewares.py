@@ -134,7 +134,10 @@ def resolve_locale(data: dict[str, Any], default: str) -> str:
 
 
 class RoleMiddleware(BaseMiddleware):
-    """`data["role"]`: owner (OWNER_IDS), manager or cashier (staff table), else diner."""
+    """`data["role"]`: owner (OWNER_IDS), manager or cashier (staff table), else diner.
+
+    The staff role came with the person (one statement); only updates without a person (from
+    bots) look it up here."""
 
     def __init__(self, owner_ids: Collection[int]) -> None:
         self.owner_ids = frozenset(owner_ids)
@@ -142,7 +145,13 @@ class RoleMiddleware(BaseMiddleware):
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         user: User | None = data.get("event_from_user")
         if user is not None:
-            data["role"] = await roles.role_of(
-                data["session"], telegram_id=user.id, owner_ids=self.owner_ids
-            )
+            person: people.Person | None = data.get("person")
+            if person is not None and person.telegram_id == user.id:
+                data["role"] = roles.role_for(
+                    user.id, staff_role=person.staff_role, owner_ids=self.owner_ids
+                )
+            else:
+                data["role"] = await roles.role_of(
+                    data["session"], telegram_id=user.id, owner_ids=self.owner_ids
+                )
         return await handler(event, data)

@@ -20,7 +20,7 @@ from bot.keyboards_pay import PayStart
 from bot.keyboards_wallet import BillCoupon, bill_coupon_button, no_coupon_button, rows
 from bot.texts import coupon_problem_text, coupon_text
 from handlers.receipts import tell_payer, tell_referrer
-from loyalty import bills, coupons, referrals
+from loyalty import bills, coupons, stores
 from loyalty.bills import BillProblem, BillProblemKind
 from loyalty.clock import Clock
 from loyalty.money import AmountReason, InvalidAmount, currency_precision, parse_amount
@@ -28,7 +28,6 @@ from loyalty.payments import Channel, Payer, StoreRef, claim_receipt
 from loyalty.policy import Policy
 from loyalty.qr import QRSigner, ReceiptPayload
 from loyalty.stores import StoreInfo
-from models import queries
 
 SANDBOX_PROVIDER_TOKEN = "sandbox-provider-token"
 
@@ -73,7 +72,7 @@ async def ask_amount(
             )
         )
         return
-    store = await queries.get_store(session, store_id=callback_data.store_id)
+    store = await stores.store_info(session, store_id=callback_data.store_id)
     if store is None:
         return
     await state.set_state(PayFlow.amount)
@@ -140,9 +139,9 @@ async def amount_entered(
 ) -> None:
     assert message.from_user is not None
     data = await state.get_data()
-    store = await queries.get_store(session, store_id=int(data.get("store_id", 0)))
+    store = await stores.store_info(session, store_id=int(data.get("store_id", 0)))
     token = provider_token(settings)
-    if store is None or store.id is None or token is None:
+    if store is None or token is None:
         await state.clear()
         return
     amount = read_amount(message.text or "", currency=store.currency, policy=policy, locale=locale)
@@ -302,13 +301,10 @@ async def paid(
         total_amount=payment.total_amount,
         payer_telegram_id=person.id,
         payer_first_name=person.first_name,
-        referrer_member_id=await referrals.referrer_of(session, telegram_id=person.id),
         policy=policy,
         now=clock.now(),
     )
-    store = await queries.get_store(
-        session, store_id=(await _payment_store(session, outcome.payment_id))
-    )
+    store = await stores.store_info(session, store_id=outcome.store_id)
     await tell_payer(
         bot,
         chat_id=message.chat.id,
@@ -319,13 +315,6 @@ async def paid(
         signer=signer,
     )
     await tell_referrer(bot, session, outcome=outcome, friend_name=person.first_name, i18n=i18n)
-
-
-async def _payment_store(session: AsyncSession, payment_id: int) -> int:
-    from models.tables import Payment
-
-    payment = await session.get(Payment, payment_id)
-    return payment.store_id if payment else 0
 
 
 async def claim(
@@ -347,8 +336,8 @@ async def claim(
     from models.tables import Payment
 
     payment = await session.get(Payment, payload.payment_id)
-    store = await queries.get_store(session, store_id=payment.store_id) if payment else None
-    if store is None or store.id is None:
+    store = await stores.store_info(session, store_id=payment.store_id) if payment else None
+    if store is None:
         from loyalty.payments import ReceiptProblem
 
         raise ReceiptProblem("unknown")
@@ -360,7 +349,6 @@ async def claim(
             telegram_id=person.id,
             first_name=person.first_name,
             channel=Channel.RECEIPT_CLAIM,
-            referrer_member_id=await referrals.referrer_of(session, telegram_id=person.id),
         ),
         policy=policy,
         now=clock.now(),

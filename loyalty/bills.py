@@ -11,7 +11,7 @@ from enum import StrEnum
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loyalty import coupons
+from loyalty import coupons, stores
 from loyalty.errors import DomainError
 from loyalty.money import to_minor_units
 from loyalty.payments import (
@@ -85,8 +85,8 @@ async def open_bill(
     checked in recently. With `coupon_id` the coupon is held for the bill and the bill is for
     the amount less its discount; if the coupon cannot be used (CouponProblem) nothing is
     written."""
-    store = await queries.get_store(session, store_id=store_id)
-    if store is None or store.id is None:
+    store = await stores.store_info(session, store_id=store_id)
+    if store is None:
         raise BillProblem(BillProblemKind.UNKNOWN)
     check_in = await queries.latest_check_in(
         session, telegram_id=telegram_id, since=now - CHECK_IN_WINDOW
@@ -118,8 +118,8 @@ async def open_bill(
             )
             bill.amount = amount - discount
             await session.flush()
-    table = await queries.get_table_by_id(session, table_id=table_id) if table_id else None
-    return _info(bill, store.name, table.number if table else None, discount=discount)
+    number = await stores.table_number(session, table_id=table_id) if table_id else None
+    return _info(bill, store.name, number, discount=discount)
 
 
 async def check_pre_checkout(
@@ -147,7 +147,6 @@ async def settle_bill(
     total_amount: int,
     payer_telegram_id: int,
     payer_first_name: str,
-    referrer_member_id: int | None,
     policy: Policy,
     now: datetime,
 ) -> PaymentOutcome:
@@ -161,9 +160,8 @@ async def settle_bill(
         raise BillProblem(BillProblemKind.NOT_YOURS)
     if bill.currency != currency or to_minor_units(bill.amount, bill.currency) != total_amount:
         raise BillProblem(BillProblemKind.MISMATCH)
-    store = await queries.get_store(session, store_id=bill.store_id)
+    store = await stores.store_info(session, store_id=bill.store_id)
     assert store is not None
-    assert store.id is not None
     channel = Channel.TABLE_QR if bill.table_id is not None else Channel.CHAT
     outcome = await record_payment(
         session,
@@ -176,7 +174,6 @@ async def settle_bill(
             telegram_id=payer_telegram_id,
             first_name=payer_first_name,
             channel=channel,
-            referrer_member_id=referrer_member_id,
         ),
         policy=policy,
         now=now,

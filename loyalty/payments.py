@@ -19,7 +19,6 @@ from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loyalty import lifecycle, refresh, tiers
@@ -69,6 +68,8 @@ class Payer:
     first_name: str
     channel: Channel
     referrer_member_id: int | None = None
+    """Who referred them; None: the referrer remembered for the person, if any
+    (referrals.remember_referrer). Only a payment that enrols the payer credits a referrer."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +81,7 @@ class StoreRef:
 @dataclass(frozen=True, slots=True)
 class PaymentOutcome:
     payment_id: int
+    store_id: int
     member_id: int
     amount: Decimal
     currency: str
@@ -127,9 +129,6 @@ async def record_payment(
     cashier_telegram_id: int | None = None,
 ) -> PaymentOutcome:
     """Record and credit one payment, once. See the module docstring."""
-    existing = await queries.get_payment(session, source=source.value, external_id=external_id)
-    if existing is not None:
-        return await _outcome(session, existing, duplicate=True, enrolled=False)
     payment = Payment(
         source=source.value,
         external_id=external_id,
@@ -141,14 +140,15 @@ async def record_payment(
         cashier_telegram_id=cashier_telegram_id,
         created_at=now,
     )
-    try:
-        async with session.begin_nested():
-            session.add(payment)
-    except IntegrityError:  # the same payment, recorded concurrently: answer like a redelivery
+    # Recorded before (a redelivery, a retry) or concurrently: answer like a redelivery.
+    if not await queries.insert_unless_exists(session, payment, unique=_PAYMENT_KEY):
         again = await queries.get_payment(session, source=source.value, external_id=external_id)
         assert again is not None
         return await _outcome(session, again, duplicate=True, enrolled=False)
     return await _credit(session, payment, payer=payer, store=store, policy=policy, now=now)
+
+
+_PAYMENT_KEY = ("source", "external_id")
 
 
 async def issue_receipt(
@@ -164,9 +164,6 @@ async def issue_receipt(
     cashier_telegram_id: int | None = None,
 ) -> Receipt:
     """A walk-in paid at the counter: keep the payment until a diner claims it by QR."""
-    existing = await queries.get_payment(session, source=source.value, external_id=external_id)
-    if existing is not None:
-        return _receipt(existing, created=False)
     payment = Payment(
         source=source.value,
         external_id=external_id,
@@ -178,10 +175,7 @@ async def issue_receipt(
         claim_expires_at=now + timedelta(minutes=policy.payments.receipt_claim_ttl_minutes),
         created_at=now,
     )
-    try:
-        async with session.begin_nested():
-            session.add(payment)
-    except IntegrityError:
+    if not await queries.insert_unless_exists(session, payment, unique=_PAYMENT_KEY):
         again = await queries.get_payment(session, source=source.value, external_id=external_id)
         assert again is not None
         return _receipt(again, created=False)
@@ -238,9 +232,11 @@ async def _credit(
     )
     assert member.id is not None
     assert payment.id is not None
-    payment.member_id = member.id
-    refusal = await _refusal(session, payment, member=member, store=store, policy=policy, now=now)
+    refusal = await _refusal(
+        session, payment, member=member, enrolled=enrolled, store=store, policy=policy, now=now
+    )
     if refusal is not None:
+        payment.member_id = member.id
         payment.status = PaymentStatus.REFUSED.value
         payment.refusal = refusal.value
         session.add(
@@ -258,8 +254,6 @@ async def _credit(
         await session.flush()
         return await _outcome(session, payment, duplicate=False, enrolled=enrolled)
 
-    payment.status = PaymentStatus.CREDITED.value
-    payment.credited_at = now
     counted = member.last_visit_at is None or now - member.last_visit_at >= timedelta(
         minutes=policy.fraud.min_minutes_between_visits
     )
@@ -272,10 +266,13 @@ async def _credit(
             at=now,
         )
         session.add(visit)
-        await session.flush()
+        await session.flush()  # only the visit: the payment's changes below make one UPDATE
         payment.visit_id = visit.id
         if member.first_visit_at is None:
             member.first_visit_at = now
+    payment.member_id = member.id
+    payment.status = PaymentStatus.CREDITED.value
+    payment.credited_at = now
     member.total_spend += payment.amount
     points = policy.points.for_amount(
         payment.amount, local=now.astimezone(ZoneInfo(store.timezone))
@@ -307,10 +304,11 @@ async def _credit(
     await queries.attach_check_in(
         session, telegram_id=payer.telegram_id, payment_id=payment.id, since=now - _CHECK_IN_TTL
     )
-    await session.flush()
+    # the tier and the rhythm read the visits (flushed above); the member is written once, below
     change = await _reassess(
         session, member, policy=policy, now=now, reason="payment", visit_at=now if counted else None
     )
+    await session.flush()
     up = change is not None and change.direction == "up"
     return await _outcome(
         session,
@@ -379,21 +377,26 @@ async def _reassess(
 async def _member_for(
     session: AsyncSession, *, payer: Payer, store: StoreRef, now: datetime, tier: str
 ) -> tuple[Member, bool]:
-    member = await queries.get_member_by_telegram_id(session, telegram_id=payer.telegram_id)
-    if member is not None:
-        return member, False
-    user = await queries.get_user(session, telegram_id=payer.telegram_id)
-    if user is None:
+    found = await queries.get_user_and_member(session, telegram_id=payer.telegram_id)
+    referrer = payer.referrer_member_id
+    if found is None:
         user = await queries.add_user(
             session, telegram_id=payer.telegram_id, language_code=None, now=now
         )
-    referrer = payer.referrer_member_id
+        assert user.id is not None
+        user_id = user.id
+    else:
+        user_id, referred_by, member = found
+        if member is not None:
+            return member, False
+        if referrer is None:
+            referrer = referred_by
     if referrer is not None:
         referrer_row = await session.get(Member, referrer)
-        if referrer_row is None or referrer_row.telegram_user_id == user.id:
+        if referrer_row is None or referrer_row.telegram_user_id == user_id:
             referrer = None
     member = Member(
-        telegram_user_id=user.id,
+        telegram_user_id=user_id,
         store_id=store.id,
         display_name=payer.first_name[:64],
         acquisition_channel=(Channel.REFERRAL if referrer else payer.channel).value,
@@ -402,10 +405,8 @@ async def _member_for(
         tier=tier,
         tier_since=now,
     )
-    try:
-        async with session.begin_nested():
-            session.add(member)
-    except IntegrityError:  # enrolled concurrently by another payment of the same person
+    if not await queries.insert_unless_exists(session, member, unique=("telegram_user_id",)):
+        # enrolled concurrently by another payment of the same person
         again = await queries.get_member_by_telegram_id(session, telegram_id=payer.telegram_id)
         assert again is not None
         return again, False
@@ -417,6 +418,7 @@ async def _refusal(
     payment: Payment,
     *,
     member: Member,
+    enrolled: bool,
     store: StoreRef,
     policy: Policy,
     now: datetime,
@@ -425,6 +427,8 @@ async def _refusal(
         user = await queries.get_user(session, telegram_id=payment.cashier_telegram_id)
         if user is not None and user.id == member.telegram_user_id:
             return Refusal.SELF_CREDIT
+    if enrolled:  # a member this payment created has no other payment credited to them
+        return Refusal.DAILY_LIMIT if policy.fraud.max_credited_payments_per_day <= 0 else None
     zone = ZoneInfo(store.timezone)
     local = now.astimezone(zone)
     day_start = local.replace(hour=0, minute=0, second=0, microsecond=0)
@@ -460,6 +464,7 @@ async def _outcome(
     assert member.id is not None
     return PaymentOutcome(
         payment_id=payment.id,
+        store_id=payment.store_id,
         member_id=member.id,
         amount=payment.amount,
         currency=payment.currency,

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from loyalty.errors import UnsupportedLocale
 from models import queries
-from models.tables import TelegramUser
+from models.tables import Role, TelegramUser
 
 LAST_SEEN_RESOLUTION = timedelta(minutes=10)
 
@@ -21,13 +21,17 @@ class Person:
     locale: str | None
     language_code: str | None
     is_new: bool
+    staff_role: Role = Role.DINER
+    """The best role the staff table gives them (owners come from the configuration: see
+    :func:`loyalty.roles.role_for`)."""
 
 
 async def touch(
     session: AsyncSession, *, telegram_id: int, language_code: str | None, now: datetime
 ) -> Person:
-    """Note that this person is here now; create the row the first time."""
-    user = await queries.get_user(session, telegram_id=telegram_id)
+    """Note that this person is here now; create the row the first time. Their staff role
+    comes with it (same statement), for the role of every update."""
+    user, staff_role = await queries.get_user_and_staff_role(session, telegram_id=telegram_id)
     is_new = user is None
     if user is None:
         user = await queries.add_user(
@@ -42,7 +46,7 @@ async def touch(
             user.language_code = language_code
         if user.blocked_at is not None:
             user.blocked_at = None
-    return _person(user, is_new=is_new)
+    return _person(user, is_new=is_new, staff_role=staff_role)
 
 
 async def choose_locale(
@@ -55,12 +59,12 @@ async def choose_locale(
 ) -> Person:
     if locale not in supported:
         raise UnsupportedLocale(locale)
-    user = await queries.get_user(session, telegram_id=telegram_id)
+    user, staff_role = await queries.get_user_and_staff_role(session, telegram_id=telegram_id)
     if user is None:
         user = await queries.add_user(session, telegram_id=telegram_id, language_code=None, now=now)
     user.locale = locale
     user.last_seen_at = now
-    return _person(user, is_new=False)
+    return _person(user, is_new=False, staff_role=staff_role)
 
 
 async def mark_blocked(
@@ -73,12 +77,13 @@ async def mark_blocked(
     user.blocked_at = now if blocked else None
 
 
-def _person(user: TelegramUser, *, is_new: bool) -> Person:
+def _person(user: TelegramUser, *, is_new: bool, staff_role: Role) -> Person:
     return Person(
         telegram_id=user.telegram_id,
         locale=user.locale,
         language_code=user.language_code,
         is_new=is_new,
+        staff_role=staff_role,
     )
 
 

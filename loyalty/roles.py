@@ -14,12 +14,12 @@ from models.tables import Role
 async def role_of(session: AsyncSession, *, telegram_id: int, owner_ids: Collection[int]) -> Role:
     if telegram_id in owner_ids:
         return Role.OWNER
-    best = Role.DINER
-    for staff in await queries.active_staff(session, telegram_id=telegram_id):
-        role = Role(staff.role)
-        if role.rank > best.rank:
-            best = role
-    return best
+    return await queries.best_staff_role(session, telegram_id=telegram_id)
+
+
+def role_for(telegram_id: int, *, staff_role: Role, owner_ids: Collection[int]) -> Role:
+    """The role of someone whose best staff role is already known (people.touch reads it)."""
+    return Role.OWNER if telegram_id in owner_ids else staff_role
 
 
 async def grant(

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loyalty import coupons
+from loyalty import coupons, stores
 from loyalty.errors import DomainError
 from models import queries
 from models.tables import Member
@@ -53,12 +53,12 @@ async def check_in(
     session: AsyncSession, *, telegram_id: int, store_id: int, table_number: int, now: datetime
 ) -> CheckInResult:
     """Note who sits at which table. Several diners at one table each get their own check-in."""
-    store = await queries.get_store(session, store_id=store_id)
-    table = await queries.get_table(session, store_id=store_id, number=table_number)
-    if store is None or table is None or store.id is None or table.id is None:
+    store = await stores.store_info(session, store_id=store_id)
+    table_id = await stores.table_id(session, store_id=store_id, number=table_number)
+    if store is None or table_id is None:
         raise UnknownTable(f"store {store_id} table {table_number}")
     await queries.add_check_in(
-        session, telegram_id=telegram_id, store_id=store.id, table_id=table.id, now=now
+        session, telegram_id=telegram_id, store_id=store.id, table_id=table_id, now=now
     )
     member = await queries.get_member_by_telegram_id(session, telegram_id=telegram_id)
     summary = None
@@ -70,8 +70,8 @@ async def check_in(
         store_name=store.name,
         currency=store.currency,
         timezone=store.timezone,
-        table_id=table.id,
-        table_number=table.number,
+        table_id=table_id,
+        table_number=table_number,
         member=summary,
     )
 

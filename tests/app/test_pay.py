@@ -98,6 +98,13 @@ async def test_table_check_in_then_paying_in_chat_makes_a_member(
         assert visit.table_id is not None
         bill = (await session.execute(select(Bill))).scalar_one()
         assert bill.status == "paid"
+        assert (payment.member_id, payment.visit_id, payment.points_awarded) == (
+            member.id,
+            visit.id,
+            86,
+        )
+        check_in = (await session.execute(select(CheckIn))).scalar_one()
+        assert check_in.payment_id == payment.id  # the payment completed the check-in
 
 
 async def test_redelivered_successful_payment_credits_once(

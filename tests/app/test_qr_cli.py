@@ -259,6 +259,21 @@ def test_the_bare_qr_png_holds_the_link() -> None:
     assert modules == expected
 
 
+def test_the_bare_qr_png_has_the_pixels_segno_would_write() -> None:
+    link = "https://t.me/RegularsSandboxBot?start=AQEBDPq8UyP_m2hk3s8wlWR9wY8"
+    for scale in (1, 8):
+        reference = io.BytesIO()
+        segno.make(link, error="q", boost_error=False, micro=False).save(
+            reference, kind="png", scale=scale, border=4
+        )
+        with (
+            Image.open(io.BytesIO(qr_png(link, scale=scale))) as ours,
+            Image.open(reference) as theirs,
+        ):
+            assert (ours.mode, ours.size) == (theirs.mode, theirs.size) == ("1", ours.size)
+            assert ours.tobytes() == theirs.tobytes()
+
+
 @asynccontextmanager
 async def emulator(username: str) -> AsyncIterator[tuple[BotAPIEmulator, str]]:
     bot_api = BotAPIEmulator(username=username)
