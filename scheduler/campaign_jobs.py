@@ -163,7 +163,7 @@ def _template(policy: Policy, key: str | None) -> tuple[str, CouponTemplate] | N
 # -- birthdays ---------------------------------------------------------------------------------
 
 
-def birthday_days(day: date) -> list[tuple[int, int]]:
+def birthday_days(day: date) -> list[tuple[int, int]]:  # the inverse of outbox.celebrated_on
     """(month, day) of the birthdays celebrated on `day`: 29 February on 28 February in common
     years."""
     days = [(day.month, day.day)]

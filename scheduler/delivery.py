@@ -129,6 +129,7 @@ class DeliveryWorker:
     sent: int = 0
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _task: asyncio.Task[None] | None = None
+    _turn: asyncio.Lock = field(default_factory=asyncio.Lock)
     on_batch: Callable[[int], Awaitable[None]] | None = None
 
     def start(self) -> None:
@@ -160,7 +161,13 @@ class DeliveryWorker:
         return total
 
     async def run_once(self) -> int:
-        """Claim one batch and send it; returns how many rows were handled."""
+        """Claim one batch and send it; returns how many rows were handled. One batch at a time
+        per process (the loop and the sandbox clock's drain take turns): leases only ever
+        arbitrate between processes, so a clock moved forward cannot re-send what is in flight."""
+        async with self._turn:
+            return await self._run_once()
+
+    async def _run_once(self) -> int:
         async with self.session_factory() as session, session.begin():
             rows = await outbox.claim(session, now=self.clock.now(), limit=self.batch)
         if not rows:

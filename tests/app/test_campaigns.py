@@ -1,0 +1,148 @@
+"""A year and a month in the sandbox: the scheduler's campaigns over simulated diners, checked
+from what the emulator delivered."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy import select, update
+from sqlmodel import col
+
+from bot.sandbox_run import SandboxRun
+from loyalty.channels import Channel
+from loyalty.outbox import celebrated_on
+from loyalty.payments import Payer, PaymentSource, StoreRef, record_payment
+from models.tables import Campaign, Member, OutboxMessage
+from sandbox.client import SandboxClient
+from scheduler.campaign_jobs import birthday_days
+
+FIRST = 8_000_001
+DAYS = 400
+STEP_HOURS = 8  # the clock visits 00:00, 08:00 (quiet: planned, deferred) and 16:00 (sent)
+
+
+def test_a_29_february_birthday_is_celebrated_on_28_february_in_common_years() -> None:
+    assert birthday_days(date(2027, 2, 28)) == [(2, 28), (2, 29)]
+    assert birthday_days(date(2028, 2, 28)) == [(2, 28)]
+    assert birthday_days(date(2028, 2, 29)) == [(2, 29)]
+    assert celebrated_on(date(2000, 2, 29), 2027) == date(2027, 2, 28)
+    assert celebrated_on(date(2000, 2, 29), 2028) == date(2028, 2, 29)
+
+
+async def _pay(run: SandboxRun, telegram_id: int, ref: str) -> int:
+    services = run.services
+    async with services.session_factory() as session, session.begin():
+        outcome = await record_payment(
+            session,
+            source=PaymentSource.POS,
+            external_id=ref,
+            store=StoreRef(id=services.store.id, timezone=services.store.timezone),
+            amount=Decimal(60),
+            currency="USD",
+            payer=Payer(
+                telegram_id=telegram_id,
+                first_name=f"Diner{telegram_id - FIRST}",
+                channel=Channel.TABLE_QR,
+            ),
+            policy=services.policy,
+            now=services.clock.now(),
+        )
+    return outcome.member_id
+
+
+async def test_four_hundred_days_of_campaigns(run: SandboxRun, client: SandboxClient) -> None:
+    services = run.services
+    now = services.clock.now()
+    start = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    services.clock.advance(start - now)  # type: ignore[attr-defined]
+    start_day = start.date()
+
+    consent: dict[int, bool | None] = {}
+    birthdays: dict[int, date] = {}
+    members: dict[int, int] = {}
+    regulars = set()
+    for i in range(16):
+        telegram_id = FIRST + i
+        await client.add_user(telegram_id, f"Diner{i}", started=True)
+        members[telegram_id] = await _pay(run, telegram_id, f"first-{i}")
+        consent[telegram_id] = None if i in (3, 7) else i != 11
+        # birthdays spread over the year; one on 29 February, one three days from now
+        if i == 0:
+            birthdays[telegram_id] = date(1992, 2, 29)
+        elif i == 1:
+            day = start_day + timedelta(days=3)
+            birthdays[telegram_id] = date(1990, day.month, day.day)
+        else:
+            day = start_day + timedelta(days=23 * i)
+            birthdays[telegram_id] = date(1985, day.month, min(day.day, 28))
+        if i % 4 == 0:
+            regulars.add(telegram_id)
+        async with services.session_factory() as session, session.begin():
+            await session.execute(
+                update(Member)
+                .where(col(Member.id) == members[telegram_id])
+                .values(marketing_consent=consent[telegram_id], birthday=birthdays[telegram_id])
+            )
+    stopper = FIRST + 5
+    stopped_at: datetime | None = None
+
+    for step in range(DAYS * 24 // STEP_HOURS):
+        day = step * STEP_HOURS // 24
+        if step % (24 // STEP_HOURS) == 2 and day % 9 == 0 and day < 200:
+            for telegram_id in regulars:  # regulars come every nine days for half a year
+                await _pay(run, telegram_id, f"visit-{telegram_id}-{day}")
+        if day == 100 and stopped_at is None:
+            await client.say(stopper, "/stop")
+            stopped_at = services.clock.now()
+        await client.advance_clock(STEP_HOURS * 3600)
+
+    async with services.session_factory() as session:
+        rows = (await session.execute(select(OutboxMessage))).scalars().all()
+        kinds = {c.id: c.kind for c in (await session.execute(select(Campaign))).scalars()}
+    by_member: dict[int, list[OutboxMessage]] = defaultdict(list)
+    for row in rows:
+        by_member[row.telegram_id].append(row)
+    texts = {row.text for row in rows}
+    assert {kinds[r.campaign_id] for r in rows if r.campaign_id} >= {
+        "birthday",
+        "second_visit",
+        "winback_1",
+        "winback_2",
+        "holiday",
+    }
+    quiet = services.policy.caps.quiet_hours
+    cap = services.policy.caps.max_marketing_per_week
+    for telegram_id, member_rows in by_member.items():
+        assert consent[telegram_id] is True, "only members who said yes get campaigns"
+        delivered = [m for m in await client.inbox(telegram_id) if (m.get("text") or "") in texts]
+        sent = [r for r in member_rows if r.status == "sent"]
+        # the emulator holds exactly what the outbox sent: holdouts and others got nothing
+        assert len(delivered) == len(sent), telegram_id
+        assert all(r.status in {"sent", "holdout"} for r in member_rows)
+        times = sorted(datetime.fromtimestamp(m["date"], UTC) for m in delivered)
+        for at in times:
+            assert not quiet.contains(at.time()), f"sent at {at} in quiet hours"
+        for i, at in enumerate(times):
+            in_week = [t for t in times[i:] if t - at < timedelta(days=7)]
+            assert len(in_week) <= cap, f"{telegram_id}: {len(in_week)} messages from {at}"
+        if telegram_id == stopper:
+            assert stopped_at is not None
+            assert all(t < stopped_at for t in times)
+    # every member who said yes was greeted on each birthday: exactly once (sent or holdout)
+    end = services.clock.now().date()
+    for telegram_id, born in birthdays.items():
+        if consent[telegram_id] is not True or telegram_id == stopper:
+            continue
+        expected = [
+            celebrated_on(born, year)
+            for year in range(start_day.year, end.year + 1)
+            if start_day <= celebrated_on(born, year) <= end
+        ]
+        greeted = sorted(
+            r.dedupe_key.split(":")[1]
+            for r in by_member[telegram_id]
+            if r.campaign_id and kinds[r.campaign_id] == "birthday"
+        )
+        assert greeted == [d.isoformat() for d in expected], telegram_id
