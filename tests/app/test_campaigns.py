@@ -72,11 +72,11 @@ async def test_four_hundred_days_of_campaigns(run: SandboxRun, client: SandboxCl
         if i == 0:
             birthdays[telegram_id] = date(1992, 2, 29)
         elif i == 1:
-            day = start_day + timedelta(days=3)
-            birthdays[telegram_id] = date(1990, day.month, day.day)
+            soon = start_day + timedelta(days=3)
+            birthdays[telegram_id] = date(1990, soon.month, soon.day)
         else:
-            day = start_day + timedelta(days=23 * i)
-            birthdays[telegram_id] = date(1985, day.month, min(day.day, 28))
+            later = start_day + timedelta(days=23 * i)
+            birthdays[telegram_id] = date(1985, later.month, min(later.day, 28))
         if i % 4 == 0:
             regulars.add(telegram_id)
         async with services.session_factory() as session, session.begin():
