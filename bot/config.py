@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     outbox_rate: int = Field(default=25, ge=1, le=1000)
     """Messages a second for everything the bot sends (Telegram allows about 30 without paid
     broadcasts); above 30 needs PAID_BROADCAST."""
+    outbox_lease_seconds: int = Field(default=60, ge=1, le=3600)
+    """How long a delivery worker holds the messages it claimed; after a crash they are sent by
+    another worker (or after a restart) once this has passed."""
     paid_broadcast: bool = False
     """Send campaigns with allow_paid_broadcast (Telegram Stars for each message beyond 30/s)."""
 

@@ -132,6 +132,7 @@ async def sandbox(settings: Settings, *, port: int | None = None) -> AsyncIterat
             clock=clock,
             budget=budget,
             paid_broadcast=settings.paid_broadcast,
+            lease=timedelta(seconds=settings.outbox_lease_seconds),
         )
         dispatcher = build_dispatcher(services)
         await _seed_cast(services, emulator, owner_id)

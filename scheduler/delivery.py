@@ -124,6 +124,7 @@ class DeliveryWorker:
     clock: Clock
     budget: RateBudget
     batch: int = 50
+    lease: timedelta = outbox.LEASE
     idle_sleep: float = 0.5
     paid_broadcast: bool = False
     sent: int = 0
@@ -169,7 +170,9 @@ class DeliveryWorker:
 
     async def _run_once(self) -> int:
         async with self.session_factory() as session, session.begin():
-            rows = await outbox.claim(session, now=self.clock.now(), limit=self.batch)
+            rows = await outbox.claim(
+                session, now=self.clock.now(), limit=self.batch, lease=self.lease
+            )
         if not rows:
             return 0
         results = await asyncio.gather(*(self._send(row) for row in rows))
