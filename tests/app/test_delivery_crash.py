@@ -14,6 +14,7 @@ from loyalty import outbox
 from loyalty.clock import SystemClock
 from models.db import create_engine, create_session_factory
 from models.migrate import upgrade
+from sandbox.emulator import BotAPIEmulator
 from tests.app.test_bot_process import bot_process, emulator_server, wait_healthy
 from tests.conftest import TEST_SECRET, free_port
 
@@ -74,7 +75,7 @@ async def test_killed_mid_broadcast_loses_nothing(
                 await asyncio.sleep(0.1)
             assert left == {"sent": PEOPLE}
         received = Counter(
-            m["chat_id"] for m in _bot_messages(emulator) if m["text"].startswith("Our new menu")
+            chat for chat, text in _bot_messages(emulator) if text.startswith("Our new menu")
         )
     await engine.dispose()
     assert set(received) == {FIRST + i for i in range(PEOPLE)}  # nobody lost
@@ -83,10 +84,11 @@ async def test_killed_mid_broadcast_loses_nothing(
     assert duplicates <= BATCH
 
 
-def _bot_messages(emulator: object) -> list[dict[str, object]]:
-    found = []
-    for i in range(PEOPLE):
-        for message in emulator.history(FIRST + i):  # type: ignore[attr-defined]
-            if message.get("from") == "bot":
-                found.append({"chat_id": FIRST + i, "text": str(message.get("text") or "")})
-    return found
+def _bot_messages(emulator: BotAPIEmulator) -> list[tuple[int, str]]:
+    """(chat, text) of every message the bot sent to the guests, as the emulator recorded."""
+    return [
+        (FIRST + i, str(message.get("text") or ""))
+        for i in range(PEOPLE)
+        for message in emulator.history(FIRST + i)
+        if message.get("from") == "bot"
+    ]
