@@ -40,6 +40,7 @@ demo: $(STAMP)  ## a scripted story through the bot and the emulator
 bench: $(STAMP)  ## benchmarks; figures go to bench/RESULTS.md by hand
 	$(BIN)/python -m bench.intake
 	$(BIN)/python -m bench.lifecycle
+	$(BIN)/python -m bench.delivery
 
 i18n-extract: $(STAMP)  ## collect strings into locales/messages.pot
 	$(BIN)/pybabel extract -F babel.cfg -k _ -k __ -k lazy_gettext --no-location --sort-output \

@@ -101,15 +101,17 @@ async def emulator_server(token: str) -> AsyncIterator[tuple[BotAPIEmulator, str
         await runner.cleanup()
 
 
-async def reset_postgres() -> None:
+async def reset_postgres(name: str = PG_BENCH_DB) -> str:
+    """A fresh, empty PostgreSQL database for a benchmark; returns its SQLAlchemy URL."""
     import asyncpg  # type: ignore[import-untyped]  # the app's own PostgreSQL driver
 
     connection = await asyncpg.connect(PG_ADMIN_URL)
     try:
-        await connection.execute(f"DROP DATABASE IF EXISTS {PG_BENCH_DB} WITH (FORCE)")
-        await connection.execute(f"CREATE DATABASE {PG_BENCH_DB}")
+        await connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        await connection.execute(f"CREATE DATABASE {name}")
     finally:
         await connection.close()
+    return f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
 
 
 async def run_command(*argv: str, env: dict[str, str]) -> str:
@@ -133,12 +135,14 @@ async def bot_process(
         )
 
         def cpu_seconds() -> float:
+            """CPU seconds the bot has used so far (its pid is cpu_seconds.pid)."""
             try:
                 fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
             except OSError:  # not Linux
                 return float("nan")
             return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
+        cpu_seconds.pid = process.pid  # type: ignore[attr-defined]
         try:
             yield cpu_seconds
         finally:

@@ -32,11 +32,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy import bindparam, select, text
 from sqlmodel import col
 
 from bench.generate import generate
+from bench.intake import reset_postgres
 from loyalty import refresh
 from loyalty.lifecycle import Stage
 from loyalty.policy import load_preset
@@ -46,7 +46,6 @@ from models.types import UTCDateTime
 
 ROOT = Path(__file__).resolve().parents[1]
 NOW = datetime(2026, 11, 23, 20, 0, tzinfo=UTC)  # 04:00 in Shanghai: after the night's start
-PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
 PG_BENCH_DB = "regulars_bench_lifecycle"
 DUE_RUNS = 30
 
@@ -138,16 +137,6 @@ def _run_child(*args: str) -> dict[str, Any]:
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
-async def _reset_postgres() -> str:
-    connection = await asyncpg.connect(PG_ADMIN_URL)
-    try:
-        await connection.execute(f"DROP DATABASE IF EXISTS {PG_BENCH_DB} WITH (FORCE)")
-        await connection.execute(f"CREATE DATABASE {PG_BENCH_DB}")
-    finally:
-        await connection.close()
-    return f"postgresql+asyncpg://postgres@127.0.0.1:5432/{PG_BENCH_DB}"
-
-
 def _result(**fields: Any) -> str:
     def show(value: Any) -> str:
         return f"{value:.3f}" if isinstance(value, float) else str(value)
@@ -159,7 +148,7 @@ async def measure(db: str, members: int, args: argparse.Namespace, workdir: Path
     if db == "sqlite":
         url = f"sqlite+aiosqlite:///{workdir / f'lifecycle-{members}.sqlite3'}"
     else:
-        url = await _reset_postgres()
+        url = await reset_postgres(PG_BENCH_DB)
     started = time.perf_counter()
     rows = await generate(url, members=members, now=NOW, seed=args.seed)
     print(

@@ -10,13 +10,18 @@ import asyncio
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy import select
+from sqlmodel import col
 
 from bot.config import Settings
 from bot.sandbox_run import SANDBOX_CASHIER_ID, SandboxRun, sandbox
 from loyalty.qr import CardPayload, deep_link
 from models import queries
+from models.tables import Member, OutboxMessage
 from sandbox.client import Message, SandboxClient, SandboxError, button_data
 
 DANA, LI_NA, CHEN_MING = 1_000_101, 1_000_102, 1_000_103
@@ -301,6 +306,78 @@ async def _story(run: SandboxRun, story: Story) -> dict[str, Any]:
     await story.step("The owner gifts Dana a coupon", owner_gifts_dana_a_coupon)
     await story.step("Dana redeems it at the counter with a code", dana_redeems_at_the_counter)
     await story.step("李娜 applies a coupon when paying in chat", li_na_uses_a_coupon_in_chat)
+
+    async def say_yes_to_offers(person: int) -> None:
+        for message in reversed(await client.inbox(person)):
+            labels = [
+                b["text"]
+                for row in (message.get("reply_markup") or {}).get("inline_keyboard", [])
+                for b in row
+            ]
+            yes = next((label for label in labels if label.startswith(("Yes", "好的"))), None)
+            if yes is not None:
+                await story.tap(person, message, yes, "")
+                return
+        raise StepFailed(f"no offers question for {story.names[person]}")
+
+    async def chen_ming_walks_in() -> None:
+        qr = await story.text(SANDBOX_CASHIER_ID, "/bill 45.00", "45.00")
+        claim = str(qr.get("caption", "")).rsplit("\n", 1)[-1]
+        story.say(f"  陳明 scans the receipt QR: {claim}")
+        before = len(await client.inbox(CHEN_MING))
+        await client.open(CHEN_MING, claim)
+        messages = await client.wait_for(CHEN_MING, lambda ms: len(ms) >= before + 3)
+        story.show(CHEN_MING, messages[before])
+        for person in (DANA, LI_NA, CHEN_MING):
+            await say_yes_to_offers(person)
+
+    async def months_pass() -> None:
+        services = run.services
+        dana = await member_id_of(DANA)
+        for person, days in ((DANA, 12), (LI_NA, 30)):
+            birthday = (services.clock.now() + timedelta(days=days)).date()
+            async with services.session_factory() as session, session.begin():
+                member = await session.get(Member, await member_id_of(person))
+                assert member is not None
+                member.birthday = birthday.replace(year=1990)  # what /profile would set
+            story.say(f"  {story.names[person]}'s birthday is {birthday:%d %B}")
+        story.say("  the clock moves 8 hours at a time")
+        before = {p: len(await client.inbox(p)) for p in (DANA, LI_NA, CHEN_MING)}
+        for _ in range(3 * 75):
+            await client.advance_clock(8 * 3600)
+        kinds: set[str] = set()
+        for person, count in before.items():
+            for message in (await client.inbox(person))[count:]:
+                when = datetime.fromtimestamp(int(message["date"]), UTC)
+                story.say(f"  {when:%Y-%m-%d %H:%M} UTC")
+                story.show(person, message)
+                text = str(message.get("text") or "")
+                for kind, mark in (
+                    ("birthday", "生日快乐"),
+                    ("second visit", "期待您早日再來"),
+                    ("win-back", "想念您"),
+                    ("win-back", "有一阵子"),
+                ):
+                    if mark in text:
+                        kinds.add(kind)
+        async with services.session_factory() as session:
+            greeting = await session.scalar(
+                select(OutboxMessage).where(
+                    col(OutboxMessage.member_id) == dana,
+                    col(OutboxMessage.dedupe_key).startswith("birthday:"),
+                )
+            )
+        if greeting is not None and greeting.status == "holdout":
+            story.say(
+                "  Dana fell in the birthday campaign's control group (10 %): recorded, not sent"
+            )
+            kinds.add("birthday")
+        missing = {"birthday", "second visit", "win-back"} - kinds
+        if missing:
+            raise StepFailed(f"no {', '.join(sorted(missing))} message in 75 days")
+
+    await story.step("陳明 walks in; all three say yes to offers", chen_ming_walks_in)
+    await story.step("Two and a half months pass: a birthday, a nudge, a win-back", months_pass)
 
     stats = await client.stats()
     async with run.services.session_factory() as session:

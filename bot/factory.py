@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from aiogram import Bot, Dispatcher, methods
@@ -21,7 +22,7 @@ from bot.middlewares import (
 )
 from bot.services import Services
 from handlers import get_routers
-from scheduler.delivery import BudgetMiddleware, RateBudget
+from scheduler.delivery import BudgetMiddleware, DeliveryWorker, RateBudget
 
 
 def build_bot(token: str, api_url: str, budget: RateBudget | None = None) -> Bot:
@@ -81,3 +82,17 @@ def build_dispatcher(services: Services, storage: BaseStorage | None = None) -> 
     dp.update.outer_middleware(RoleMiddleware(settings.owner_ids))
     dp.include_routers(*get_routers())
     return dp
+
+
+def build_worker(bot: Bot, services: Services, budget: RateBudget) -> DeliveryWorker:
+    """The outbox's delivery worker, as the settings ask (rate, paid broadcasts, lease)."""
+    settings = services.settings
+    return DeliveryWorker(
+        bot=bot,
+        session_factory=services.session_factory,
+        clock=services.clock,
+        budget=budget,
+        paid_broadcast=settings.paid_broadcast,
+        lease=timedelta(seconds=settings.outbox_lease_seconds),
+        batch=max(50, 2 * settings.outbox_rate),  # two seconds of sending per claim
+    )

@@ -14,12 +14,12 @@ from aiohttp import web
 
 from bot.commands import register_commands
 from bot.config import RunMode, Settings
-from bot.factory import build_bot, build_dispatcher
+from bot.factory import build_bot, build_dispatcher, build_worker
 from bot.http import add_app_routes
 from bot.services import Services
 from loyalty.clock import SystemClock
 from scheduler import JobContext, Scheduler, default_jobs
-from scheduler.delivery import DeliveryWorker, RateBudget
+from scheduler.delivery import RateBudget
 
 log = logging.getLogger(__name__)
 
@@ -40,13 +40,7 @@ async def run_live(settings: Settings, stop: asyncio.Event) -> None:
     services = await Services.start(settings, clock)
     budget = RateBudget(settings.outbox_rate)
     bot = build_bot(settings.bot_token.get_secret_value(), settings.telegram_api_url, budget)
-    worker = DeliveryWorker(
-        bot=bot,
-        session_factory=services.session_factory,
-        clock=clock,
-        budget=budget,
-        paid_broadcast=settings.paid_broadcast,
-    )
+    worker = build_worker(bot, services, budget)
     dispatcher = build_dispatcher(services)
     scheduler = Scheduler(
         context=JobContext(

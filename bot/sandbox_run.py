@@ -16,7 +16,7 @@ from aiohttp import web
 
 from bot.commands import register_commands
 from bot.config import RunMode, Settings, ensure_sandbox_secret
-from bot.factory import build_bot, build_dispatcher
+from bot.factory import build_bot, build_dispatcher, build_worker
 from bot.http import add_app_routes
 from bot.qr_images import SANDBOX_BOT_USERNAME
 from bot.services import Services
@@ -126,14 +126,7 @@ async def sandbox(settings: Settings, *, port: int | None = None) -> AsyncIterat
         url = f"http://{settings.sandbox_host}:{actual_port}"
         bot = build_bot(emulator.token, url, budget)
         scheduler.context.bot = bot
-        worker = DeliveryWorker(
-            bot=bot,
-            session_factory=services.session_factory,
-            clock=clock,
-            budget=budget,
-            paid_broadcast=settings.paid_broadcast,
-            lease=timedelta(seconds=settings.outbox_lease_seconds),
-        )
+        worker = build_worker(bot, services, budget)
         dispatcher = build_dispatcher(services)
         await _seed_cast(services, emulator, owner_id)
         for number in SANDBOX_TABLES:

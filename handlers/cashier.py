@@ -264,6 +264,19 @@ def _coupon_seen_text(
     )
 
 
+async def _ask_for_the_bill(
+    message: Message,
+    state: FSMContext,
+    seen: coupons.AtCounter,
+    policy: Policy,
+    store: StoreInfo,
+    locale: str,
+) -> None:
+    await state.set_state(CouponFlow.amount)
+    await state.update_data(redemption_id=seen.redemption_id)
+    await message.answer(_coupon_seen_text(seen, policy, store, locale))
+
+
 async def coupon_scanned(
     message: Message,
     payload: CouponPayload,
@@ -292,9 +305,7 @@ async def coupon_scanned(
     except coupons.CouponProblem as problem:
         await message.answer(coupon_problem_text(problem))
         return
-    await state.set_state(CouponFlow.amount)
-    await state.update_data(redemption_id=seen.redemption_id)
-    await message.answer(_coupon_seen_text(seen, policy, store, locale))
+    await _ask_for_the_bill(message, state, seen, policy, store, locale)
 
 
 async def redeem_code(
@@ -327,9 +338,7 @@ async def redeem_code(
     if seen is None:
         await message.answer(coupon_problem_text(coupons.CouponProblem("wrong_code")))
         return
-    await state.set_state(CouponFlow.amount)
-    await state.update_data(redemption_id=seen.redemption_id)
-    await message.answer(_coupon_seen_text(seen, policy, store, locale))
+    await _ask_for_the_bill(message, state, seen, policy, store, locale)
 
 
 async def coupon_amount(

@@ -17,6 +17,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -56,12 +57,16 @@ _SENDING_METHODS = frozenset(
 
 
 class RateBudget:
-    """A token bucket for all sends, a minimum interval per chat, and a global pause."""
+    """Paced slots for all sends, a minimum interval per chat, and a global pause.
+
+    Slots are 1/(limit − 1) s apart and at most one can be taken late, so any one-second window
+    (the way Telegram counts) holds at most 1 + (limit − 1) sends; a send that wakes up a little
+    late does not push the next slot back, so the rate holds at (limit − 1)/s."""
 
     def __init__(self, per_second: int = DEFAULT_PER_SECOND) -> None:
         self.per_second = per_second
-        self._tokens = float(per_second)
-        self._stamp = time.monotonic()
+        self._interval = 1.0 / max(1, per_second - 1)
+        self._next_slot = 0.0
         self._paused_until = 0.0
         self._chat_next: dict[int, float] = {}
         self._lock = asyncio.Lock()
@@ -69,10 +74,9 @@ class RateBudget:
     def pause(self, seconds: float) -> None:
         """Telegram said 429: nobody sends until `seconds` from now."""
         self._paused_until = max(self._paused_until, time.monotonic() + seconds)
-        self._tokens = 0.0
 
     async def acquire(self, chat_id: int | None = None) -> None:
-        """Wait for a token (and, with `chat_id`, for that chat's interval)."""
+        """Wait for a slot (and, with `chat_id`, for that chat's interval)."""
         while True:
             async with self._lock:
                 now = time.monotonic()
@@ -80,24 +84,24 @@ class RateBudget:
                 if chat_id is not None:
                     wait = max(wait, self._chat_next.get(chat_id, 0.0) - now)
                 if wait <= 0:
-                    elapsed = now - self._stamp
-                    self._stamp = now
-                    # at most a fifth of a second of burst: the rate holds over any second
-                    burst = max(1.0, self.per_second / 5)
-                    self._tokens = min(burst, self._tokens + elapsed * self.per_second)
-                    if self._tokens >= 1:
-                        self._tokens -= 1
+                    slot = max(self._next_slot, now - self._interval)
+                    if slot <= now:
+                        self._next_slot = slot + self._interval
                         if chat_id is not None:
                             self._chat_next[chat_id] = now + PER_CHAT_INTERVAL
                             if len(self._chat_next) > 100_000:
                                 self._forget(now)
                         return
-                    wait = (1 - self._tokens) / self.per_second
+                    wait = slot - now
             await asyncio.sleep(wait)
 
     def _forget(self, now: float) -> None:
         for chat in [c for c, t in self._chat_next.items() if t <= now]:
             del self._chat_next[chat]
+
+
+_TOKEN_TAKEN: ContextVar[bool] = ContextVar("outbox_token_taken", default=False)
+"""Set while the worker sends: it took its token (and the chat's slot) already."""
 
 
 class BudgetMiddleware(BaseRequestMiddleware):
@@ -112,7 +116,7 @@ class BudgetMiddleware(BaseRequestMiddleware):
         bot: Bot,
         method: TelegramMethod[TelegramType],
     ) -> Response[TelegramType]:
-        if method.__api_method__ in _SENDING_METHODS:
+        if method.__api_method__ in _SENDING_METHODS and not _TOKEN_TAKEN.get():
             await self.budget.acquire()
         return await make_request(bot, method)
 
@@ -187,6 +191,7 @@ class DeliveryWorker:
     async def _send(self, row: outbox.Claimed) -> tuple[outbox.Claimed, int | None]:
         await self.budget.acquire(row.telegram_id)
         extra: dict[str, Any] = {"allow_paid_broadcast": True} if self.paid_broadcast else {}
+        taken = _TOKEN_TAKEN.set(True)
         try:
             message = await self.bot.send_message(row.telegram_id, row.text, **extra)
         except TelegramRetryAfter as exc:
@@ -206,6 +211,8 @@ class DeliveryWorker:
             await self._finish(row, retry_in=backoff, error=f"network: {exc}", counts=True)
         else:
             return row, message.message_id
+        finally:
+            _TOKEN_TAKEN.reset(taken)
         return row, None
 
     async def _finish(

@@ -22,7 +22,8 @@ pytestmark = pytest.mark.slow
 
 PEOPLE = 2000
 FIRST = 9_000_001
-BATCH = 50  # DeliveryWorker.batch: what one worker has in flight at most
+RATE = 100
+BATCH = 2 * RATE  # the worker's batch (two seconds of sending): what it has in flight at most
 
 
 async def test_killed_mid_broadcast_loses_nothing(
@@ -51,7 +52,7 @@ async def test_killed_mid_broadcast_loses_nothing(
             "SECRET_KEY": TEST_SECRET,
             "HTTP_HOST": "127.0.0.1",
             "HTTP_PORT": str(port),
-            "OUTBOX_RATE": "400",
+            "OUTBOX_RATE": str(RATE),
             "PAID_BROADCAST": "true",
             "OUTBOX_LEASE_SECONDS": "3",
         }
