@@ -50,9 +50,11 @@ async def _days_to_run(context: JobContext, job: str, now: datetime) -> list[dat
             .order_by(col(JobRun.period).desc())
             .limit(1)
         )
-    start = today - timedelta(days=CATCH_UP_DAYS - 1)
-    if last is not None:
-        start = max(start, date.fromisoformat(last) + timedelta(days=1))
+    if last is None:  # a new deployment starts today: no belated greetings for days before it
+        return [today]
+    start = max(
+        today - timedelta(days=CATCH_UP_DAYS - 1), date.fromisoformat(last) + timedelta(days=1)
+    )
     return [start + timedelta(days=i) for i in range((today - start).days + 1)]
 
 

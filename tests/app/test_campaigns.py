@@ -146,3 +146,19 @@ async def test_four_hundred_days_of_campaigns(run: SandboxRun, client: SandboxCl
             if r.campaign_id and kinds[r.campaign_id] == "birthday"
         )
         assert greeted == [d.isoformat() for d in expected], telegram_id
+
+
+async def test_daily_jobs_start_today_and_catch_up_after_downtime(run: SandboxRun) -> None:
+    clock = run.services.clock
+    now = clock.now()
+    morning = (now + timedelta(days=1)).replace(hour=10, minute=0, second=0, microsecond=0)
+    clock.advance(morning - now)  # type: ignore[attr-defined]
+    first = await run.scheduler.run_due()
+    assert list(first["birthdays"]) == [morning.date().isoformat()]  # no belated days
+    again = await run.scheduler.run_due()  # the same day: nothing owed
+    assert all(again[name] == {} for name in ("birthdays", "second_visits", "winback", "holidays"))
+    clock.advance(timedelta(days=3))  # type: ignore[attr-defined]  # the app was down
+    later = await run.scheduler.run_due()
+    missed = [(morning.date() + timedelta(days=d)).isoformat() for d in (1, 2, 3)]
+    assert list(later["birthdays"]) == missed
+    assert list(later["winback"]) == missed
