@@ -475,6 +475,18 @@ async def redeem_at_counter(
     coupon = seen.coupon
     if bill_amount < coupon.min_spend:
         raise CouponProblem("below_min")
+    # one coupon per bill: another coupon of this member redeemed moments ago was for this bill
+    same_visit = now - timedelta(minutes=policy.fraud.min_minutes_between_visits)
+    if await session.scalar(
+        select(func.count())
+        .select_from(Coupon)
+        .where(
+            col(Coupon.member_id) == coupon.member_id,
+            col(Coupon.status) == REDEEMED,
+            col(Coupon.redeemed_at) > same_visit,
+        )
+    ):
+        raise CouponProblem("one_per_bill")
     discount = coupon.discount(bill_amount)
     won = await session.execute(
         update(Coupon)

@@ -308,6 +308,10 @@ async def test_each_refusal_says_why_and_writes_nothing(
         await redeem(small_ticket.redemption_id, D(30))(session, soon)  # type: ignore[operator]
     assert await refused(soon, use(small.id, DANA)) == "used"
     assert await refused(soon, redeem(small_ticket.redemption_id, D(30), ELI)) == "used"
+    # one coupon per bill: a second coupon on the same visit is refused
+    other = await gift(factory, policy, member_id=dana, template="ten_percent")
+    other_ticket = await ticket(factory, policy, coupon_id=other.id, at=soon)
+    assert await refused(soon, redeem(other_ticket.redemption_id, D(30))) == "one_per_bill"
 
 
 async def test_wrong_codes_are_limited_per_cashier(
