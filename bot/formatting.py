@@ -6,11 +6,13 @@ The Babel locale behind each of ours comes from :func:`bot.locales.babel_locale`
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 from babel.dates import format_date as babel_format_date
+from babel.dates import format_time as babel_format_time
 from babel.numbers import format_currency, format_decimal
 
 from bot.locales import babel_locale
@@ -37,3 +39,10 @@ def format_date(d: date, locale: str, fmt: DateFormat = "long") -> str:
 def format_points(n: int, locale: str) -> str:
     """A points balance as a grouped number ("12,345"); the words around it come from gettext."""
     return format_decimal(n, locale=babel_locale(locale))
+
+
+def format_local_time(at: datetime, timezone: str, locale: str) -> str:
+    """A moment as the store's wall clock shows it, short: "3:07 PM" (en), "15:07" (zh)."""
+    return babel_format_time(
+        at.astimezone(ZoneInfo(timezone)), format="short", locale=babel_locale(locale)
+    )

@@ -14,13 +14,11 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import BufferedInputFile, CallbackQuery, InaccessibleMessage, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
-from babel.dates import format_time
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.formatting import format_money
+from bot.formatting import format_local_time, format_money
 from bot.keyboards_pay import CashierCancel, CashierConfirm, cashier_confirm_keyboard
 from bot.keyboards_wallet import CouponConfirm, confirm_coupon_keyboard
-from bot.locales import babel_locale
 from bot.qr_images import qr_png
 from bot.texts import coupon_problem_text, coupon_text, coupon_until
 from handlers.pay import read_amount
@@ -227,13 +225,7 @@ async def walk_in_bill(
         username,
         signer.sign(ReceiptPayload(payment_id=receipt.payment_id, expires_at=receipt.expires_at)),
     )
-    from zoneinfo import ZoneInfo
-
-    until = format_time(
-        receipt.expires_at.astimezone(ZoneInfo(store.timezone)),
-        format="short",
-        locale=babel_locale(locale),
-    )
+    until = format_local_time(receipt.expires_at, store.timezone, locale)
     caption = _(
         "Receipt QR for {amount} (payment #{id}). Let the diner scan it to join and earn "
         "points. One scan only; valid until {until}."

@@ -8,11 +8,10 @@ from aiogram.filters import Command
 from aiogram.types import BufferedInputFile, CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import ngettext
-from babel.dates import format_time
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.formatting import format_local_time
 from bot.keyboards_wallet import WalletExchange, WalletUse, exchange_button, rows, use_button
-from bot.locales import babel_locale
 from bot.qr_images import qr_png
 from bot.texts import coupon_problem_text, coupon_text, coupon_until, not_a_member_text
 from loyalty import coupons
@@ -107,13 +106,7 @@ async def use_coupon(
         username,
         signer.sign(CouponPayload(coupon_id=ticket.redemption_id, expires_at=ticket.expires_at)),
     )
-    from zoneinfo import ZoneInfo
-
-    until = format_time(
-        ticket.expires_at.astimezone(ZoneInfo(store.timezone)),
-        format="short",
-        locale=babel_locale(locale),
-    )
+    until = format_local_time(ticket.expires_at, store.timezone, locale)
     caption = _(
         "{coupon}\nShow this QR at the counter, or read out the code {code}. "
         "It works once, until {until}."

@@ -302,6 +302,16 @@ async def wallet(
     return Wallet(member.id, member.points_balance, held, offers)
 
 
+async def count_usable(session: AsyncSession, *, member_id: int, now: datetime) -> int:
+    """How many coupons a member can use now (for the check-in greeting: one COUNT)."""
+    found = await session.scalar(
+        select(func.count())
+        .select_from(Coupon)
+        .where(col(Coupon.member_id) == member_id, _usable(now))  # type: ignore[arg-type]
+    )
+    return int(found or 0)
+
+
 async def member_of_person(session: AsyncSession, *, telegram_id: int) -> Member | None:
     member = await queries.get_member_by_telegram_id(session, telegram_id=telegram_id)
     return member if member is not None and member.erased_at is None else None

@@ -54,7 +54,6 @@ class Stage(StrEnum):
 
 
 _OVERDUE_RANK = {Stage.SLOWING: 1, Stage.LAPSED: 2, Stage.LOST: 3}
-STAGES = tuple(Stage)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -61,14 +61,12 @@ class PlanResult:
     unreachable: int = 0
     already: int = 0
     coupons: int = 0
-    member_ids: list[int] = field(default_factory=list)
 
     def add(self, other: PlanResult) -> None:
         for name in ("queued", "holdout", "deferred", "no_consent", "capped", "unreachable"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.already += other.already
         self.coupons += other.coupons
-        self.member_ids += other.member_ids
 
     def as_dict(self) -> dict[str, int]:
         return {
@@ -277,7 +275,6 @@ async def plan(
             result.queued += 1
         if not holdout and marketing:
             times.setdefault(person.member_id, []).append(when)
-        result.member_ids.append(person.member_id)
         rows.append(
             {
                 "campaign_id": campaign.id,
@@ -452,13 +449,3 @@ async def counts_by_status(
     if campaign_id is not None:
         query = query.where(col(OutboxMessage.campaign_id) == campaign_id)
     return {status: int(n) for status, n in (await session.execute(query)).all()}
-
-
-async def next_due(session: AsyncSession) -> datetime | None:
-    """When the earliest pending message is due (for the worker's sleep)."""
-    due: datetime | None = await session.scalar(
-        select(func.min(col(OutboxMessage.next_attempt_at))).where(
-            col(OutboxMessage.status) == PENDING
-        )
-    )
-    return due

@@ -542,14 +542,17 @@ class TierNotice:
     direction: str
     from_tier: str
     to_tier: str
+    locale: str | None
+    """The person's chosen locale (else `language_code` decides)."""
+    language_code: str | None
 
 
 async def claim_tier_notices(
     session: AsyncSession, *, now: datetime, limit: int = 200
 ) -> list[TierNotice]:
-    """Tier changes nobody was told of yet, each claimed once (a conditional update), with the
-    member's Telegram id. Changes of erased members or of members whose tier moved again since
-    are claimed without a notice (nothing true to say)."""
+    """Tier changes nobody was told of yet, claimed in one conditional UPDATE (another worker's
+    claims are skipped), with what the message needs. Changes of erased or blocked members, or of
+    members whose tier moved again since, are claimed without a notice (nothing true to say)."""
     rows = (
         await session.execute(
             select(
@@ -560,6 +563,8 @@ async def claim_tier_notices(
                 col(Member.tier),
                 col(TelegramUser.telegram_id),
                 col(TelegramUser.blocked_at),
+                col(TelegramUser.locale),
+                col(TelegramUser.language_code),
             )
             .join(Member, col(Member.id) == col(TierChange.member_id))
             .outerjoin(TelegramUser, col(TelegramUser.id) == col(Member.telegram_user_id))
@@ -568,17 +573,26 @@ async def claim_tier_notices(
             .limit(limit)
         )
     ).all()
-    notices = []
-    for change_id, way, before, after, current, telegram_id, blocked_at in rows:
-        claimed = await session.execute(
-            update(TierChange)
-            .where(col(TierChange.id) == change_id, col(TierChange.notified_at).is_(None))
-            .values(notified_at=now)
-            .execution_options(synchronize_session=False)
+    if not rows:
+        return []
+    claimed = set(
+        (
+            await session.execute(
+                update(TierChange)
+                .where(
+                    col(TierChange.id).in_([row[0] for row in rows]),
+                    col(TierChange.notified_at).is_(None),
+                )
+                .values(notified_at=now)
+                .returning(col(TierChange.id))
+                .execution_options(synchronize_session=False)
+            )
         )
-        if claimed.rowcount != 1:  # type: ignore[attr-defined]
-            continue  # another worker has it
-        if telegram_id is None or blocked_at is not None or current != after:
-            continue
-        notices.append(TierNotice(change_id, telegram_id, way, before, after))
-    return notices
+        .scalars()
+        .all()
+    )
+    return [
+        TierNotice(change_id, telegram_id, way, before, after, locale, code)
+        for change_id, way, before, after, current, telegram_id, blocked, locale, code in rows
+        if change_id in claimed and telegram_id is not None and blocked is None and current == after
+    ]

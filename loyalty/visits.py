@@ -63,8 +63,8 @@ async def check_in(
     member = await queries.get_member_by_telegram_id(session, telegram_id=telegram_id)
     summary = None
     if member is not None and member.id is not None:
-        held = await coupons.usable_coupons(session, member_id=member.id, now=now)
-        summary = replace(summarize(member), usable_coupons=len(held))
+        usable = await coupons.count_usable(session, member_id=member.id, now=now)
+        summary = replace(summarize(member), usable_coupons=usable)
     return CheckInResult(
         store_id=store.id,
         store_name=store.name,

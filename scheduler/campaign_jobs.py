@@ -90,11 +90,13 @@ async def _plan_in_batches(
     period: str,
     now: datetime,
     text: Callable[[Recipient, str | None], str],
-    coupon_for: Callable[[Recipient], tuple[str, CouponTemplate] | None],
+    treatment: Callable[[str], str],
+    gift: tuple[str, CouponTemplate] | None,
     respect_cap: bool = True,
     dedupe_period: str | None = None,
 ) -> PlanResult:
-    """Render and queue a campaign for members `ids`, BATCH at a time."""
+    """Render and queue a campaign for members `ids`, BATCH at a time. `treatment` maps a tier
+    to "off" (left out), "message" or "coupon" (the message with `gift`, never to the holdout)."""
     policy = context.policy
     campaign = await outbox.ensure_campaign(
         session,
@@ -107,11 +109,10 @@ async def _plan_in_batches(
 
     async def render(person: Recipient, holdout: bool) -> tuple[str, int | None]:
         locale = _locale(context, person)
-        gift = coupon_for(person)
         coupon_id = None
         with context.i18n.context(), context.i18n.use_locale(locale):
             gift_text = None
-            if gift is not None and not holdout:
+            if gift is not None and not holdout and treatment(person.tier) == "coupon":
                 key, terms = gift
                 view = await coupons.issue(
                     session,
@@ -127,7 +128,8 @@ async def _plan_in_batches(
             return text(person, gift_text), coupon_id
 
     for start in range(0, len(ids), BATCH):
-        audience = await outbox.recipients(session, member_ids=ids[start : start + BATCH])
+        batch = await outbox.recipients(session, member_ids=ids[start : start + BATCH])
+        audience = [person for person in batch if treatment(person.tier) != "off"]
         total.add(
             await outbox.plan(
                 session,
@@ -147,13 +149,10 @@ def _ids(found: Sequence[int | None]) -> list[int]:
     return [i for i in found if i is not None]
 
 
-def _always(
-    gift: tuple[str, CouponTemplate] | None,
-) -> Callable[[Recipient], tuple[str, CouponTemplate] | None]:
-    def coupon_for(person: Recipient) -> tuple[str, CouponTemplate] | None:
-        return gift
-
-    return coupon_for
+def _by_tier(policy: Policy, campaign: str) -> Callable[[str], str]:
+    """The tier → action map of the policy's treatments for one automated campaign."""
+    actions = {key: getattr(policy.treatment_for(key), campaign) for key in policy.tiers.keys}
+    return lambda tier: str(actions.get(tier, "message"))
 
 
 def _template(policy: Policy, key: str | None) -> tuple[str, CouponTemplate] | None:
@@ -202,39 +201,22 @@ async def plan_birthdays(
         .scalars()
         .all()
     )
-    treatment = {key: policy.treatment_for(key).birthday for key in policy.tiers.keys}
-    gift = _template(policy, policy.campaigns.birthday_coupon)
-
-    def coupon_for(person: Recipient) -> tuple[str, CouponTemplate] | None:
-        return gift if treatment.get(person.tier) == "coupon" else None
 
     def text(person: Recipient, gift_text: str | None) -> str:
         return birthday_text(name=person.name, store=person.store_name, gift=gift_text)
 
-    members = await _with_treatment(session, ids, lambda tier: treatment.get(tier, "message"))
     return await _plan_in_batches(
         context,
         session,
-        ids=members,
+        ids=ids,
         campaign_kind="birthday",
         period=target.isoformat(),
         now=now,
         text=text,
-        coupon_for=coupon_for,
+        treatment=_by_tier(policy, "birthday"),
+        gift=_template(policy, policy.campaigns.birthday_coupon),
         respect_cap=False,  # a birthday is once a year: it goes out, the others give way
     )
-
-
-async def _with_treatment(
-    session: AsyncSession, ids: Sequence[int], action: Callable[[str], str]
-) -> list[int]:
-    """The members whose tier's treatment is not "off" for this campaign."""
-    if not ids:
-        return []
-    rows = await session.execute(
-        select(col(Member.id), col(Member.tier)).where(col(Member.id).in_(list(ids)))
-    )
-    return [mid for mid, tier in rows.all() if action(tier) != "off"]
 
 
 # -- the second visit --------------------------------------------------------------------------
@@ -263,12 +245,6 @@ async def plan_second_visits(
             )
         )
         ids += _ids(rows.scalars().all())
-    treatment = {key: policy.treatment_for(key).second_visit for key in policy.tiers.keys}
-    gift = _template(policy, policy.campaigns.second_visit_coupon)
-    members = await _with_treatment(session, ids, lambda tier: treatment.get(tier, "message"))
-
-    def coupon_for(person: Recipient) -> tuple[str, CouponTemplate] | None:
-        return gift if treatment.get(person.tier) == "coupon" else None
 
     def text(person: Recipient, gift_text: str | None) -> str:
         return second_visit_text(name=person.name, store=person.store_name, gift=gift_text)
@@ -276,12 +252,13 @@ async def plan_second_visits(
     return await _plan_in_batches(
         context,
         session,
-        ids=members,
+        ids=ids,
         campaign_kind="second_visit",
         period=day.isoformat(),
         now=now,
         text=text,
-        coupon_for=coupon_for,
+        treatment=_by_tier(policy, "second_visit"),
+        gift=_template(policy, policy.campaigns.second_visit_coupon),
         dedupe_period="once",
     )
 
@@ -303,7 +280,7 @@ async def plan_winback(
         lapsed = col(Member.lapsed_due_at)
         until = now - timedelta(days=waited)
         rows = await session.execute(
-            select(col(Member.id), col(Member.tier), lapsed).where(  # the due-date index
+            select(col(Member.id), lapsed).where(  # the due-date index
                 lapsed > until - timedelta(days=CATCH_UP_DAYS),
                 lapsed <= until,
                 col(Member.lost_due_at) > now,
@@ -311,10 +288,7 @@ async def plan_winback(
             )
         )
         by_episode: dict[str, list[int]] = {}
-        for member_id, tier, lapsed_at in rows.all():
-            mode = policy.treatment_for(tier).winback
-            if mode == "off" or (mode == "care" and step.message != "care"):
-                continue
+        for member_id, lapsed_at in rows.all():
             by_episode.setdefault(lapsed_at.date().isoformat(), []).append(member_id)
         terms = None
         if step.message == "coupon" and step.coupon_value is not None:
@@ -328,7 +302,11 @@ async def plan_winback(
                 ),
             )
 
-        coupon_for = _always(terms)
+        def treatment(tier: str, step: Any = step) -> str:
+            mode = policy.treatment_for(tier).winback
+            if mode == "off" or (mode == "care" and step.message != "care"):
+                return "off"  # loyal tiers get care, not discounts
+            return "coupon" if step.message == "coupon" else "message"
 
         def text(person: Recipient, gift_text: str | None) -> str:
             return winback_text(name=person.name, store=person.store_name, gift=gift_text)
@@ -343,7 +321,8 @@ async def plan_winback(
                     period=day.isoformat(),
                     now=now,
                     text=text,
-                    coupon_for=coupon_for,
+                    treatment=treatment,
+                    gift=terms,
                     dedupe_period=episode,
                 )
             )
@@ -358,8 +337,6 @@ async def plan_holidays(
 ) -> PlanResult:
     policy = context.policy
     total = PlanResult()
-    gift = _template(policy, policy.campaigns.holiday_coupon)
-    treatment = {key: policy.treatment_for(key).holiday for key in policy.tiers.keys}
     for holiday in policy.holidays:
         if not holiday.occurs_on(day):
             continue
@@ -380,10 +357,6 @@ async def plan_holidays(
             if not ids:
                 break
             last = ids[-1]
-            members = await _with_treatment(session, ids, lambda t: treatment.get(t, "message"))
-
-            def coupon_for(person: Recipient) -> tuple[str, CouponTemplate] | None:
-                return gift if treatment.get(person.tier) == "coupon" else None
 
             def text(person: Recipient, gift_text: str | None, name: Any = holiday.name) -> str:
                 locale = _locale(context, person)
@@ -398,12 +371,13 @@ async def plan_holidays(
                 await _plan_in_batches(
                     context,
                     session,
-                    ids=members,
+                    ids=ids,
                     campaign_kind="holiday",
                     period=day.isoformat(),
                     now=now,
                     text=text,
-                    coupon_for=coupon_for,
+                    treatment=_by_tier(policy, "holiday"),
+                    gift=_template(policy, policy.campaigns.holiday_coupon),
                 )
             )
     return total

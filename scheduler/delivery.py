@@ -16,7 +16,6 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -41,7 +40,6 @@ from loyalty.clock import Clock
 log = logging.getLogger(__name__)
 
 DEFAULT_PER_SECOND = 25
-PAID_BROADCAST_MAX = 1000
 PER_CHAT_INTERVAL = 1.0
 _SENDING_METHODS = frozenset(
     {
@@ -131,11 +129,9 @@ class DeliveryWorker:
     lease: timedelta = outbox.LEASE
     idle_sleep: float = 0.5
     paid_broadcast: bool = False
-    sent: int = 0
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _task: asyncio.Task[None] | None = None
     _turn: asyncio.Lock = field(default_factory=asyncio.Lock)
-    on_batch: Callable[[int], Awaitable[None]] | None = None
 
     def start(self) -> None:
         self._stop.clear()
@@ -183,9 +179,6 @@ class DeliveryWorker:
         sent = [(row.id, message_id) for row, message_id in results if message_id is not None]
         async with self.session_factory() as session, session.begin():
             await outbox.mark_sent(session, sent=sent, now=self.clock.now())
-        self.sent += len(sent)
-        if self.on_batch is not None:
-            await self.on_batch(len(sent))
         return len(rows)
 
     async def _send(self, row: outbox.Claimed) -> tuple[outbox.Claimed, int | None]:

@@ -68,16 +68,12 @@ async def tier_notices(context: JobContext) -> dict[str, Any]:
         return {"sent": 0, "quiet": True}
     async with context.session_factory() as session, session.begin():
         notices = await refresh.claim_tier_notices(session, now=now)
-        locales = {}
-        for notice in notices:
-            chosen, code = await people.locale_of(session, telegram_id=notice.telegram_id)
-            locales[notice.telegram_id] = chosen or locale_from_language_code(
-                code, context.i18n.default_locale
-            )
     sent = failed = 0
     policy = context.policy
     for notice in notices:  # the transaction is over: no lock held across Telegram calls
-        locale = locales[notice.telegram_id]
+        locale = notice.locale or locale_from_language_code(
+            notice.language_code, context.i18n.default_locale
+        )
         with context.i18n.context(), context.i18n.use_locale(locale):
             if notice.direction == "up":
                 text = tier_up_text(
