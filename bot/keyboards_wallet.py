@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
@@ -13,6 +15,7 @@ class WalletUse(CallbackData, prefix="wu"):
 
 class WalletExchange(CallbackData, prefix="wx"):
     template: str
+    key: str  # one-time: a double tap on the same button exchanges once
 
 
 class BillCoupon(CallbackData, prefix="bc"):
@@ -37,7 +40,7 @@ def use_button(label: str, coupon_id: int) -> InlineKeyboardButton:
 def exchange_button(label: str, template: str, cost: int) -> InlineKeyboardButton:
     return InlineKeyboardButton(
         text=_("{cost} points → {coupon}").format(cost=cost, coupon=label)[:64],
-        callback_data=WalletExchange(template=template).pack(),
+        callback_data=WalletExchange(template=template, key=secrets.token_urlsafe(9)).pack(),
     )
 
 

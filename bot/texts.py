@@ -130,6 +130,7 @@ def coupon_problem_text(problem: CouponProblem) -> str:
         "too_many_codes": _("Too many wrong codes. Please wait a few minutes and try again."),
         "own_coupon": _("Staff cannot redeem a coupon of their own member account."),
         "no_points": _("Not enough points for this exchange."),
+        "already": _("Done already: this button exchanged your points once. See /wallet."),
         "one_per_bill": _(
             "One coupon per bill: this guest has just used a coupon on this visit. Nothing was "
             "redeemed."

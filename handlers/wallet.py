@@ -140,6 +140,7 @@ async def exchange(
             template_key=callback_data.template,
             policy=policy,
             now=clock.now(),
+            request_key=callback_data.key,
         )
     except coupons.CouponProblem as problem:
         await query.answer(coupon_problem_text(problem), show_alert=True)

@@ -17,6 +17,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -227,30 +228,50 @@ async def gift(
 
 
 async def exchange_points(
-    session: AsyncSession, *, member_id: int, template_key: str, policy: Policy, now: datetime
+    session: AsyncSession,
+    *,
+    member_id: int,
+    template_key: str,
+    policy: Policy,
+    now: datetime,
+    request_key: str | None = None,
 ) -> CouponView:
     """Points for a coupon, atomically: the points are taken by one conditional update (never
-    below zero), and the coupon is issued in the same transaction."""
+    below zero) and the coupon is issued in the same savepoint. `request_key` (the button's
+    one-time key) makes a double tap spend the points once: the second is "already"."""
     offer = policy.points.exchange_for(template_key)
     if offer is None or template_key not in policy.coupons.templates:
         raise CouponProblem("unknown_template")
-    taken = await session.execute(
-        update(Member)
-        .where(col(Member.id) == member_id, col(Member.points_balance) >= offer.cost)
-        .values(points_balance=col(Member.points_balance) - offer.cost)
-        .execution_options(synchronize_session=False)
-    )
-    if taken.rowcount != 1:  # type: ignore[attr-defined]
-        raise CouponProblem("no_points")
-    session.add(PointsEntry(member_id=member_id, delta=-offer.cost, reason="exchange", at=now))
-    view = await issue(
-        session,
-        member_id=member_id,
-        template_key=template_key,
-        policy=policy,
-        now=now,
-        campaign="points",
-    )
+    try:
+        async with session.begin_nested():  # refused: nothing of it stays
+            taken = await session.execute(
+                update(Member)
+                .where(col(Member.id) == member_id, col(Member.points_balance) >= offer.cost)
+                .values(points_balance=col(Member.points_balance) - offer.cost)
+                .execution_options(synchronize_session=False)
+            )
+            if taken.rowcount != 1:  # type: ignore[attr-defined]
+                raise CouponProblem("no_points")
+            session.add(
+                PointsEntry(
+                    member_id=member_id,
+                    delta=-offer.cost,
+                    reason="exchange",
+                    at=now,
+                    request_key=request_key,
+                )
+            )
+            await session.flush()
+            view = await issue(
+                session,
+                member_id=member_id,
+                template_key=template_key,
+                policy=policy,
+                now=now,
+                campaign="points",
+            )
+    except IntegrityError:
+        raise CouponProblem("already") from None
     member = await session.get(Member, member_id)
     if member is not None:
         await session.refresh(member)

@@ -245,7 +245,10 @@ class PointsEntry(SQLModel, table=True):
     """The points ledger: append-only; a member's balance is the sum of their entries."""
 
     __tablename__ = "points_ledger"
-    __table_args__ = (Index("ix_points_member", "member_id"),)
+    __table_args__ = (
+        Index("ix_points_member", "member_id"),
+        UniqueConstraint("member_id", "request_key", name="uq_points_member_request"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     member_id: int = Field(sa_column=Column(Integer, ForeignKey("member.id"), nullable=False))
@@ -255,6 +258,8 @@ class PointsEntry(SQLModel, table=True):
         default=None, sa_column=Column(Integer, ForeignKey("payment.id"), nullable=True)
     )
     at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    request_key: str | None = Field(default=None, sa_column=Column(String(32), nullable=True))
+    """Set on an exchange: the button's one-time key, so a double tap spends the points once."""
 
 
 class CheckIn(SQLModel, table=True):

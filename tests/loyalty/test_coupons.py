@@ -554,3 +554,34 @@ async def test_unspent_points_expire_first_in_first_out(
         assert member.points_balance == 50 == await points.ledger_balance(session, member_id=dana)
         users = await session.scalar(select(func.count()).select_from(TelegramUser))
         assert users == 1
+
+
+async def test_a_double_tap_on_one_exchange_button_spends_the_points_once(
+    factory: async_sessionmaker[AsyncSession], store: StoreRef, policy: Policy
+) -> None:
+    dana = await pay(factory, store, policy, who=DANA, amount=D(900), at=NOON, ref="big")
+
+    async def tap(key: str) -> str:
+        try:
+            async with factory() as session, session.begin():
+                await coupons.exchange_points(
+                    session,
+                    member_id=dana,
+                    template_key="ten_off",
+                    policy=policy,
+                    now=NOON,
+                    request_key=key,
+                )
+        except CouponProblem as problem:
+            return problem.reason
+        return "ok"
+
+    # 900 points would buy three; two taps on one button buy one, a fresh button another
+    assert sorted(await asyncio.gather(tap("button-1"), tap("button-1"))) == ["already", "ok"]
+    assert await tap("button-2") == "ok"
+    async with factory() as session:
+        member = await session.get(Member, dana)
+        assert member is not None
+        assert member.points_balance == 300 == await points.ledger_balance(session, member_id=dana)
+        held = await coupons.usable_coupons(session, member_id=dana, now=NOON)
+        assert len(held) == 2
