@@ -101,6 +101,7 @@ def coupon_text(coupon: CouponView, policy: Policy, locale: str) -> str:
     elif coupon.kind == "dish":
         template = policy.coupons.templates.get(coupon.template)
         dish = template.dish.get(locale) if template is not None and template.dish else None
+        dish = coupon.dish_name or dish
         text = _("Free: {dish}").format(dish=dish or _("a dish"))
     else:
         text = _("{amount} off").format(amount=format_money(coupon.value, coupon.currency, locale))

@@ -70,6 +70,8 @@ class CouponView:
     valid_until: datetime
     status: str
     campaign: str | None
+    dish_name: str | None = None
+    """A free dish not among the policy's templates (a new dish's tasting)."""
 
     def discount(self, bill: Decimal) -> Decimal:
         return discount_for(
@@ -92,6 +94,7 @@ def _view(coupon: Coupon) -> CouponView:
         valid_until=coupon.valid_until,
         status=coupon.status,
         campaign=coupon.campaign,
+        dish_name=coupon.dish_name,
     )
 
 
@@ -166,9 +169,11 @@ async def issue(
     campaign: str | None = None,
     issued_by: int | None = None,
     terms: CouponTemplate | None = None,
+    dish_name: str | None = None,
 ) -> CouponView:
     """A coupon from the policy's template `template_key`, or on explicit `terms` (a win-back
-    step's amount) recorded under that key."""
+    step's amount) recorded under that key; `dish_name` names a free dish the policy does not
+    (a new dish's tasting)."""
     template = terms or policy.coupons.templates.get(template_key)
     if template is None:
         raise CouponProblem("unknown_template")
@@ -189,6 +194,7 @@ async def issue(
         cap=template.cap,
         currency=store.currency,
         campaign=campaign,
+        dish_name=dish_name,
         issued_by=issued_by,
         issued_at=now,
         valid_until=valid_until(template, now=now, timezone=store.timezone),

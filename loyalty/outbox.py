@@ -15,6 +15,7 @@ messages that were in flight can be sent twice.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -216,8 +217,11 @@ async def plan(
     marketing: bool = True,
     respect_cap: bool = True,
     dedupe_period: str | None = None,
+    photo: str | None = None,
 ) -> PlanResult:
     """Queue the campaign's message for every eligible member of `audience` (one batch).
+
+    `photo`: a Telegram file id sent with every message (the text becomes its caption).
 
     `respect_cap=False` (birthdays): sent even at the cap, and still counted toward it, so the
     other campaigns of the week give way. `dedupe_period`: what makes a message unique besides
@@ -282,7 +286,8 @@ async def plan(
                 "telegram_id": person.telegram_id,
                 "dedupe_key": key,
                 "marketing": marketing,
-                "text": text[:4096],
+                "text": text[: 1024 if photo else 4096],
+                "photo": photo,
                 "coupon_id": coupon_id,
                 "status": HOLDOUT if holdout else PENDING,
                 "attempts": 0,
@@ -308,8 +313,11 @@ async def enqueue_one(
     now: datetime,
     member_id: int | None = None,
     marketing: bool = False,
+    buttons: str | None = None,
+    at: datetime | None = None,
 ) -> bool:
-    """A single message through the outbox (a transactional notice); False if already queued."""
+    """A single message through the outbox (a transactional notice); False if already queued.
+    `buttons`: an inline keyboard as JSON (see `keyboard_json`); `at`: not before then."""
     dialect = session.bind.dialect.name
     insert_ = pg_insert if dialect == "postgresql" else sqlite_insert
     done = await session.execute(
@@ -320,14 +328,23 @@ async def enqueue_one(
             dedupe_key=dedupe,
             marketing=marketing,
             text=text[:4096],
+            buttons=buttons,
             status=PENDING,
             attempts=0,
-            next_attempt_at=now,
+            next_attempt_at=at or now,
             created_at=now,
         )
         .on_conflict_do_nothing(index_elements=["dedupe_key"])
     )
     return bool(done.rowcount)  # type: ignore[attr-defined]
+
+
+def keyboard_json(rows: Sequence[Sequence[tuple[str, str]]]) -> str:
+    """An inline keyboard of (label, callback data) buttons, as the outbox stores it."""
+    return json.dumps(
+        [[{"text": label, "callback_data": data} for label, data in row] for row in rows],
+        ensure_ascii=False,
+    )
 
 
 # -- delivery ----------------------------------------------------------------------------------
@@ -339,6 +356,8 @@ class Claimed:
     telegram_id: int
     text: str
     attempts: int
+    photo: str | None = None
+    buttons: str | None = None
 
 
 async def claim(
@@ -376,11 +395,13 @@ async def claim(
             col(OutboxMessage.telegram_id),
             col(OutboxMessage.text),
             col(OutboxMessage.attempts),
+            col(OutboxMessage.photo),
+            col(OutboxMessage.buttons),
         )
         .where(col(OutboxMessage.id).in_(ids))
         .order_by(col(OutboxMessage.next_attempt_at), col(OutboxMessage.id))
     )
-    return [Claimed(i, t, x, a) for i, t, x, a in rows.all()]
+    return [Claimed(*row) for row in rows.all()]
 
 
 async def mark_sent(

@@ -499,6 +499,27 @@ class Campaigns:
     second_visit_factor: Annotated[Factor, Field(ge=0.3, le=3)] = 1.0
     """A newcomer is nudged at this times the cohort's typical first return after their visit."""
     holiday_coupon: TierKey | None = None
+    new_dish_tasting_value: PositiveAmount = Decimal(50)
+    """A new dish's free tasting (tiers whose treatment gives new_dish = "coupon") takes at most
+    this off the bill, in the store's currency."""
+    new_dish_tasting_days: Annotated[int, Strict(), Field(ge=1, le=90)] = 14
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)
+class FeedbackPolicy:
+    """The post-visit question "how was it?" (1–5 stars)."""
+
+    ask_after_hours: Annotated[int, Strict(), Field(ge=1, le=48)] = 3
+    """Hours after a visit the member is asked (quiet hours defer it to the morning)."""
+    low_rating: Annotated[int, Strict(), Field(ge=1, le=4)] = 2
+    """Ratings at or below this ask what went wrong and reach the managers at once."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)
+class Export:
+    managers_see_personal_data: bool = False
+    """`/export` by a manager (scoped to a store) leaves out names and birthdays unless true;
+    owners always get them."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)
@@ -522,7 +543,9 @@ class Treatment:
 
     second_visit: Action = "message"
     birthday: Action = "message"
-    new_dish: Action = "message"
+    new_dish: Literal["off", "message", "friends", "coupon"] = "message"
+    """"friends": the invitation asks them to bring friends (with their referral link);
+    "coupon": a free tasting."""
     holiday: Action = "message"
     winback: Literal["off", "care", "ladder"] = "ladder"
     """"care": care messages only, never a discount (loyal members); "ladder": the whole ladder."""
@@ -542,6 +565,12 @@ class Policy:
     ladder: Ladder = Field(default_factory=Ladder)
     caps: Caps = Field(default_factory=Caps)
     holidays: tuple[Holiday, ...] = ()
+    taste_tags: Annotated[Mapping[TierKey, LocalizedText], AfterValidator(_frozen_mapping)] = Field(
+        default_factory=dict
+    )
+    """Tags a dish carries and a member may pick in /profile (key → names in each language)."""
+    feedback: FeedbackPolicy = Field(default_factory=FeedbackPolicy)
+    export: Export = Field(default_factory=Export)
     treatments: Annotated[Mapping[TierKey, Treatment], AfterValidator(_frozen_mapping)] = Field(
         default_factory=dict
     )

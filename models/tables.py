@@ -184,6 +184,9 @@ class Member(SQLModel, table=True):
     lost_due_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     tier_since: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     erased_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    taste_tags: str = Field(default="", sa_column=Column(String(200), nullable=False, default=""))
+    """The policy's taste tags the member picked, as ",spicy,seafood," (so one tag is a LIKE
+    '%,spicy,%'); empty when they picked none."""
 
 
 class Payment(SQLModel, table=True):
@@ -408,6 +411,9 @@ class Coupon(SQLModel, table=True):
     cap: Decimal | None = Field(default=None, sa_column=Column(Money()))
     currency: str = Field(max_length=3)
     campaign: str | None = Field(default=None, max_length=64)
+    dish_name: str | None = Field(default=None, max_length=64)
+    """A free-dish coupon for a dish that is not in the policy's templates (a new dish's
+    tasting): its name as the manager wrote it."""
     issued_by: int | None = Field(default=None, sa_column=Column(BigInteger))
     issued_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     valid_until: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
@@ -465,6 +471,16 @@ class Campaign(SQLModel, table=True):
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     created_by: int | None = Field(default=None, sa_column=Column(BigInteger))
     scheduled_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    audience: str = Field(default="", max_length=1000)
+    """A manager's broadcast: the segment as JSON (see loyalty.audiences)."""
+    text: str = Field(default="", max_length=4096)
+    """A manager's broadcast: the text, sent as written to every language."""
+    photo: str | None = Field(default=None, max_length=256)
+    """A Telegram file id sent with the text (a broadcast's or a new dish's photo)."""
+    dish_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("dish.id"), nullable=True)
+    )
+    finished_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
 
 
 class OutboxMessage(SQLModel, table=True):
@@ -492,6 +508,10 @@ class OutboxMessage(SQLModel, table=True):
     dedupe_key: str = Field(sa_column=Column(String(128), nullable=False, unique=True))
     marketing: bool = True
     text: str = Field(max_length=4096)
+    photo: str | None = Field(default=None, max_length=256)
+    """A Telegram file id: the message is a photo with `text` as its caption."""
+    buttons: str | None = Field(default=None, max_length=2000)
+    """An inline keyboard as JSON: [[{"text": ..., "callback_data": ...}, ...], ...]."""
     coupon_id: int | None = Field(
         default=None, sa_column=Column(Integer, ForeignKey("coupon.id"), nullable=True)
     )
@@ -503,3 +523,44 @@ class OutboxMessage(SQLModel, table=True):
     error: str | None = Field(default=None, max_length=300)
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     sent_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+
+
+class Dish(SQLModel, table=True):
+    """A dish a manager added (`/newdish`): adding it plans the new-dish invitations."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    store_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("store.id", ondelete="CASCADE"), nullable=False)
+    )
+    name: str = Field(max_length=64)
+    description: str = Field(default="", max_length=1000)
+    photo: str | None = Field(default=None, max_length=256)
+    """A Telegram file id."""
+    tags: str = Field(default="", max_length=200)
+    """Taste tags from the policy, as ",spicy,seafood," (like Member.taste_tags)."""
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    created_by: int | None = Field(default=None, sa_column=Column(BigInteger))
+
+
+class Feedback(SQLModel, table=True):
+    """What a diner told the restaurant: a rating of a visit (1–5 stars), a complaint (what went
+    wrong, after a low rating) or a suggestion. Managers mark it handled in `/feedback`."""
+
+    __table_args__ = (
+        UniqueConstraint("visit_id", "kind", name="uq_feedback_visit_kind"),
+        Index("ix_feedback_open", "handled_at", "kind", "created_at"),
+        Index("ix_feedback_member_at", "member_id", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: int = Field(sa_column=Column(Integer, ForeignKey("member.id"), nullable=False))
+    visit_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("visit.id"), nullable=True)
+    )
+    kind: str = Field(max_length=12)
+    """rating, complaint or suggestion."""
+    rating: int | None = None
+    text: str = Field(default="", max_length=2000)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    handled_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    handled_by: int | None = Field(default=None, sa_column=Column(BigInteger))

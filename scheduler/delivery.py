@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from contextvars import ContextVar
@@ -32,6 +33,7 @@ from aiogram.exceptions import (
 )
 from aiogram.methods import TelegramMethod
 from aiogram.methods.base import Response, TelegramType
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from loyalty import outbox
@@ -186,7 +188,15 @@ class DeliveryWorker:
         extra: dict[str, Any] = {"allow_paid_broadcast": True} if self.paid_broadcast else {}
         taken = _TOKEN_TAKEN.set(True)
         try:
-            message = await self.bot.send_message(row.telegram_id, row.text, **extra)
+            markup = _markup(row.buttons)
+            if row.photo:
+                message = await self.bot.send_photo(
+                    row.telegram_id, row.photo, caption=row.text, reply_markup=markup, **extra
+                )
+            else:
+                message = await self.bot.send_message(
+                    row.telegram_id, row.text, reply_markup=markup, **extra
+                )
         except TelegramRetryAfter as exc:
             self.budget.pause(exc.retry_after)
             await self._finish(
@@ -220,3 +230,14 @@ class DeliveryWorker:
             await outbox.mark_final(
                 session, row=row, status=status, error=error, now=self.clock.now()
             )
+
+
+def _markup(buttons: str | None) -> InlineKeyboardMarkup | None:
+    """The inline keyboard an outbox row carries (see loyalty.outbox.keyboard_json)."""
+    if not buttons:
+        return None
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [InlineKeyboardButton(**button) for button in row] for row in json.loads(buttons)
+        ]
+    )
