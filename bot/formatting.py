@@ -46,3 +46,11 @@ def format_local_time(at: datetime, timezone: str, locale: str) -> str:
     return babel_format_time(
         at.astimezone(ZoneInfo(timezone)), format="short", locale=babel_locale(locale)
     )
+
+
+def format_local_datetime(at: datetime, timezone: str, locale: str) -> str:
+    """A moment on the store's wall clock with its day: "Nov 24, 2026 10:00 AM" (en),
+    "2026年11月24日 10:00" (zh_Hans)."""
+    local = at.astimezone(ZoneInfo(timezone))
+    day = babel_format_date(local.date(), format="medium", locale=babel_locale(locale))
+    return f"{day} {babel_format_time(local, format='short', locale=babel_locale(locale))}"

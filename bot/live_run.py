@@ -53,6 +53,7 @@ async def run_live(settings: Settings, stop: asyncio.Event) -> None:
         ),
         jobs=default_jobs(),
     )
+    dispatcher["wake_job"] = scheduler.wake  # "Send now" plans at once
     try:
         me = await bot.get_me()  # the username goes into the POS API's claim links
     except BaseException:

@@ -128,6 +128,7 @@ async def sandbox(settings: Settings, *, port: int | None = None) -> AsyncIterat
         scheduler.context.bot = bot
         worker = build_worker(bot, services, budget)
         dispatcher = build_dispatcher(services)
+        dispatcher["wake_job"] = scheduler.wake  # "Send now" plans at once
         await _seed_cast(services, emulator, owner_id)
         for number in SANDBOX_TABLES:
             payload = services.signer.sign(TablePayload(store_id=services.store.id, table=number))

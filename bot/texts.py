@@ -50,10 +50,52 @@ def help_text(role: Role, store: str) -> str:
             "automatically: no form to fill in."
         ).format(store=store),
     ]
+    if role.at_least(Role.CASHIER):
+        lines += [
+            "",
+            _("For the counter:"),
+            _("Scan a member's card QR — record their bill"),
+            _("/bill <amount> — a receipt QR for a walk-in diner"),
+            _("/redeem <code> — redeem a coupon by its 6-digit code"),
+        ]
+    if role.at_least(Role.MANAGER):
+        lines += [
+            "",
+            _("For managers:"),
+            _("/broadcast — a message to a group of members"),
+            _("/newdish — add a new dish and invite members to taste it"),
+            _("/stats — members, visits and tiers, with a chart"),
+            _("/campaigns — what each campaign sent and brought"),
+            _("/feedback — ratings, complaints and suggestions"),
+            _("/gift <member> <coupon> — give a member a coupon"),
+            _("/refund <payment> — refund a payment"),
+            _("/export — members, visits, payments and coupons as CSV"),
+            _("/staff — invite and remove staff"),
+        ]
+    if role is Role.OWNER:
+        lines.append(_("/audit — who did what"))
     extra = role_line(role, store)
     if extra:
         lines += ["", extra]
     return "\n".join(lines)
+
+
+def stage_name(stage: str) -> str:
+    """A lifecycle stage (loyalty.lifecycle.Stage) in the reader's language."""
+    names = {
+        "newcomer": _("newcomers"),
+        "returning": _("returning"),
+        "active": _("active"),
+        "slowing": _("slowing down"),
+        "lapsed": _("lapsed"),
+        "lost": _("lost"),
+    }
+    return names.get(stage, stage)
+
+
+def taste_name(policy: Policy, tag: str, locale: str) -> str:
+    names = policy.taste_tags.get(tag)
+    return names.get(locale) if names is not None else tag
 
 
 def _benefits(treatment: Treatment) -> list[str]:

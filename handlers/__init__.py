@@ -9,6 +9,7 @@ from aiogram import Router
 
 def get_routers() -> list[Router]:
     from handlers import (
+        broadcast,
         cashier,
         errors,
         fallback,
@@ -30,6 +31,7 @@ def get_routers() -> list[Router]:
         language.build_router(),
         help.build_router(),
         staff.build_router(),
+        broadcast.build_router(),
         member.build_router(),
         wallet.build_router(),
         pay.build_router(),

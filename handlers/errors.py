@@ -16,7 +16,7 @@ from bot.middlewares import resolve_locale
 from loyalty.bills import BillProblem
 from loyalty.errors import DomainError, NotAllowed, UnsupportedLocale
 from loyalty.payments import ReceiptProblem, RefundProblem
-from loyalty.staff import InviteProblem
+from loyalty.staff import InviteProblem, StaffGone
 from loyalty.visits import UnknownTable
 
 log = logging.getLogger(__name__)
@@ -44,6 +44,8 @@ def _message_for(exc: Exception) -> str:
         if exc.reason == "expired":
             return _("This invitation has expired. Please ask for a new one.")
         return _("This invitation is not valid.")
+    if isinstance(exc, StaffGone):
+        return _("This person is no longer on the staff.")
     if isinstance(exc, RefundProblem):
         if exc.reason == "already":
             return _("This payment was already refunded.")

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
 from typing import Any
 
 from aiogram import Bot, Router
-from aiogram.exceptions import TelegramForbiddenError
+from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
 from aiogram.filters import Command, CommandObject
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
@@ -13,6 +14,7 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.formatting import format_date
 from bot.texts import coupon_problem_text, coupon_text, coupon_until, role_name
 from handlers.receipts import their_locale
 from loyalty import coupons, payments, staff
@@ -29,16 +31,43 @@ class InviteRole(CallbackData, prefix="inv"):
     role: str
 
 
-async def staff_menu(message: Message, role: Role) -> None:
+class RemoveStaff(CallbackData, prefix="rms"):
+    id: int
+
+
+def _staff_line(person: staff.StaffMember, locale: str) -> str:
+    return _("{name} — {role} since {date}").format(
+        name=person.display_name or str(person.telegram_id),
+        role=role_name(person.role),
+        date=format_date(person.since.date(), locale, "medium"),
+    )
+
+
+async def staff_menu(
+    message: Message, role: Role, session: AsyncSession, store: StoreInfo, locale: str
+) -> None:
     if not role.at_least(Role.MANAGER):
         raise NotAllowed("staff")
+    team = await staff.list_staff(session, store_id=store.id)
+    lines = [_("Staff of {store}:").format(store=store.name)]
+    lines += [f"• {_staff_line(person, locale)}" for person in team] or [_("Nobody yet.")]
+    removable = [person for person in team if staff.may_invite(role, person.role)]
     buttons = [
+        [
+            InlineKeyboardButton(
+                text=_("Remove {name}").format(name=person.display_name or str(person.telegram_id)),
+                callback_data=RemoveStaff(id=person.id).pack(),
+            )
+        ]
+        for person in removable
+    ]
+    buttons.append(
         [
             InlineKeyboardButton(
                 text=_("Invite a cashier"), callback_data=InviteRole(role=Role.CASHIER.value).pack()
             )
         ]
-    ]
+    )
     if role is Role.OWNER:
         buttons.append(
             [
@@ -48,9 +77,9 @@ async def staff_menu(message: Message, role: Role) -> None:
                 )
             ]
         )
+    lines += ["", _("Invite a colleague: the link works once, for 24 hours.")]
     await message.answer(
-        _("Invite a colleague: the link works once, for 24 hours."),
-        reply_markup=InlineKeyboardMarkup(inline_keyboard=buttons),
+        "\n".join(lines), reply_markup=InlineKeyboardMarkup(inline_keyboard=buttons)
     )
 
 
@@ -83,6 +112,42 @@ async def make_invite(
                 role=role_name(invite.role), link=link
             )
         )
+
+
+async def remove_staff(
+    query: CallbackQuery,
+    callback_data: RemoveStaff,
+    session: AsyncSession,
+    role: Role,
+    store: StoreInfo,
+    clock: Clock,
+    i18n: I18n,
+    bot: Bot,
+) -> None:
+    """Remove a cashier or manager: their role ends now (their next tap is a diner's)."""
+    if not role.at_least(Role.MANAGER):
+        raise NotAllowed("staff")
+    removed = await staff.revoke(
+        session,
+        staff_id=callback_data.id,
+        by_telegram_id=query.from_user.id,
+        by_role=role,
+        now=clock.now(),
+    )
+    name = removed.display_name or str(removed.telegram_id)
+    await query.answer(_("{name} is no longer on the staff.").format(name=name))
+    if query.message is not None:
+        await query.message.answer(
+            _("{name} ({role}) was removed from the staff.").format(
+                name=name, role=role_name(removed.role)
+            )
+        )
+    with i18n.use_locale(await their_locale(session, i18n, removed.telegram_id)):
+        text = _("You are no longer a {role} of {store}.").format(
+            role=role_name(removed.role), store=store.name
+        )
+    with suppress(TelegramForbiddenError, TelegramBadRequest):
+        await bot.send_message(removed.telegram_id, text)
 
 
 async def join(
@@ -226,6 +291,7 @@ def build_router() -> Router:
     router = Router(name="staff")
     router.message.register(staff_menu, Command("staff"))
     router.callback_query.register(make_invite, InviteRole.filter())
+    router.callback_query.register(remove_staff, RemoveStaff.filter())
     router.message.register(refund, Command("refund"))
     router.message.register(gift, Command("gift"))
     return router

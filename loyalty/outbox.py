@@ -218,8 +218,11 @@ async def plan(
     respect_cap: bool = True,
     dedupe_period: str | None = None,
     photo: str | None = None,
+    dry_run: bool = False,
 ) -> PlanResult:
     """Queue the campaign's message for every eligible member of `audience` (one batch).
+
+    `dry_run`: count what would happen (a broadcast's preview) and write nothing.
 
     `photo`: a Telegram file id sent with every message (the text becomes its caption).
 
@@ -269,7 +272,10 @@ async def plan(
                 result.capped += 1
                 continue
         holdout = in_holdout(campaign.id, person.member_id, campaign.holdout_share)
-        text, coupon_id = await render(person, holdout)
+        if dry_run:
+            text, coupon_id = "", None
+        else:
+            text, coupon_id = await render(person, holdout)
         result.coupons += coupon_id is not None
         if holdout:
             result.holdout += 1
@@ -295,7 +301,7 @@ async def plan(
                 "created_at": now,
             }
         )
-    if rows:
+    if rows and not dry_run:
         dialect = session.bind.dialect.name
         insert_ = pg_insert if dialect == "postgresql" else sqlite_insert
         await session.execute(

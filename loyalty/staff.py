@@ -5,14 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from loyalty import roles
 from loyalty.errors import DomainError, NotAllowed
 from models import queries
-from models.tables import Role, StaffInvite
+from models.tables import Role, Staff, StaffInvite
 
 INVITE_TTL = timedelta(hours=24)
 
@@ -21,6 +21,13 @@ class InviteProblem(DomainError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class StaffGone(DomainError):
+    """The staff row was removed already (a second tap on Remove, a stale list)."""
+
+    def __init__(self, staff_id: int) -> None:
+        super().__init__(f"staff {staff_id} is not on the staff")
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,3 +117,66 @@ async def accept_invite(
     )
     store = await queries.get_store(session, store_id=invite.store_id)
     return Joined(role=role, store_name=store.name if store else "", invited_by=invite.created_by)
+
+
+@dataclass(frozen=True, slots=True)
+class StaffMember:
+    id: int
+    telegram_id: int
+    role: Role
+    display_name: str
+    since: datetime
+
+
+def _member(staff: Staff) -> StaffMember:
+    assert staff.id is not None
+    return StaffMember(
+        id=staff.id,
+        telegram_id=staff.telegram_id,
+        role=Role(staff.role),
+        display_name=staff.display_name,
+        since=staff.created_at,
+    )
+
+
+async def list_staff(session: AsyncSession, *, store_id: int) -> list[StaffMember]:
+    """The store's current cashiers and managers, managers first."""
+    rows = await session.execute(
+        select(Staff)
+        .where(col(Staff.store_id) == store_id, col(Staff.revoked_at).is_(None))
+        .order_by(col(Staff.role).desc(), col(Staff.created_at))
+    )
+    return [_member(s) for s in rows.scalars().all()]
+
+
+async def revoke(
+    session: AsyncSession,
+    *,
+    staff_id: int,
+    by_telegram_id: int,
+    by_role: Role,
+    now: datetime,
+) -> StaffMember:
+    """Take someone's role away (owners: managers and cashiers; managers: cashiers). From the
+    next update on they are a diner: every staff command and button checks the role anew."""
+    staff = await session.get(Staff, staff_id)
+    if staff is None or staff.revoked_at is not None:
+        raise StaffGone(staff_id)
+    if not may_invite(by_role, Role(staff.role)):
+        raise NotAllowed(f"{by_role} cannot remove {staff.role}")
+    done = await session.execute(
+        update(Staff)
+        .where(col(Staff.id) == staff_id, col(Staff.revoked_at).is_(None))
+        .values(revoked_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if done.rowcount != 1:  # type: ignore[attr-defined]
+        raise StaffGone(staff_id)
+    await queries.add_audit(
+        session,
+        actor_telegram_id=by_telegram_id,
+        action="staff.revoke",
+        detail=f"{staff.telegram_id} {staff.role} store={staff.store_id}",
+        now=now,
+    )
+    return _member(staff)

@@ -49,6 +49,7 @@ class Scheduler:
     jobs: list[Job]
     _aps: AsyncIOScheduler | None = None
     _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+    _woken: set[asyncio.Task[dict[str, Any]]] = field(default_factory=set)
 
     def start(self) -> None:
         """Start the timers (needs a running event loop)."""
@@ -83,6 +84,14 @@ class Scheduler:
         log.debug("job %s: %s", job.name, result)
         return result
 
+    def wake(self, name: str) -> None:
+        """Run one job now, in the background (a manager pressed "Send now")."""
+        job = next((j for j in self.jobs if j.name == name), None)
+        if job is not None:
+            task = asyncio.get_running_loop().create_task(self.run_job(job))
+            self._woken.add(task)
+            task.add_done_callback(self._woken.discard)
+
     async def run_due(self) -> dict[str, dict[str, Any]]:
         """Run every job once as of the clock's now (after the sandbox moves the clock)."""
         return {job.name: await self.run_job(job) for job in self.jobs}
@@ -96,6 +105,7 @@ async def forget_old_updates(context: JobContext) -> dict[str, Any]:
 
 def default_jobs() -> list[Job]:
     from scheduler import campaign_jobs
+    from scheduler.broadcast_jobs import run_broadcasts
     from scheduler.lifecycle_jobs import nightly_refresh, tier_notices
 
     # in this order when the sandbox clock moves: the refresh first (due dates), then campaigns
@@ -107,4 +117,5 @@ def default_jobs() -> list[Job]:
         Job(name="second_visits", every=timedelta(minutes=30), run=campaign_jobs.second_visits),
         Job(name="winback", every=timedelta(minutes=30), run=campaign_jobs.winback),
         Job(name="holidays", every=timedelta(minutes=30), run=campaign_jobs.holidays),
+        Job(name="broadcasts", every=timedelta(minutes=1), run=run_broadcasts),
     ]

@@ -1,0 +1,540 @@
+"""`/broadcast`: pick a segment → write the message (a photo optional) → preview exactly as
+members will see it, with the real audience → send now, schedule, or discard. Managers and
+owners only; every button re-checks the role and re-reads the broadcast when pressed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from aiogram import Bot, F, Router
+from aiogram.filters import Command, StateFilter
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, InaccessibleMessage, InlineKeyboardMarkup, Message
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import ngettext
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.formatting import format_local_datetime
+from bot.keyboards_console import (
+    BroadcastAct,
+    BroadcastAt,
+    SegmentDone,
+    SegmentPick,
+    cancel_keyboard,
+    preview_keyboard,
+    segment_keyboard,
+    when_keyboard,
+)
+from bot.locales import LANGUAGE_NAMES
+from bot.texts import stage_name, taste_name
+from loyalty import audiences, broadcasts
+from loyalty.audiences import Segment, SegmentProblem
+from loyalty.broadcasts import Broadcast, BroadcastProblem
+from loyalty.clock import Clock
+from loyalty.errors import NotAllowed
+from loyalty.outbox import PlanResult, next_send_time
+from loyalty.policy import Policy
+from loyalty.stores import StoreInfo
+from models.tables import Role
+
+WakeJob = Callable[[str], None]
+
+
+class BroadcastFlow(StatesGroup):
+    segment = State()
+    message = State()
+    when = State()
+
+
+def _manager(role: Role) -> None:
+    if not role.at_least(Role.MANAGER):
+        raise NotAllowed("broadcast")
+
+
+def segment_text(segment: Segment, policy: Policy, locale: str) -> str:
+    """ "Tier: Loyal, Regular · Language: English" — or "all members"."""
+    if segment.is_everyone:
+        return _("all members")
+    parts = []
+    if segment.tiers:
+        names = ", ".join(policy.tiers.display_name(t, locale) for t in segment.tiers)
+        parts.append(_("tier: {names}").format(names=names))
+    if segment.stages:
+        names = ", ".join(stage_name(s) for s in segment.stages)
+        parts.append(_("stage: {names}").format(names=names))
+    if segment.languages:
+        names = ", ".join(LANGUAGE_NAMES.get(lang, lang) for lang in segment.languages)
+        parts.append(_("language: {names}").format(names=names))
+    if segment.tags:
+        names = ", ".join(taste_name(policy, t, locale) for t in segment.tags)
+        parts.append(_("taste: {names}").format(names=names))
+    return " · ".join(parts)
+
+
+async def _picker_text(
+    session: AsyncSession, segment: Segment, policy: Policy, clock: Clock, locale: str
+) -> str:
+    matching = await audiences.count(
+        session, segment=segment, policy=policy, now=clock.now(), default_locale=locale
+    )
+    return "\n".join(
+        [
+            _("New broadcast. Who should receive it? Tap to choose; choose nothing for everyone."),
+            "",
+            _("Audience: {segment}").format(segment=segment_text(segment, policy, locale)),
+            ngettext("{count} member matches.", "{count} members match.", matching).format(
+                count=matching
+            ),
+        ]
+    )
+
+
+async def start(
+    message: Message,
+    role: Role,
+    state: FSMContext,
+    session: AsyncSession,
+    policy: Policy,
+    clock: Clock,
+    store: StoreInfo,
+    locale: str,
+) -> None:
+    _manager(role)
+    await state.set_state(BroadcastFlow.segment)
+    await state.update_data(segment=Segment().to_json())
+    for waiting in await broadcasts.scheduled(session, now=clock.now()):
+        await message.answer(
+            _("Scheduled for {when}: {text}").format(
+                when=format_local_datetime(
+                    waiting.scheduled_at or clock.now(), store.timezone, locale
+                ),
+                text=waiting.text[:200],
+            ),
+            reply_markup=cancel_keyboard(waiting.id, _("Cancel this broadcast")),
+        )
+    await message.answer(
+        await _picker_text(session, Segment(), policy, clock, locale),
+        reply_markup=segment_keyboard(Segment(), audiences.choices(policy), policy, locale),
+    )
+
+
+async def pick(
+    query: CallbackQuery,
+    callback_data: SegmentPick,
+    role: Role,
+    state: FSMContext,
+    session: AsyncSession,
+    policy: Policy,
+    clock: Clock,
+    locale: str,
+) -> None:
+    _manager(role)
+    data = await state.get_data()
+    try:
+        segment = Segment.from_json(data.get("segment", "")).toggled(
+            callback_data.dim, callback_data.value
+        )
+        segment.check(policy)
+    except SegmentProblem:
+        await query.answer(_("This choice is no longer available."), show_alert=True)
+        return
+    await state.set_state(BroadcastFlow.segment)
+    await state.update_data(segment=segment.to_json())
+    await query.answer()
+    if query.message is not None and not isinstance(query.message, InaccessibleMessage):
+        await query.message.edit_text(
+            await _picker_text(session, segment, policy, clock, locale),
+            reply_markup=segment_keyboard(segment, audiences.choices(policy), policy, locale),
+        )
+
+
+async def ask_message(query: CallbackQuery, role: Role, state: FSMContext) -> None:
+    _manager(role)
+    data = await state.get_data()
+    await state.set_state(BroadcastFlow.message)
+    await state.update_data(segment=data.get("segment", Segment().to_json()))
+    await query.answer()
+    if query.message is not None:
+        await query.message.answer(
+            _(
+                "Now send the message as members should see it. You may send one photo with "
+                "the text as its caption. /cancel to stop."
+            )
+        )
+
+
+async def message_written(
+    message: Message,
+    role: Role,
+    state: FSMContext,
+    session: AsyncSession,
+    policy: Policy,
+    clock: Clock,
+    store: StoreInfo,
+    locale: str,
+    bot: Bot,
+) -> None:
+    _manager(role)
+    assert message.from_user is not None
+    photo = message.photo[-1].file_id if message.photo else None
+    text = (message.caption if photo else message.text) or ""
+    data = await state.get_data()
+    try:
+        draft = await broadcasts.create_draft(
+            session,
+            segment=Segment.from_json(data.get("segment", "")),
+            text=text,
+            photo=photo,
+            created_by=message.from_user.id,
+            policy=policy,
+            now=clock.now(),
+        )
+    except BroadcastProblem as problem:
+        await message.answer(problem_text(problem))
+        return
+    except SegmentProblem:
+        await state.clear()
+        await message.answer(_("This choice is no longer available."))
+        return
+    await state.clear()
+    await message.answer(_("Preview — exactly what members will receive:"))
+    if draft.photo:
+        await bot.send_photo(message.chat.id, draft.photo, caption=draft.text)
+    else:
+        await bot.send_message(message.chat.id, draft.text)
+    await _send_summary(message, session, draft, policy, clock, store, locale)
+
+
+async def _send_summary(
+    message: Message,
+    session: AsyncSession,
+    draft: Broadcast,
+    policy: Policy,
+    clock: Clock,
+    store: StoreInfo,
+    locale: str,
+) -> None:
+    await message.answer(
+        await _summary(session, draft, policy, clock, store, locale),
+        reply_markup=preview_keyboard(draft, policy),
+    )
+
+
+async def _summary(
+    session: AsyncSession,
+    draft: Broadcast,
+    policy: Policy,
+    clock: Clock,
+    store: StoreInfo,
+    locale: str,
+) -> str:
+    now = clock.now()
+    counts = await broadcasts.preview(
+        session, broadcast_id=draft.id, policy=policy, now=now, default_locale=locale
+    )
+    quiet_end = next_send_time(now, quiet=policy.caps.quiet_hours, timezone=store.timezone)
+    return "\n".join(
+        [
+            _("Audience: {segment}").format(segment=segment_text(draft.segment, policy, locale)),
+            *audience_lines(
+                counts,
+                policy,
+                later=format_local_datetime(quiet_end, store.timezone, locale),
+            ),
+        ]
+    )
+
+
+def audience_lines(counts: PlanResult, policy: Policy, *, later: str) -> list[str]:
+    """What sending it would do, one line per outcome that happens to somebody."""
+    reach = counts.queued + counts.deferred
+    if reach == 0:
+        lines = [_("Nobody would receive it.")]
+    else:
+        lines = [
+            ngettext(
+                "{count} member will receive it.", "{count} members will receive it.", reach
+            ).format(count=reach)
+        ]
+    if counts.deferred:
+        lines.append(
+            ngettext(
+                "• {count} of them at {time}, after the quiet hours",
+                "• {count} of them at {time}, after the quiet hours",
+                counts.deferred,
+            ).format(count=counts.deferred, time=later)
+        )
+    if counts.holdout:
+        lines.append(
+            ngettext(
+                "• {count} kept as a control group (not messaged, to measure the effect)",
+                "• {count} kept as a control group (not messaged, to measure the effect)",
+                counts.holdout,
+            ).format(count=counts.holdout)
+        )
+    if counts.no_consent:
+        lines.append(
+            ngettext(
+                "• {count} has not agreed to offers",
+                "• {count} have not agreed to offers",
+                counts.no_consent,
+            ).format(count=counts.no_consent)
+        )
+    if counts.capped:
+        cap = policy.caps.max_marketing_per_week
+        lines.append(
+            ngettext(
+                "• {count} already had {cap} offers this week",
+                "• {count} already had {cap} offers this week",
+                counts.capped,
+            ).format(count=counts.capped, cap=cap)
+        )
+    if counts.unreachable:
+        lines.append(
+            ngettext(
+                "• {count} has blocked the bot",
+                "• {count} have blocked the bot",
+                counts.unreachable,
+            ).format(count=counts.unreachable)
+        )
+    return lines
+
+
+def problem_text(problem: BroadcastProblem) -> str:
+    if problem.reason == "empty":
+        return _("The message is empty. Send the text members should receive.")
+    if problem.reason == "caption_too_long":
+        return _("With a photo the text can be at most 1024 characters. Please shorten it.")
+    if problem.reason == "too_long":
+        return _("The text can be at most 4096 characters. Please shorten it.")
+    if problem.reason == "past":
+        return _("That time has already passed. Please send a later time.")
+    if problem.reason == "too_far":
+        return _("A broadcast can be scheduled at most 90 days ahead.")
+    if problem.status == broadcasts.CANCELLED:
+        return _("This broadcast was cancelled.")
+    if problem.status in (broadcasts.SCHEDULED,):
+        return _("This broadcast is already scheduled.")
+    if problem.status in (broadcasts.PLANNING, broadcasts.SENDING):
+        return _("This broadcast is already being sent.")
+    return _("This broadcast no longer exists.")
+
+
+async def act(
+    query: CallbackQuery,
+    callback_data: BroadcastAct,
+    role: Role,
+    state: FSMContext,
+    session: AsyncSession,
+    policy: Policy,
+    clock: Clock,
+    store: StoreInfo,
+    locale: str,
+    wake_job: WakeJob | None = None,
+) -> None:
+    _manager(role)
+    message = query.message if not isinstance(query.message, InaccessibleMessage) else None
+    now = clock.now()
+    try:
+        if callback_data.action == "send":
+            done = await broadcasts.schedule(
+                session, broadcast_id=callback_data.id, at=now, by=query.from_user.id, now=now
+            )
+            await query.answer()
+            if wake_job is not None:
+                wake_job("broadcasts")  # the update's writes are committed: answer() sent
+            if message is not None:
+                await message.edit_text(
+                    _("Sending to {segment}. /campaigns shows how it goes.").format(
+                        segment=segment_text(done.segment, policy, locale)
+                    ),
+                    reply_markup=cancel_keyboard(done.id, _("Stop sending")),
+                )
+        elif callback_data.action == "later":
+            await broadcasts.get(session, broadcast_id=callback_data.id)
+            await state.set_state(BroadcastFlow.when)
+            await state.update_data(broadcast_id=callback_data.id)
+            await query.answer()
+            if message is not None:
+                await message.answer(
+                    _(
+                        "When should it go out? Send a date and time in the restaurant's time "
+                        "({zone}), for example {example}, or pick one:"
+                    ).format(zone=store.timezone, example=_example(now, store.timezone)),
+                    reply_markup=when_keyboard(
+                        callback_data.id, _quick_times(now, store.timezone, locale)
+                    ),
+                )
+        elif callback_data.action == "control":
+            current = await broadcasts.get(session, broadcast_id=callback_data.id)
+            share = 0.0 if current.holdout_share > 0 else policy.campaigns.holdout_share
+            draft = await broadcasts.set_control_group(
+                session, broadcast_id=callback_data.id, share=share, policy=policy
+            )
+            await query.answer()
+            if message is not None:
+                await message.edit_text(
+                    await _summary(session, draft, policy, clock, store, locale),
+                    reply_markup=preview_keyboard(draft, policy),
+                )
+        else:
+            cancelled = await broadcasts.cancel(
+                session, broadcast_id=callback_data.id, by=query.from_user.id, now=now
+            )
+            await query.answer()
+            if message is not None:
+                await message.edit_text(_cancelled_text(cancelled))
+    except BroadcastProblem as problem:
+        await query.answer(problem_text(problem), show_alert=True)
+
+
+def _cancelled_text(cancelled: broadcasts.Cancelled) -> str:
+    if cancelled.was == broadcasts.DRAFT:
+        return _("Discarded: nothing was sent.")
+    if cancelled.was == broadcasts.SCHEDULED:
+        return _("Cancelled: nothing will be sent.")
+    return ngettext(
+        "Stopped: {count} message was not sent.",
+        "Stopped: {count} messages were not sent.",
+        cancelled.messages,
+    ).format(count=cancelled.messages)
+
+
+def _example(now: datetime, timezone: str) -> str:
+    tomorrow = now.astimezone(ZoneInfo(timezone)).date() + timedelta(days=1)
+    return f"{tomorrow.isoformat()} 10:00"
+
+
+def _quick_times(now: datetime, timezone: str, locale: str) -> list[tuple[str, datetime]]:
+    zone = ZoneInfo(timezone)
+    today = now.astimezone(zone).date()
+    options = []
+    for day in (today, today + timedelta(days=1)):
+        for hour in (11, 17):
+            at = datetime.combine(day, time(hour), tzinfo=zone)
+            if at > now:
+                options.append((format_local_datetime(at, timezone, locale), at))
+    return options[:3]
+
+
+def read_time(text: str, *, timezone: str) -> datetime | None:
+    """ "2026-11-24 10:00" in the store's time zone; None if it is not a date and time."""
+    try:
+        day, clock = " ".join(text.split()).split(" ")
+        return datetime.combine(
+            date.fromisoformat(day), time.fromisoformat(clock), tzinfo=ZoneInfo(timezone)
+        )
+    except ValueError:
+        return None
+
+
+async def _schedule(
+    session: AsyncSession,
+    *,
+    broadcast_id: int,
+    at: datetime,
+    by: int,
+    policy: Policy,
+    clock: Clock,
+    store: StoreInfo,
+    locale: str,
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    """Schedule it; the reply, and a Cancel button when it worked."""
+    try:
+        done = await broadcasts.schedule(
+            session, broadcast_id=broadcast_id, at=at, by=by, now=clock.now()
+        )
+    except BroadcastProblem as problem:
+        return problem_text(problem), None
+    text = _("Scheduled for {when} to {segment}.").format(
+        when=format_local_datetime(done.scheduled_at or at, store.timezone, locale),
+        segment=segment_text(done.segment, policy, locale),
+    )
+    return text, cancel_keyboard(done.id, _("Cancel this broadcast"))
+
+
+async def time_typed(
+    message: Message,
+    role: Role,
+    state: FSMContext,
+    session: AsyncSession,
+    policy: Policy,
+    clock: Clock,
+    store: StoreInfo,
+    locale: str,
+) -> None:
+    _manager(role)
+    assert message.from_user is not None
+    at = read_time(message.text or "", timezone=store.timezone)
+    if at is None:
+        await message.answer(
+            _("I could not read that time. Please send it like {example}.").format(
+                example=_example(clock.now(), store.timezone)
+            )
+        )
+        return
+    data = await state.get_data()
+    text, markup = await _schedule(
+        session,
+        broadcast_id=int(data.get("broadcast_id", 0)),
+        at=at,
+        by=message.from_user.id,
+        policy=policy,
+        clock=clock,
+        store=store,
+        locale=locale,
+    )
+    if markup is not None:
+        await state.clear()
+    await message.answer(text, reply_markup=markup)
+
+
+async def time_picked(
+    query: CallbackQuery,
+    callback_data: BroadcastAt,
+    role: Role,
+    state: FSMContext,
+    session: AsyncSession,
+    policy: Policy,
+    clock: Clock,
+    store: StoreInfo,
+    locale: str,
+) -> None:
+    _manager(role)
+    await query.answer()
+    if query.message is None:
+        return
+    text, markup = await _schedule(
+        session,
+        broadcast_id=callback_data.id,
+        at=datetime.fromtimestamp(callback_data.at, tz=UTC),
+        by=query.from_user.id,
+        policy=policy,
+        clock=clock,
+        store=store,
+        locale=locale,
+    )
+    if markup is not None:
+        await state.clear()
+    await query.message.answer(text, reply_markup=markup)
+
+
+def build_router() -> Router:
+    router = Router(name="broadcast")
+    router.message.register(start, Command("broadcast"))
+    router.callback_query.register(pick, SegmentPick.filter())
+    router.callback_query.register(ask_message, SegmentDone.filter())
+    router.callback_query.register(act, BroadcastAct.filter())
+    router.callback_query.register(time_picked, BroadcastAt.filter())
+    router.message.register(
+        message_written,
+        StateFilter(BroadcastFlow.message),
+        F.photo | (F.text & ~F.text.startswith("/")),
+    )
+    router.message.register(
+        time_typed, StateFilter(BroadcastFlow.when), F.text, ~F.text.startswith("/")
+    )
+    return router
