@@ -236,3 +236,31 @@ def holiday_text(*, holiday: str, name: str, store: str, gift: str | None) -> st
     if gift:
         lines.append(_("A little gift to celebrate: {gift}. /wallet has it.").format(gift=gift))
     return "\n".join(lines)
+
+
+def new_dish_text(
+    *,
+    store: str,
+    dish: str,
+    description: str,
+    action: str,
+    gift: str | None,
+    tastes: str | None,
+) -> str:
+    """A new-dish invitation: "message" an announcement, "friends" an invitation to bring
+    friends, "coupon" a free tasting (`gift`); `tastes` when the member's taste matches."""
+    lines = [_("New at {store}: {dish}!").format(store=store, dish=dish)]
+    if description:
+        lines.append(description)
+    lines.append("")
+    if tastes:
+        lines.append(_("You told us you like {tastes}: this one is for you.").format(tastes=tastes))
+    if gift:
+        lines.append(
+            _("Your free tasting: {gift}. Show it at the counter from /wallet.").format(gift=gift)
+        )
+    elif action == "friends":
+        lines.append(_("Come and taste it with friends: /invite gives you a link to send them."))
+    else:
+        lines.append(_("Come and try it: we would love to know what you think."))
+    return "\n".join(lines)

@@ -11,6 +11,7 @@ def get_routers() -> list[Router]:
     from handlers import (
         broadcast,
         cashier,
+        dishes,
         errors,
         fallback,
         help,
@@ -32,6 +33,7 @@ def get_routers() -> list[Router]:
         help.build_router(),
         staff.build_router(),
         broadcast.build_router(),
+        dishes.build_router(),
         member.build_router(),
         wallet.build_router(),
         pay.build_router(),

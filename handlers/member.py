@@ -10,7 +10,7 @@ import json
 from datetime import date
 from zoneinfo import ZoneInfo
 
-from aiogram import Bot, Router
+from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command
 from aiogram.filters.callback_data import CallbackData
@@ -30,8 +30,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.formatting import format_date, format_money, format_points
 from bot.i18n import LANGUAGE_NAMES
 from bot.keyboards import language_keyboard
+from bot.keyboards_console import TagPick, tags_keyboard
 from bot.locales import babel_locale
-from bot.texts import not_a_member_text
+from bot.texts import not_a_member_text, taste_name
 from handlers.receipts import send_card
 from loyalty import members
 from loyalty.clock import Clock
@@ -220,14 +221,16 @@ def card_text(card: members.Card, policy: Policy, store: StoreInfo, locale: str)
     return "\n".join(lines)
 
 
-def profile_text(profile: members.Profile, locale: str) -> str:
+def profile_text(profile: members.Profile, policy: Policy, locale: str) -> str:
     offers = _("Offers and news: on") if profile.marketing else _("Offers and news: off")
+    taste = ", ".join(taste_name(policy, t, locale) for t in profile.taste) or _("not set")
     return "\n".join(
         [
             _("Your profile"),
             "",
             _("Birthday: {birthday}").format(birthday=_birthday_text(profile.birthday, locale)),
             _("Language: {language}").format(language=LANGUAGE_NAMES.get(locale, locale)),
+            _("Taste: {taste}").format(taste=taste),
             offers,
             "",
             _(
@@ -259,6 +262,11 @@ def profile_keyboard(profile: members.Profile) -> InlineKeyboardMarkup:
             [
                 InlineKeyboardButton(
                     text=_("🌐 Language"), callback_data=ProfileAction(action="language").pack()
+                )
+            ],
+            [
+                InlineKeyboardButton(
+                    text=_("🍜 My taste"), callback_data=ProfileAction(action="taste").pack()
                 )
             ],
             [offers],
@@ -365,7 +373,9 @@ async def show_profile(
     if profile is None:
         await message.answer(not_a_member_text())
         return
-    await message.answer(profile_text(profile, locale), reply_markup=profile_keyboard(profile))
+    await message.answer(
+        profile_text(profile, policy, locale), reply_markup=profile_keyboard(profile)
+    )
 
 
 async def profile_action(
@@ -404,6 +414,10 @@ async def profile_action(
     if profile is None:
         await _pay_first(query)
         return
+    if action == "taste":
+        await query.answer()
+        await _edit(query, _taste_prompt(), _taste_keyboard(profile, policy, locale))
+        return
     if action == "birthday":
         await query.answer()
         await _edit(
@@ -413,7 +427,40 @@ async def profile_action(
         )
         return
     await query.answer(notice)
-    await _edit(query, profile_text(profile, locale), profile_keyboard(profile))
+    await _edit(query, profile_text(profile, policy, locale), profile_keyboard(profile))
+
+
+def _taste_prompt() -> str:
+    return _("What do you like? Tap to choose; we invite you to new dishes that match first.")
+
+
+def _taste_keyboard(profile: members.Profile, policy: Policy, locale: str) -> InlineKeyboardMarkup:
+    return tags_keyboard("me", profile.taste, policy, locale, done=_("« Back"))
+
+
+async def pick_taste(
+    query: CallbackQuery,
+    callback_data: TagPick,
+    session: AsyncSession,
+    policy: Policy,
+    locale: str,
+) -> None:
+    """A member's own taste (TagPick scope "me"); the empty value goes back to the profile."""
+    telegram_id = query.from_user.id
+    if callback_data.value:
+        profile = await members.toggle_taste(
+            session, telegram_id=telegram_id, tag=callback_data.value, policy=policy
+        )
+    else:
+        profile = await members.get_profile(session, telegram_id=telegram_id, policy=policy)
+    if profile is None:
+        await _pay_first(query)
+        return
+    await query.answer()
+    if callback_data.value:
+        await _edit(query, _taste_prompt(), _taste_keyboard(profile, policy, locale))
+    else:
+        await _edit(query, profile_text(profile, policy, locale), profile_keyboard(profile))
 
 
 async def pick_birthday(
@@ -453,7 +500,7 @@ async def pick_birthday(
     await query.answer(
         _("Birthday saved: {birthday}").format(birthday=_birthday_text(profile.birthday, locale))
     )
-    await _edit(query, profile_text(profile, locale), profile_keyboard(profile))
+    await _edit(query, profile_text(profile, policy, locale), profile_keyboard(profile))
 
 
 # -- consent ------------------------------------------------------------------------------
@@ -639,6 +686,7 @@ def build_router() -> Router:
     router.message.register(ask_forget, Command("forget"))
     router.callback_query.register(profile_action, ProfileAction.filter())
     router.callback_query.register(pick_birthday, BirthdayPick.filter())
+    router.callback_query.register(pick_taste, TagPick.filter(F.scope == "me"))
     router.callback_query.register(answer_consent, ConsentChoice.filter())
     router.callback_query.register(answer_forget, ForgetChoice.filter())
     return router

@@ -61,6 +61,8 @@ class Profile:
     consent_given: bool | None
     """The member's own answer; None while they have not answered."""
     consent_at: datetime | None
+    taste: tuple[str, ...] = ()
+    """The policy's taste tags the member picked."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +180,21 @@ async def set_birthday(
     if member is None:
         return None
     member.birthday = birthday
+    return _profile(member, policy)
+
+
+async def toggle_taste(
+    session: AsyncSession, *, telegram_id: int, tag: str, policy: Policy
+) -> Profile | None:
+    """Add the tag to the member's taste, or take it away (tags the policy no longer has are
+    dropped)."""
+    member = await find_member(session, telegram_id=telegram_id)
+    if member is None:
+        return None
+    chosen = {t for t in member.taste_tags.split(",") if t in policy.taste_tags}
+    if tag in policy.taste_tags:
+        chosen ^= {tag}
+    member.taste_tags = f",{','.join(sorted(chosen))}," if chosen else ""
     return _profile(member, policy)
 
 
@@ -385,6 +402,7 @@ def _profile(member: Member, policy: Policy) -> Profile:
         marketing=marketing_allowed(member, policy),
         consent_given=member.marketing_consent,
         consent_at=member.consent_at,
+        taste=tuple(t for t in member.taste_tags.split(",") if t),
     )
 
 

@@ -20,11 +20,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from bot.locales import locale_from_language_code
-from bot.texts import birthday_text, coupon_text, holiday_text, second_visit_text, winback_text
-from loyalty import coupons, housekeeping, outbox, refresh
+from bot.texts import (
+    birthday_text,
+    coupon_text,
+    holiday_text,
+    new_dish_text,
+    second_visit_text,
+    taste_name,
+    winback_text,
+)
+from loyalty import coupons, dishes, housekeeping, outbox, refresh
 from loyalty.channels import Channel
 from loyalty.outbox import PlanResult, Recipient
-from loyalty.policy import CouponTemplate, Policy
+from loyalty.policy import CouponTemplate, LocalizedText, Policy
 from models.tables import JobRun, Member
 from scheduler.core import JobContext
 from scheduler.lifecycle_jobs import REFRESH_AT
@@ -94,9 +102,13 @@ async def _plan_in_batches(
     gift: tuple[str, CouponTemplate] | None,
     respect_cap: bool = True,
     dedupe_period: str | None = None,
+    photo: str | None = None,
+    dish_name: str | None = None,
+    dish_id: int | None = None,
 ) -> PlanResult:
     """Render and queue a campaign for members `ids`, BATCH at a time. `treatment` maps a tier
-    to "off" (left out), "message" or "coupon" (the message with `gift`, never to the holdout)."""
+    to "off" (left out), "message" or "coupon" (the message with `gift`, never to the holdout).
+    `photo` goes with every message; `dish_name` names a free-dish gift the policy does not."""
     policy = context.policy
     campaign = await outbox.ensure_campaign(
         session,
@@ -105,6 +117,8 @@ async def _plan_in_batches(
         holdout_share=policy.campaigns.holdout_share,
         now=now,
     )
+    if dish_id is not None:
+        campaign.dish_id = dish_id
     total = PlanResult()
 
     async def render(person: Recipient, holdout: bool) -> tuple[str, int | None]:
@@ -122,6 +136,7 @@ async def _plan_in_batches(
                     now=now,
                     campaign=f"{campaign_kind}:{period}",
                     terms=terms,
+                    dish_name=dish_name,
                 )
                 coupon_id = view.id
                 gift_text = coupon_text(view, policy, locale)
@@ -140,6 +155,7 @@ async def _plan_in_batches(
                 now=now,
                 respect_cap=respect_cap,
                 dedupe_period=dedupe_period,
+                photo=photo,
             )
         )
     return total
@@ -381,6 +397,69 @@ async def plan_holidays(
                 )
             )
     return total
+
+
+# -- new dishes -------------------------------------------------------------------------------
+
+
+async def plan_new_dishes(context: JobContext) -> dict[str, Any]:
+    """Invitations to every dish added since the last run: per tier (the policy's treatment:
+    a free tasting, an invitation to bring friends, an announcement), members whose taste
+    matches first. One campaign per dish; planning it again adds nothing."""
+    now = context.clock.now()
+    done: dict[str, Any] = {}
+    async with context.session_factory() as session:
+        waiting = await dishes.awaiting_invitations(session)
+    for dish in waiting:
+        async with context.session_factory() as session, session.begin():
+            result = await _plan_dish(context, session, dish, now)
+        done[str(dish.id)] = result.as_dict()
+    return done
+
+
+async def _plan_dish(
+    context: JobContext, session: AsyncSession, dish: dishes.DishView, now: datetime
+) -> PlanResult:
+    policy = context.policy
+    liked, others = await dishes.invitees(session, dish=dish)
+    actions = {key: policy.treatment_for(key).new_dish for key in policy.tiers.keys}
+
+    def treatment(tier: str) -> str:
+        action = actions.get(tier, "message")
+        return "message" if action == "friends" else action
+
+    def text(person: Recipient, gift_text: str | None) -> str:
+        locale = _locale(context, person)
+        tastes = [taste_name(policy, t, locale) for t in liked.get(person.member_id, ())]
+        return new_dish_text(
+            store=person.store_name,
+            dish=dish.name,
+            description=dish.description,
+            action=actions.get(person.tier, "message"),
+            gift=gift_text,
+            tastes=", ".join(tastes) or None,
+        )
+
+    tasting = CouponTemplate(
+        kind="dish",
+        value=policy.campaigns.new_dish_tasting_value,
+        valid_days=policy.campaigns.new_dish_tasting_days,
+        dish=LocalizedText(en=dish.name, zh_Hans=dish.name, zh_Hant=dish.name),
+    )
+    return await _plan_in_batches(
+        context,
+        session,
+        ids=[*liked, *others],
+        campaign_kind=dishes.KIND,
+        period=dishes.period_of(dish.id),
+        now=now,
+        text=text,
+        treatment=treatment,
+        gift=("tasting", tasting),
+        photo=dish.photo,
+        dish_name=dish.name,
+        dish_id=dish.id,
+    )
 
 
 # -- the jobs ----------------------------------------------------------------------------------

@@ -118,4 +118,5 @@ def default_jobs() -> list[Job]:
         Job(name="winback", every=timedelta(minutes=30), run=campaign_jobs.winback),
         Job(name="holidays", every=timedelta(minutes=30), run=campaign_jobs.holidays),
         Job(name="broadcasts", every=timedelta(minutes=1), run=run_broadcasts),
+        Job(name="new_dishes", every=timedelta(minutes=5), run=campaign_jobs.plan_new_dishes),
     ]

@@ -3,8 +3,8 @@ time, or cancelled; and what a removed manager's old buttons can no longer do.""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select, update
@@ -13,7 +13,7 @@ from sqlmodel import col
 from bot.sandbox_run import SANDBOX_OWNER_ID, SandboxRun
 from loyalty import roles
 from models.tables import AuditLog, Campaign, Member, OutboxMessage, Role, TelegramUser
-from sandbox.client import Message, SandboxClient, button_data
+from sandbox.client import Message, SandboxClient
 from tests.app.test_delivery import at_noon, drain, members
 from tests.app.test_member import press
 
@@ -34,6 +34,10 @@ async def received(client: SandboxClient, telegram_ids: list[int], text: str) ->
     return [texts(await client.inbox(t)).count(text) for t in telegram_ids]
 
 
+def ticked(label: str) -> Callable[[Message], bool]:
+    return lambda message: f"✓ {label}" in str(message)
+
+
 async def compose(
     client: SandboxClient, who: int, *, pick: list[str], text: str
 ) -> tuple[Message, Message]:
@@ -41,7 +45,7 @@ async def compose(
     picker = await client.say(who, "/broadcast")
     for label in pick:
         await press(client, who, picker, label)
-        picker = await edited(client, who, picker, lambda m, label=label: f"✓ {label}" in str(m))
+        picker = await edited(client, who, picker, ticked(label))
     await press(client, who, picker, "Next: write the message")
     await client.wait_for(who, lambda ms: "Now send the message" in texts(ms)[-1])
     await client.send(who, text)
@@ -162,9 +166,8 @@ async def test_a_scheduled_broadcast_goes_out_at_its_time_and_a_cancelled_one_ne
     assert await received(client, people, "Soup week starts!") == [1, 1, 1]
     assert await received(client, people, "Never mind this one") == [0, 0, 0]
     async with run.services.session_factory() as session:
-        statuses = dict(
-            (await session.execute(select(col(Campaign.text), col(Campaign.status)))).all()
-        )
+        rows = await session.execute(select(col(Campaign.text), col(Campaign.status)))
+        statuses = {str(text): str(status) for text, status in rows.all()}
         never = await session.scalar(
             select(col(OutboxMessage.id))
             .join(Campaign, col(Campaign.id) == col(OutboxMessage.campaign_id))
