@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlmodel import col
 
 from bot.config import Settings
@@ -378,6 +378,83 @@ async def _story(run: SandboxRun, story: Story) -> dict[str, Any]:
 
     await story.step("陳明 walks in; all three say yes to offers", chen_ming_walks_in)
     await story.step("Two and a half months pass: a birthday, a nudge, a win-back", months_pass)
+
+    diners = (DANA, LI_NA, CHEN_MING)
+
+    async def arrivals(before: dict[int, int], mark: Callable[[str], bool]) -> dict[int, str]:
+        """What each diner received matching `mark`, moving the clock an hour at a time past
+        quiet hours (at most half a day) until the outbox has nothing left for them."""
+        found: dict[int, str] = {}
+        for _ in range(14):
+            await client.advance_clock(3600)
+            for person in diners:
+                for message in (await client.inbox(person))[before[person] :]:
+                    text = str(message.get("text") or message.get("caption") or "")
+                    if mark(text) and person not in found:
+                        found[person] = text
+                        story.show(person, message)
+            async with run.services.session_factory() as session:
+                waiting = await session.scalar(
+                    select(func.count())
+                    .select_from(OutboxMessage)
+                    .where(col(OutboxMessage.status).in_(("pending", "sending")))
+                )
+            if not waiting:
+                break
+        return found
+
+    async def a_week_later() -> None:
+        await client.advance_clock(7 * 24 * 3600)
+        story.say("  (the weekly limit on offers starts afresh)")
+
+    async def owner_adds_a_new_dish() -> None:
+        before = {p: len(await client.inbox(p)) for p in diners}
+        await story.text(owner_id, "/newdish", "What is it called?")
+        await story.text(owner_id, "Mapo tofu", "Describe it")
+        await story.text(owner_id, "Silken tofu in a numbing chilli sauce.", "photo")
+        tags = await story.text(owner_id, "/skip", "Which tastes")
+        tags = await story.tap(owner_id, tags, "Spicy", "Which tastes")
+        await story.tap(owner_id, tags, "Save and invite members", "is saved")
+        got = await arrivals(before, lambda t: "Mapo tofu" in t)
+        if not got:
+            raise StepFailed("no new-dish invitation reached anybody")
+
+    async def owner_broadcasts_to_one_tier() -> None:
+        ids = {person: await member_id_of(person) for person in diners}
+        async with run.services.session_factory() as session:
+            rows = await session.execute(
+                select(col(Member.id), col(Member.tier)).where(col(Member.id).in_(ids.values()))
+            )
+            tier_of = dict(rows.tuples().all())
+        tiers = {person: tier_of[member_id] for person, member_id in ids.items()}
+        tier = tiers[DANA]
+        label = run.services.policy.tiers.display_name(tier, "en")
+        story.say("  tiers: " + ", ".join(f"{story.names[p]} {t}" for p, t in tiers.items()))
+        before = {p: len(await client.inbox(p)) for p in diners}
+        picker = await story.text(owner_id, "/broadcast", "Who should receive it?")
+        picker = await story.tap(owner_id, picker, label, f"tier: {label}")
+        await story.tap(owner_id, picker, "Next: write the message", "Now send the message")
+        text = "Friday is dumpling night: come early!"
+        story.say(f"  owner: {text}")
+        count = len(await client.inbox(owner_id))
+        await client.send(owner_id, text)
+        messages = await client.wait_for(owner_id, lambda ms: len(ms) >= count + 3)
+        preview, summary = messages[-2], messages[-1]
+        story.show(owner_id, preview)
+        story.show(owner_id, summary)
+        if "Control group:" in str(summary.get("reply_markup")):
+            summary = await story.tap(owner_id, summary, "Control group", "will receive it")
+        await story.tap(owner_id, summary, "Send now", "Sending to")
+        got = await arrivals(before, lambda t: t == text)
+        outside = [story.names[p] for p in got if tiers[p] != tier]
+        if outside:
+            raise StepFailed(f"{', '.join(outside)} got it without being in the tier")
+        if DANA not in got:
+            raise StepFailed("Dana, in the tier, did not get it")
+
+    await story.step("A week later", a_week_later)
+    await story.step("The owner adds a new dish: invitations per tier", owner_adds_a_new_dish)
+    await story.step("The owner broadcasts to Dana's tier only", owner_broadcasts_to_one_tier)
 
     stats = await client.stats()
     async with run.services.session_factory() as session:

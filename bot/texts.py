@@ -83,12 +83,12 @@ def help_text(role: Role, store: str) -> str:
 def stage_name(stage: str) -> str:
     """A lifecycle stage (loyalty.lifecycle.Stage) in the reader's language."""
     names = {
-        "newcomer": _("newcomers"),
-        "returning": _("returning"),
-        "active": _("active"),
+        "newcomer": _("one visit so far"),
+        "returning": _("coming back"),
+        "active": _("on their rhythm"),
         "slowing": _("slowing down"),
-        "lapsed": _("lapsed"),
-        "lost": _("lost"),
+        "lapsed": _("overdue"),
+        "lost": _("gone quiet"),
     }
     return names.get(stage, stage)
 

@@ -83,6 +83,7 @@ async def _picker_text(
     return "\n".join(
         [
             _("New broadcast. Who should receive it? Tap to choose; choose nothing for everyone."),
+            _("Rows: tier · how often they come · language · taste."),
             "",
             _("Audience: {segment}").format(segment=segment_text(segment, policy, locale)),
             ngettext("{count} member matches.", "{count} members match.", matching).format(
