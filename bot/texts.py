@@ -41,6 +41,7 @@ def help_text(role: Role, store: str) -> str:
         _("/wallet — your coupons and points"),
         _("/profile — birthday, language and offers"),
         _("/invite — invite a friend"),
+        _("/suggest — send the restaurant an idea"),
         _("/stop — no more offers (receipts still come)"),
         _("/mydata — everything we keep about you"),
         _("/forget — erase your data"),
@@ -194,3 +195,10 @@ def holiday_text(*, holiday: str, name: str, store: str, gift: str | None) -> st
     if gift:
         lines.append(_("A little gift to celebrate: {gift}. /wallet has it.").format(gift=gift))
     return "\n".join(lines)
+
+
+def feedback_request_text(*, store: str) -> str:
+    """The post-visit question (scheduler.feedback_jobs); the stars are its buttons."""
+    return _("How was your visit to {store}? Tap the stars: 1 is poor, 5 is excellent.").format(
+        store=store
+    )

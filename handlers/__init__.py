@@ -12,6 +12,7 @@ def get_routers() -> list[Router]:
         cashier,
         errors,
         fallback,
+        feedback,
         help,
         language,
         links,
@@ -34,6 +35,7 @@ def get_routers() -> list[Router]:
         wallet.build_router(),
         pay.build_router(),
         cashier.build_router(),
+        feedback.build_router(),  # its free-text steps come after every command above
         membership.build_router(),
         fallback.build_router(),  # always last: catches what nobody else took
     ]

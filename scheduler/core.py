@@ -95,7 +95,7 @@ async def forget_old_updates(context: JobContext) -> dict[str, Any]:
 
 
 def default_jobs() -> list[Job]:
-    from scheduler import campaign_jobs
+    from scheduler import campaign_jobs, feedback_jobs
     from scheduler.lifecycle_jobs import nightly_refresh, tier_notices
 
     # in this order when the sandbox clock moves: the refresh first (due dates), then campaigns
@@ -107,4 +107,5 @@ def default_jobs() -> list[Job]:
         Job(name="second_visits", every=timedelta(minutes=30), run=campaign_jobs.second_visits),
         Job(name="winback", every=timedelta(minutes=30), run=campaign_jobs.winback),
         Job(name="holidays", every=timedelta(minutes=30), run=campaign_jobs.holidays),
+        Job(name="feedback", every=timedelta(minutes=15), run=feedback_jobs.feedback_requests),
     ]
