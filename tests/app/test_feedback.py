@@ -301,7 +301,7 @@ async def test_a_low_rating_reaches_the_managers_and_the_inbox(
     async with services.session_factory() as session:
         audits = (
             await session.execute(
-                select(AuditLog.actor_telegram_id, AuditLog.detail).where(
+                select(col(AuditLog.actor_telegram_id), col(AuditLog.detail)).where(
                     col(AuditLog.action) == "feedback.handled"
                 )
             )

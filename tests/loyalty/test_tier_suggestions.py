@@ -107,9 +107,9 @@ async def test_suggestions_count_toward_a_tier_in_python_and_in_sql(
     async with factory() as session:
         stored = {m.id: m.tier for m in (await session.execute(select(Member))).scalars()}
         for name, (ideas, _, _, expected) in CASES.items():
-            member = await session.get(Member, ids[name])
-            assert member is not None
-            status = await tiers.status_of(session, member=member, policy=policy, now=NOW)
+            found = await session.get(Member, ids[name])
+            assert found is not None
+            status = await tiers.status_of(session, member=found, policy=policy, now=NOW)
             assert status.tier == stored[ids[name]] == expected, name
             counted = sum(1 for days in ideas if days <= policy.tiers.window_days)
             why = await explain.explain(session, member_id=ids[name], policy=policy, now=NOW)
@@ -123,8 +123,13 @@ async def test_suggestions_count_toward_a_tier_in_python_and_in_sql(
 
 
 def test_assess_counts_the_suggestions_it_is_given(policy: Policy) -> None:
-    visits = [NOW - timedelta(days=d) for d in (10, 17, 24)]
-    spend = [D(300)] * 3
-    base = {"visits": visits, "spend_by_visit": spend, "member_since": NOW - timedelta(days=200)}
-    assert tiers.assess(policy, tiers.TierInput(**base, suggestions=1), now=NOW).tier == "B"
-    assert tiers.assess(policy, tiers.TierInput(**base, suggestions=2), now=NOW).tier == "A"
+    def tier(suggestions: int) -> str:
+        inp = tiers.TierInput(
+            visits=[NOW - timedelta(days=d) for d in (10, 17, 24)],
+            spend_by_visit=[D(300)] * 3,
+            member_since=NOW - timedelta(days=200),
+            suggestions=suggestions,
+        )
+        return tiers.assess(policy, inp, now=NOW).tier
+
+    assert (tier(1), tier(2)) == ("B", "A")
