@@ -20,6 +20,7 @@ def command_menu() -> list[BotCommand]:
         BotCommand(command="wallet", description=_("My coupons and points")),
         BotCommand(command="profile", description=_("Birthday, language and offers")),
         BotCommand(command="invite", description=_("Invite a friend")),
+        BotCommand(command="suggest", description=_("Send us an idea")),
         BotCommand(command="stop", description=_("Stop offers")),
         BotCommand(command="mydata", description=_("Download my data")),
         BotCommand(command="forget", description=_("Erase my data")),

@@ -57,7 +57,7 @@ def render(e: explaining.Explanation, policy: Policy, *, now: datetime) -> str:
     lines.append(
         f"  in the last {window} days: {status.visits_in_window} visits, spend "
         f"{format_money(status.spend_in_window, e.currency, 'en')}, "
-        f"{e.referrals_in_window} referrals"
+        f"{e.referrals_in_window} referrals, {e.suggestions_in_window} suggestions"
     )
     for check in e.rungs:
         if not check.conditions:

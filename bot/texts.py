@@ -41,6 +41,7 @@ def help_text(role: Role, store: str) -> str:
         _("/wallet — your coupons and points"),
         _("/profile — birthday, language and offers"),
         _("/invite — invite a friend"),
+        _("/suggest — send the restaurant an idea"),
         _("/stop — no more offers (receipts still come)"),
         _("/mydata — everything we keep about you"),
         _("/forget — erase your data"),
@@ -264,3 +265,10 @@ def new_dish_text(
     else:
         lines.append(_("Come and try it: we would love to know what you think."))
     return "\n".join(lines)
+
+
+def feedback_request_text(*, store: str) -> str:
+    """The post-visit question (scheduler.feedback_jobs); the stars are its buttons."""
+    return _("How was your visit to {store}? Tap the stars: 1 is poor, 5 is excellent.").format(
+        store=store
+    )

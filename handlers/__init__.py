@@ -14,6 +14,7 @@ def get_routers() -> list[Router]:
         dishes,
         errors,
         fallback,
+        feedback,
         help,
         language,
         links,
@@ -38,6 +39,7 @@ def get_routers() -> list[Router]:
         wallet.build_router(),
         pay.build_router(),
         cashier.build_router(),
+        feedback.build_router(),  # its free-text steps come after every command above
         membership.build_router(),
         fallback.build_router(),  # always last: catches what nobody else took
     ]

@@ -60,6 +60,7 @@ class Explanation:
     stored_tier: str
     status: tiers.TierStatus
     referrals_in_window: int
+    suggestions_in_window: int
     rungs: tuple[RungCheck, ...]
     visit_count: int
     gaps: tuple[Decimal, ...]
@@ -104,11 +105,12 @@ async def explain(
     status = await tiers.status_of(session, member=member, policy=policy, now=now, history=history)
     since = now - timedelta(days=policy.tiers.window_days)
     referrals = await queries.count_referrals(session, member_id=member.id, since=since)
+    suggestions = await queries.count_suggestions(session, member_id=member.id, since=since)
     have: dict[str, int | Decimal] = {
         "visits": status.visits_in_window,
         "spend": status.spend_in_window,
         "referrals": referrals,
-        "suggestions": 0,
+        "suggestions": suggestions,
     }
     rungs = tuple(
         RungCheck(
@@ -119,7 +121,7 @@ async def explain(
                 visits=status.visits_in_window,
                 spend=status.spend_in_window,
                 referrals=referrals,
-                suggestions=0,
+                suggestions=suggestions,
             ),
         )
         for rung in policy.tiers.ladder
@@ -135,6 +137,7 @@ async def explain(
         stored_tier=member.tier,
         status=status,
         referrals_in_window=referrals,
+        suggestions_in_window=suggestions,
         rungs=rungs,
         visit_count=member.visit_count,
         gaps=tuple(lifecycle.gaps_of([at for at, _ in history])),

@@ -4,8 +4,8 @@ Everything that spans all members is set-based SQL, in batches of member ids so 
 transaction holds SQLite's write lock for long and nothing loads all members into Python:
 
 1. cohort norms — medians per (channel, tier) by window functions, a few rows back;
-2. per batch, tiers — one SELECT computes every member's tier from their visits, spend and
-   referrals in the window and returns only the members whose tier changed;
+2. per batch, tiers — one SELECT computes every member's tier from their visits, spend,
+   referrals and suggestions in the window and returns only the members whose tier changed;
 3. per batch, rhythm — one UPDATE recomputes the expected interval and the three due dates.
 
 The tier rules in SQL mirror :func:`loyalty.tiers.assess`; the interval mirrors
@@ -46,7 +46,8 @@ from sqlmodel import col
 from loyalty.channels import Channel
 from loyalty.lifecycle import DueDates, Norms, Rhythm, Stage, default_norms
 from loyalty.policy import Policy, Rung
-from models.tables import CohortNorm, Member, Payment, TelegramUser, TierChange, Visit
+from models.queries import SUGGESTION
+from models.tables import CohortNorm, Feedback, Member, Payment, TelegramUser, TierChange, Visit
 from models.types import Money, UTCDateTime
 
 GAP = "gap"
@@ -238,7 +239,9 @@ async def norm_rows(session: AsyncSession) -> Sequence[CohortNorm]:
 # -- tiers -------------------------------------------------------------------------------------
 
 
-def _condition(rung: Rung, *, visits: Any, spend: Any, referrals: Any) -> ColumnElement[bool]:
+def _condition(
+    rung: Rung, *, visits: Any, spend: Any, referrals: Any, suggestions: Any
+) -> ColumnElement[bool]:
     parts: list[ColumnElement[bool]] = []
     for key, minimum in rung.conditions():
         if key == "visits":
@@ -247,7 +250,9 @@ def _condition(rung: Rung, *, visits: Any, spend: Any, referrals: Any) -> Column
             parts.append(spend >= literal(minimum, Money()))
         elif key == "referrals":
             parts.append(referrals >= minimum)
-        else:  # suggestions are not recorded yet: nobody has any
+        elif key == "suggestions":
+            parts.append(suggestions >= minimum)
+        else:  # a threshold this SQL does not know: nobody meets it
             parts.append(false())
     if not parts:
         return true()
@@ -291,17 +296,37 @@ def _tier_select(policy: Policy, *, now: datetime, lo: int, hi: int) -> Any:
         .group_by(col(referee.referrer_member_id))
         .subquery()
     )
+    ideas = (
+        select(
+            col(Feedback.member_id).label("member_id"),
+            func.count().label("suggestions"),
+        )
+        .where(
+            col(Feedback.member_id) > lo,
+            col(Feedback.member_id) <= hi,
+            col(Feedback.kind) == SUGGESTION,
+            col(Feedback.created_at) >= since,
+        )
+        .group_by(col(Feedback.member_id))
+        .subquery()
+    )
     visits = func.coalesce(window.c.visits, 0)
     spend = func.coalesce(window.c.spend, 0)
     referrals = func.coalesce(refs.c.referrals, 0)
+    # suggestions are joined only when a rung asks for them (the presets' ladders do not)
+    counts_ideas = any(rung.min_suggestions for rung in tiers.ladder)
+    suggestions = func.coalesce(ideas.c.suggestions, 0) if counts_ideas else literal(0)
     whens: list[tuple[ColumnElement[bool], str]] = []
     if tiers.ungraded_tier is not None:
         graded_after = now - timedelta(days=tiers.min_membership_days)
         whens.append((col(Member.enrolled_at) > graded_after, tiers.ungraded_tier))
     for rung in reversed(tiers.ladder[1:]):
-        whens.append((_condition(rung, visits=visits, spend=spend, referrals=referrals), rung.name))
+        met = _condition(
+            rung, visits=visits, spend=spend, referrals=referrals, suggestions=suggestions
+        )
+        whens.append((met, rung.name))
     new_tier = case(*whens, else_=tiers.ladder[0].name) if whens else literal(tiers.ladder[0].name)
-    computed = (
+    members = (
         select(
             col(Member.id).label("id"),
             col(Member.tier).label("tier"),
@@ -310,9 +335,10 @@ def _tier_select(policy: Policy, *, now: datetime, lo: int, hi: int) -> Any:
         .select_from(Member)
         .outerjoin(window, window.c.member_id == col(Member.id))
         .outerjoin(refs, refs.c.member_id == col(Member.id))
-        .where(in_batch, col(Member.erased_at).is_(None))
-        .subquery()
     )
+    if counts_ideas:
+        members = members.outerjoin(ideas, ideas.c.member_id == col(Member.id))
+    computed = members.where(in_batch, col(Member.erased_at).is_(None)).subquery()
     return select(computed.c.id, computed.c.tier, computed.c.new_tier).where(
         computed.c.new_tier != computed.c.tier
     )

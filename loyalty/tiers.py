@@ -177,17 +177,18 @@ async def status_of(
     history: Sequence[tuple[datetime, Decimal]] | None = None,
 ) -> TierStatus:
     """A member's tier as of `now`, from their standing (not voided) visits (`history`, when the
-    caller has loaded it already)."""
+    caller has loaded it already), and the referrals and suggestions of the window."""
     assert member.id is not None
     if history is None:
         history = await queries.visit_history(session, member_id=member.id)
     since = now - timedelta(days=policy.tiers.window_days)
     referrals = await queries.count_referrals(session, member_id=member.id, since=since)
+    suggestions = await queries.count_suggestions(session, member_id=member.id, since=since)
     inp = TierInput(
         visits=[at for at, _ in history],
         spend_by_visit=[amount for _, amount in history],
         referrals=referrals,
-        suggestions=0,  # feedback (and its suggestions) is not recorded yet
+        suggestions=suggestions,
         member_since=member.enrolled_at,
     )
     return assess(policy, inp, now=now)

@@ -42,6 +42,7 @@ from models.tables import (
     Bill,
     CheckIn,
     DiningTable,
+    Feedback,
     FraudEvent,
     JobRun,
     Member,
@@ -522,6 +523,35 @@ _COUNT_REFERRALS = (
         col(Member.enrolled_at) >= bindparam("since"),
     )
 )
+
+
+async def count_suggestions(session: AsyncSession, *, member_id: int, since: datetime) -> int:
+    """Suggestions this member sent since `since` (they count toward tiers)."""
+    params = {"member_id": member_id, "since": since}
+    return int(await session.scalar(_COUNT_SUGGESTIONS, params) or 0)
+
+
+SUGGESTION = "suggestion"
+_COUNT_SUGGESTIONS = (
+    select(func.count())
+    .select_from(Feedback)
+    .where(
+        col(Feedback.member_id) == bindparam("member_id"),
+        col(Feedback.kind) == SUGGESTION,
+        col(Feedback.created_at) >= bindparam("since"),
+    )
+)
+
+
+async def manager_telegram_ids(session: AsyncSession) -> list[int]:
+    """Telegram ids of everyone with an active manager role (any store)."""
+    result = await session.execute(
+        select(col(Staff.telegram_id))
+        .where(col(Staff.role) == Role.MANAGER.value, col(Staff.revoked_at).is_(None))
+        .distinct()
+        .order_by(col(Staff.telegram_id))
+    )
+    return [int(t) for t in result.scalars().all()]
 
 
 async def insert_job_run(session: AsyncSession, *, job: str, period: str, now: datetime) -> bool:

@@ -104,7 +104,7 @@ async def forget_old_updates(context: JobContext) -> dict[str, Any]:
 
 
 def default_jobs() -> list[Job]:
-    from scheduler import campaign_jobs
+    from scheduler import campaign_jobs, feedback_jobs
     from scheduler.broadcast_jobs import run_broadcasts
     from scheduler.lifecycle_jobs import nightly_refresh, tier_notices
 
@@ -119,4 +119,5 @@ def default_jobs() -> list[Job]:
         Job(name="holidays", every=timedelta(minutes=30), run=campaign_jobs.holidays),
         Job(name="broadcasts", every=timedelta(minutes=1), run=run_broadcasts),
         Job(name="new_dishes", every=timedelta(minutes=5), run=campaign_jobs.plan_new_dishes),
+        Job(name="feedback", every=timedelta(minutes=15), run=feedback_jobs.feedback_requests),
     ]

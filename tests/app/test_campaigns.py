@@ -99,7 +99,15 @@ async def test_four_hundred_days_of_campaigns(run: SandboxRun, client: SandboxCl
         await client.advance_clock(STEP_HOURS * 3600)
 
     async with services.session_factory() as session:
-        rows = (await session.execute(select(OutboxMessage))).scalars().all()
+        rows = (
+            (
+                await session.execute(  # campaigns only: not the post-visit questions
+                    select(OutboxMessage).where(col(OutboxMessage.campaign_id).is_not(None))
+                )
+            )
+            .scalars()
+            .all()
+        )
         kinds = {c.id: c.kind for c in (await session.execute(select(Campaign))).scalars()}
     by_member: dict[int, list[OutboxMessage]] = defaultdict(list)
     for row in rows:
