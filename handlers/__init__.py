@@ -11,6 +11,7 @@ def get_routers() -> list[Router]:
     from handlers import (
         cashier,
         errors,
+        exports,
         fallback,
         help,
         language,
@@ -30,6 +31,7 @@ def get_routers() -> list[Router]:
         language.build_router(),
         help.build_router(),
         staff.build_router(),
+        exports.build_router(),  # /export, /audit
         member.build_router(),
         wallet.build_router(),
         pay.build_router(),
