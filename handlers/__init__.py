@@ -13,6 +13,7 @@ def get_routers() -> list[Router]:
         cashier,
         dishes,
         errors,
+        exports,
         fallback,
         feedback,
         help,
@@ -35,6 +36,7 @@ def get_routers() -> list[Router]:
         staff.build_router(),
         broadcast.build_router(),
         dishes.build_router(),
+        exports.build_router(),  # /export, /audit
         member.build_router(),
         wallet.build_router(),
         pay.build_router(),

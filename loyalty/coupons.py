@@ -559,6 +559,7 @@ async def redeem_at_counter(
         policy=policy,
         now=now,
         cashier_telegram_id=cashier_telegram_id,
+        audit=False,  # the one audit line below names the coupon and the payment
     )
     await session.execute(
         update(Coupon)

@@ -206,3 +206,9 @@ def to_minor_units(amount: Decimal, currency: str) -> int:
 def from_minor_units(units: int, currency: str) -> Decimal:
     """8650 CNY → Decimal("86.50"); 1500 JPY → Decimal("1500")."""
     return Decimal(units).scaleb(-currency_precision(currency))
+
+
+def plain_amount(amount: Decimal, currency: str) -> str:
+    """An amount as a plain decimal string with the currency's places, for files and logs:
+    Decimal("55.2000") USD → "55.20", 1500 JPY → "1500". Never a float, never an exponent."""
+    return format(amount.quantize(Decimal(1).scaleb(-currency_precision(currency))), "f")

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from loyalty import lifecycle, refresh, tiers
 from loyalty.channels import Channel as Channel
 from loyalty.errors import DomainError
+from loyalty.money import plain_amount
 from loyalty.policy import Policy
 from models import queries
 from models.tables import FraudEvent, Member, Payment, PointsEntry, TierChange, Visit
@@ -127,8 +128,14 @@ async def record_payment(
     now: datetime,
     table_id: int | None = None,
     cashier_telegram_id: int | None = None,
+    audit: bool = True,
 ) -> PaymentOutcome:
-    """Record and credit one payment, once. See the module docstring."""
+    """Record and credit one payment, once. See the module docstring.
+
+    A payment a cashier records (`cashier_telegram_id`) is a staff action: it goes to the audit
+    log in the same transaction, once (a repeat finds it recorded and writes nothing).
+    `audit=False` is for a caller that writes its own line naming the payment (a coupon
+    redeemed at the counter)."""
     payment = Payment(
         source=source.value,
         external_id=external_id,
@@ -145,7 +152,21 @@ async def record_payment(
         again = await queries.get_payment(session, source=source.value, external_id=external_id)
         assert again is not None
         return await _outcome(session, again, duplicate=True, enrolled=False)
-    return await _credit(session, payment, payer=payer, store=store, policy=policy, now=now)
+    outcome = await _credit(session, payment, payer=payer, store=store, policy=policy, now=now)
+    if cashier_telegram_id is not None and audit:
+        refused = f" refused={outcome.refused.value}" if outcome.refused is not None else ""
+        await queries.add_audit(
+            session,
+            actor_telegram_id=cashier_telegram_id,
+            action="payment.record",
+            detail=(
+                f"payment={outcome.payment_id} member={outcome.member_id} "
+                f"amount={plain_amount(outcome.amount, outcome.currency)} {outcome.currency} "
+                f"source={source.value}{refused}"
+            ),
+            now=now,
+        )
+    return outcome
 
 
 _PAYMENT_KEY = ("source", "external_id")
@@ -163,7 +184,10 @@ async def issue_receipt(
     now: datetime,
     cashier_telegram_id: int | None = None,
 ) -> Receipt:
-    """A walk-in paid at the counter: keep the payment until a diner claims it by QR."""
+    """A walk-in paid at the counter: keep the payment until a diner claims it by QR.
+
+    Issued by a cashier (`cashier_telegram_id`): in the audit log, once. The POS's calls are
+    not a staff action and are not audited."""
     payment = Payment(
         source=source.value,
         external_id=external_id,
@@ -179,6 +203,17 @@ async def issue_receipt(
         again = await queries.get_payment(session, source=source.value, external_id=external_id)
         assert again is not None
         return _receipt(again, created=False)
+    if cashier_telegram_id is not None:
+        await queries.add_audit(
+            session,
+            actor_telegram_id=cashier_telegram_id,
+            action="payment.receipt",
+            detail=(
+                f"payment={payment.id} amount={plain_amount(amount, currency)} {currency} "
+                f"source={source.value}"
+            ),
+            now=now,
+        )
     return _receipt(payment, created=True)
 
 
@@ -575,7 +610,10 @@ async def refund_payment(
         session,
         actor_telegram_id=by_telegram_id,
         action="payment.refund",
-        detail=f"payment={payment.id} amount={payment.amount} {payment.currency}",
+        detail=(
+            f"payment={payment.id} amount={plain_amount(payment.amount, payment.currency)} "
+            f"{payment.currency}"
+        ),
         now=now,
     )
     await session.flush()

@@ -32,13 +32,24 @@ async def grant(
     granted_by: int | None,
     now: datetime,
 ) -> None:
-    """Make someone staff of a store (idempotent for the same person, store and role)."""
+    """Make someone staff of a store (idempotent for the same person, store and role).
+
+    A new grant and a changed role are in the audit log (same transaction); granting the role
+    someone already has writes nothing."""
     if role is Role.OWNER or role is Role.DINER:
         raise ValueError("owners come from OWNER_IDS; diners need no grant")
     for staff in await queries.active_staff(session, telegram_id=telegram_id):
         if staff.store_id == store_id:
             if staff.role != role.value:
+                before = staff.role
                 staff.role = role.value
+                await queries.add_audit(
+                    session,
+                    actor_telegram_id=granted_by,
+                    action="staff.grant",
+                    detail=f"{telegram_id} {role.value} store={store_id} from={before}",
+                    now=now,
+                )
             return
     await queries.add_staff(
         session,
