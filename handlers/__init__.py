@@ -18,6 +18,7 @@ def get_routers() -> list[Router]:
         member,
         membership,
         pay,
+        reports,
         staff,
         start,
         wallet,
@@ -30,6 +31,7 @@ def get_routers() -> list[Router]:
         language.build_router(),
         help.build_router(),
         staff.build_router(),
+        reports.build_router(),  # /stats, /campaigns
         member.build_router(),
         wallet.build_router(),
         pay.build_router(),
