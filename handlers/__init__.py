@@ -22,6 +22,7 @@ def get_routers() -> list[Router]:
         member,
         membership,
         pay,
+        reports,
         staff,
         start,
         wallet,
@@ -37,6 +38,7 @@ def get_routers() -> list[Router]:
         broadcast.build_router(),
         dishes.build_router(),
         exports.build_router(),  # /export, /audit
+        reports.build_router(),  # /stats, /campaigns
         member.build_router(),
         wallet.build_router(),
         pay.build_router(),
