@@ -22,14 +22,16 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Final
 
+from sqlalchemy import case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from loyalty import tiers
 from loyalty.errors import DomainError
 from loyalty.money import currency_precision
 from loyalty.policy import Policy
 from models import queries
-from models.tables import Member
+from models.tables import Feedback, Member, OutboxMessage
 
 BIRTHDAY_YEAR: Final = 2000
 """The year stored with every birthday. We only ask month and day; 2000 is a leap year, so
@@ -306,7 +308,26 @@ async def export_data(
         "first_visit_at": _iso(member.first_visit_at),
         "last_visit_at": _iso(member.last_visit_at),
         "points_balance": member.points_balance,
+        "taste": [t for t in member.taste_tags.split(",") if t],
     }
+    document["feedback"] = [
+        {
+            "at": _iso(item.created_at),
+            "kind": item.kind,
+            "rating": item.rating,
+            "text": item.text,
+            "visit_id": item.visit_id,
+        }
+        for item in (
+            await session.execute(
+                select(Feedback)
+                .where(col(Feedback.member_id) == member.id)
+                .order_by(col(Feedback.created_at))
+            )
+        )
+        .scalars()
+        .all()
+    ]
     document["points"] = [
         {
             "at": _iso(entry.at),
@@ -367,7 +388,27 @@ async def erase(session: AsyncSession, *, telegram_id: int, now: datetime) -> Er
         member.consent_at = None
         member.erased_at = now
         member.telegram_user_id = None
+        member.taste_tags = ""
         await session.flush()
+        await session.execute(  # ratings stay (anonymous); what they wrote goes
+            update(Feedback)
+            .where(col(Feedback.member_id) == member_id)
+            .values(text="")
+            .execution_options(synchronize_session=False)
+        )
+    await session.execute(  # messages to them: unsent ones are dropped, texts (names) go
+        update(OutboxMessage)
+        .where(col(OutboxMessage.telegram_id) == telegram_id)
+        .values(
+            text="",
+            telegram_id=0,
+            status=case(
+                (col(OutboxMessage.status).in_(("pending", "sending")), "cancelled"),
+                else_=col(OutboxMessage.status),
+            ),
+        )
+        .execution_options(synchronize_session=False)
+    )
     check_ins = await queries.delete_check_ins_of(session, telegram_id=telegram_id)
     bills = await queries.delete_bills_of(session, telegram_id=telegram_id)
     frauds = await queries.unlink_fraud_events(session, telegram_id=telegram_id)

@@ -495,6 +495,7 @@ class OutboxMessage(SQLModel, table=True):
     __table_args__ = (
         Index("ix_outbox_due", "status", "next_attempt_at"),
         Index("ix_outbox_member_at", "member_id", "created_at"),
+        Index("ix_outbox_campaign_status", "campaign_id", "status"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

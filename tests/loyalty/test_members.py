@@ -23,8 +23,10 @@ from models.tables import (
     AuditLog,
     Bill,
     CheckIn,
+    Feedback,
     FraudEvent,
     Member,
+    OutboxMessage,
     Payment,
     PointsEntry,
     TelegramUser,
@@ -226,10 +228,20 @@ async def test_export_is_plain_json_with_exact_amounts(
     assert stranger["member"] is None
     assert stranger["telegram"] is None
 
-    await pay(factory, policy, DANA, "86.50")
+    member_id = await pay(factory, policy, DANA, "86.50")
     await pay(factory, policy, DANA, "12.05", at=NOW + timedelta(days=2))
     async with factory() as session, session.begin():
         await members.set_birthday(session, telegram_id=DANA, month=7, day=4, policy=policy)
+        await members.toggle_taste(session, telegram_id=DANA, tag="spicy", policy=policy)
+        session.add(
+            Feedback(
+                member_id=member_id,
+                kind="suggestion",
+                text="More vegetarian dishes, please",
+                created_at=NOW,
+            )
+        )
+        await session.flush()
         document = await members.export_data(
             session, telegram_id=DANA, policy=policy, locale="zh_Hans", now=NOW + timedelta(3)
         )
@@ -245,6 +257,10 @@ async def test_export_is_plain_json_with_exact_amounts(
     assert [p["points"] for p in parsed["points"]] == [86, 12]
     assert len(parsed["visits"]) == 2
     assert parsed["telegram"]["telegram_id"] == DANA
+    assert member["taste"] == ["spicy"]
+    assert [(f["kind"], f["text"]) for f in parsed["feedback"]] == [
+        ("suggestion", "More vegetarian dishes, please")
+    ]
 
 
 async def test_erasure_keeps_the_accounts_and_forgets_the_person(
@@ -274,6 +290,23 @@ async def test_erasure_keeps_the_accounts_and_forgets_the_person(
             session.add(
                 FraudEvent(at=NOW, kind="daily_limit", store_id=store.id, telegram_id=person)
             )
+        await members.toggle_taste(session, telegram_id=DANA, tag="seafood", policy=policy)
+        session.add(
+            Feedback(
+                member_id=member_id, kind="complaint", rating=1, text="Cold soup", created_at=NOW
+            )
+        )
+        for person, status in ((DANA, "sent"), (DANA, "pending"), (SAM, "pending")):
+            session.add(
+                OutboxMessage(
+                    telegram_id=person,
+                    dedupe_key=f"t:{person}:{status}",
+                    text=f"Happy birthday, {person}!",
+                    status=status,
+                    next_attempt_at=NOW,
+                    created_at=NOW,
+                )
+            )
 
     async with factory() as session, session.begin():
         erasure = await members.erase(session, telegram_id=DANA, now=NOW + timedelta(hours=1))
@@ -289,6 +322,17 @@ async def test_erasure_keeps_the_accounts_and_forgets_the_person(
         assert member.consent_at is None
         assert member.erased_at == NOW + timedelta(hours=1)
         assert member.points_balance == 86  # the accounts stay as they were
+        assert member.taste_tags == ""
+        feedback = (await session.execute(select(Feedback))).scalars().all()
+        assert [(f.rating, f.text) for f in feedback] == [(1, "")]  # the rating stays, anonymous
+        messages = (await session.execute(select(OutboxMessage))).scalars().all()
+        assert sorted((m.telegram_id, m.status, m.text) for m in messages) == sorted(
+            [
+                (0, "sent", ""),
+                (0, "cancelled", ""),
+                (SAM, "pending", f"Happy birthday, {SAM}!"),
+            ]
+        )
         assert await members.find_member(session, telegram_id=DANA) is None
         audit = (await session.execute(select(AuditLog))).scalars().all()
     assert [(a.action, a.actor_telegram_id) for a in audit] == [("member.erase", None)]

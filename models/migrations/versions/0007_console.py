@@ -103,6 +103,7 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("photo", sqlmodel.sql.sqltypes.AutoString(length=256), nullable=True)
         )
+        batch_op.create_index("ix_outbox_campaign_status", ["campaign_id", "status"], unique=False)
         batch_op.add_column(
             sa.Column("buttons", sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=True)
         )
@@ -110,6 +111,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.drop_index("ix_outbox_campaign_status")
         batch_op.drop_column("buttons")
         batch_op.drop_column("photo")
 
