@@ -57,8 +57,27 @@ async def visit(run: SandboxRun, telegram_id: int, name: str, ref: str) -> int:
     return int(visit_id)
 
 
+def handled_button(message: Message) -> str:
+    """The callback data of a message's "Mark handled" button, whatever the reader's language."""
+    return next(
+        str(button["callback_data"])
+        for row in (message.get("reply_markup") or {}).get("inline_keyboard", [])
+        for button in row
+        if str(button.get("callback_data", "")).startswith("fbh:")
+    )
+
+
 def questions(messages: list[Message]) -> list[Message]:
-    return [m for m in messages if (m.get("text") or "").startswith(QUESTION)]
+    """The star questions, in whatever language: the messages with the 1–5 star buttons."""
+    return [
+        m
+        for m in messages
+        if any(
+            str(button.get("callback_data", "")).startswith("fb:")
+            for row in (m.get("reply_markup") or {}).get("inline_keyboard", [])
+            for button in row
+        )
+    ]
 
 
 async def rows(run: SandboxRun, *where: Any) -> list[Feedback]:
@@ -186,7 +205,7 @@ async def test_a_low_rating_reaches_the_managers_and_the_inbox(
     # somebody else pressing Dana's star (a forwarded copy of her question): refused
     copy = await copy_of_buttons(run, client, LI_NA, stars_keyboard_json(dana_visit))
     refused = await press(client, LI_NA, copy, RateVisit(visit_id=dana_visit, stars=5).pack())
-    assert refused == {"text": "This button is not for you.", "show_alert": True}
+    assert refused == {"text": "这个按钮不是给您的。", "show_alert": True}  # Li Na reads Chinese
     assert await rows(run) == []
 
     # one star: thanked, and asked what went wrong
@@ -224,7 +243,7 @@ async def test_a_low_rating_reaches_the_managers_and_the_inbox(
 
     # a suggestion from the other diner; and one from somebody who is not a member
     ok = await client.say(LI_NA, "/suggest More vegetarian dishes, please")
-    assert ok["text"] == "Thank you for your suggestion! The team reads every one."
+    assert ok["text"] == "感谢您的建议！我们团队会认真阅读每一条。"
     await client.add_user(1_000_299, "Nina")
     nope = await client.say(1_000_299, "/suggest Open on Mondays")
     assert nope["text"].startswith("Suggestions are for members.")
@@ -248,7 +267,7 @@ async def test_a_low_rating_reaches_the_managers_and_the_inbox(
 
     # the owner handles the complaint: once
     complaint = inbox[1]
-    done = await press(client, SANDBOX_OWNER_ID, complaint, button_data(complaint, "Mark handled"))
+    done = await press(client, SANDBOX_OWNER_ID, complaint, handled_button(complaint))
     assert done["text"] == "Marked as handled."
     handled = await client.wait_for(
         SANDBOX_OWNER_ID,
@@ -260,8 +279,8 @@ async def test_a_low_rating_reaches_the_managers_and_the_inbox(
     assert row.handled_at is not None
     # the manager's own copy of the inbox, pressed afterwards: already handled
     stale = theirs[MANAGER][1]
-    late = await press(client, MANAGER, stale, button_data(stale, "Mark handled"))
-    assert late == {"text": "This was already handled.", "show_alert": True}
+    late = await press(client, MANAGER, stale, handled_button(stale))
+    assert late == {"text": "该条目已经处理过了。", "show_alert": True}  # Simplified Chinese
     (row,) = await rows(run, col(Feedback.kind) == "complaint")
     assert row.handled_by == SANDBOX_OWNER_ID
 
@@ -277,7 +296,7 @@ async def test_a_low_rating_reaches_the_managers_and_the_inbox(
         )
     for who in (DEMOTED, REVOKED):
         suggestion = theirs[who][2]
-        answer = await press(client, who, suggestion, button_data(suggestion, "Mark handled"))
+        answer = await press(client, who, suggestion, handled_button(suggestion))
         assert answer == {"text": NOT_STAFF, "show_alert": True}
     # and the counter's cashier, with the same button
     (suggestion_row,) = await rows(run, col(Feedback.kind) == "suggestion")

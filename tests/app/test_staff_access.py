@@ -1,0 +1,119 @@
+"""Every staff command, used by someone who is not (or no longer) allowed: the same refusal, and
+nothing written. Owners, managers and cashiers each get exactly their own tools."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+from sqlmodel import col
+
+from bot.sandbox_run import SANDBOX_CASHIER_ID, SANDBOX_OWNER_ID, SandboxRun
+from loyalty import roles, staff
+from models.tables import (
+    AuditLog,
+    Campaign,
+    Coupon,
+    Dish,
+    Payment,
+    Role,
+    Staff,
+)
+from sandbox.client import SandboxClient
+
+REFUSED = "Sorry, this is only for the restaurant's staff."
+DINER, FORMER_CASHIER, MANAGER = 7_300_001, 7_300_002, 7_300_003
+
+CASHIER_COMMANDS = ["/bill 12.50", "/redeem 123456"]
+MANAGER_COMMANDS = [
+    "/broadcast",
+    "/newdish",
+    "/stats",
+    "/campaigns",
+    "/feedback",
+    "/export",
+    "/staff",
+    "/gift 1 ten_off",
+    "/refund 1",
+]
+OWNER_COMMANDS = ["/audit"]
+
+
+async def _hire_and_fire(run: SandboxRun, client: SandboxClient) -> None:
+    """A cashier who was removed, and a manager who still is one."""
+    services = run.services
+    await client.add_user(DINER, "Dana", started=True)
+    await client.add_user(FORMER_CASHIER, "Carl", started=True)
+    await client.add_user(MANAGER, "Mia", started=True)
+    async with services.session_factory() as session, session.begin():
+        for who, role in ((FORMER_CASHIER, Role.CASHIER), (MANAGER, Role.MANAGER)):
+            await roles.grant(
+                session,
+                telegram_id=who,
+                store_id=services.store.id,
+                role=role,
+                display_name="",
+                granted_by=SANDBOX_OWNER_ID,
+                now=services.clock.now(),
+            )
+        carl = await session.scalar(
+            select(col(Staff.id)).where(col(Staff.telegram_id) == FORMER_CASHIER)
+        )
+        assert carl is not None
+        await staff.revoke(
+            session,
+            staff_id=carl,
+            by_telegram_id=SANDBOX_OWNER_ID,
+            by_role=Role.OWNER,
+            now=services.clock.now(),
+        )
+
+
+async def _written(run: SandboxRun) -> dict[str, int]:
+    counts = {}
+    async with run.services.session_factory() as session:
+        for table in (AuditLog, Campaign, Coupon, Dish, Payment):
+            counts[table.__name__] = int(
+                await session.scalar(select(func.count()).select_from(table)) or 0
+            )
+    return counts
+
+
+@pytest.mark.parametrize(
+    ("who", "commands"),
+    [
+        (DINER, CASHIER_COMMANDS + MANAGER_COMMANDS + OWNER_COMMANDS),
+        (FORMER_CASHIER, CASHIER_COMMANDS + MANAGER_COMMANDS + OWNER_COMMANDS),
+        (SANDBOX_CASHIER_ID, MANAGER_COMMANDS + OWNER_COMMANDS),
+        (MANAGER, OWNER_COMMANDS),
+    ],
+    ids=["diner", "removed cashier", "cashier", "manager"],
+)
+async def test_staff_commands_refuse_whoever_is_not_allowed(
+    run: SandboxRun, client: SandboxClient, who: int, commands: list[str]
+) -> None:
+    await _hire_and_fire(run, client)
+    before = await _written(run)
+    for command in commands:
+        reply = await client.say(who, command)
+        assert reply["text"] == REFUSED, (command, reply["text"])
+        assert not reply.get("reply_markup"), command
+    # the refusals were the only replies, and nothing was written
+    assert [m["text"] for m in await client.inbox(who)].count(REFUSED) == len(commands)
+    assert await _written(run) == before
+
+
+async def test_each_role_gets_its_own_tools(run: SandboxRun, client: SandboxClient) -> None:
+    await _hire_and_fire(run, client)
+    manager = await client.say(MANAGER, "/help")
+    assert "/broadcast" in manager["text"]
+    assert "/audit" not in manager["text"]
+    cashier = await client.say(SANDBOX_CASHIER_ID, "/help")
+    assert "/redeem" in cashier["text"]
+    assert "/broadcast" not in cashier["text"]
+    diner = await client.say(DINER, "/help")
+    assert "/redeem" not in diner["text"]
+    owner = await client.say(SANDBOX_OWNER_ID, "/help")
+    assert "/audit" in owner["text"]
+    for command in MANAGER_COMMANDS[:6]:
+        reply = await client.say(MANAGER, command)
+        assert reply["text"] != REFUSED, command
