@@ -16,6 +16,8 @@ afterwards as ``reply``, null if none came):
 - ``open`` ``{"url"}`` (a t.me deep link: ``/start <payload>``), ``press`` ``{"message_id",
   "data", "wait"?}`` (an inline button), ``pay`` ``{"message_id"}`` (an invoice).
 - ``block`` / ``unblock``; ``GET .../inbox``, ``GET .../history``, ``GET .../commands``.
+  Each message there carries ``seq``: its place among all messages in the emulator, every chat
+  and both sides, so tests and benchmarks can tell what was sent before what.
 """
 
 from __future__ import annotations

@@ -91,7 +91,11 @@ class PeopleActions(EmulatorBase):
         chat = self._chat_of(user)
         user.started = True
         message = StoredMessage(
-            message_id=chat.allocate_id(), from_bot=False, date=self._now(), **fields
+            message_id=chat.allocate_id(),
+            from_bot=False,
+            date=self._now(),
+            seq=self._next_seq(),
+            **fields,
         )
         chat.add(message)
         update_id = self._hub.produce("message", self.message_json(chat, message))

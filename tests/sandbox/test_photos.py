@@ -106,6 +106,9 @@ async def test_an_echo_bot_sends_the_persons_photo_back_by_file_id(
     assert status == 200
     photos = [(m["from"], m["photo"]["file_id"]) for m in history["messages"] if m.get("photo")]
     assert photos == [("user", largest.file_id), ("bot", largest.file_id)]
+    order = [m["seq"] for m in history["messages"] if m.get("kind") == "message"]
+    assert order == sorted(order)  # the emulator-wide order of messages
+    assert len(set(order)) == len(order)
 
 
 async def test_a_jpeg_without_caption_and_a_small_photo_keep_their_size(
