@@ -4,6 +4,7 @@ their chat. Used by the demo, the tests and the benchmarks."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import time
 from collections.abc import Callable
 from typing import Any
@@ -64,6 +65,14 @@ class SandboxClient:
         body = await self.request("POST", f"/sandbox/users/{user_id}/send", {"text": text})
         return int(body["update_id"])
 
+    async def send_photo(self, user_id: int, data: bytes, caption: str | None = None) -> int:
+        """The person sends a photo (JPEG, PNG or WebP bytes); returns the update id."""
+        payload: dict[str, Any] = {"photo_base64": base64.b64encode(data).decode("ascii")}
+        if caption is not None:
+            payload["caption"] = caption
+        body = await self.request("POST", f"/sandbox/users/{user_id}/send_photo", payload)
+        return int(body["update_id"])
+
     async def open(self, user_id: int, url: str) -> int:
         body = await self.request("POST", f"/sandbox/users/{user_id}/open", {"url": url})
         return int(body["update_id"])
@@ -85,6 +94,14 @@ class SandboxClient:
     async def inbox(self, user_id: int) -> list[Message]:
         body = await self.request("GET", f"/sandbox/users/{user_id}/inbox")
         return list(body["messages"])
+
+    async def file(self, file_id: str) -> bytes:
+        """The bytes of a file in the chat (a photo or a document), by its file_id."""
+        path = f"/sandbox/files/{file_id}"
+        async with self.session.get(f"{self.base_url}{path}") as resp:
+            if resp.status >= 400:
+                raise SandboxError(f"GET {path} → {resp.status}: {await resp.text()}")
+            return await resp.read()
 
     async def commands(self, user_id: int) -> list[dict[str, str]]:
         body = await self.request("GET", f"/sandbox/users/{user_id}/commands")

@@ -3,7 +3,8 @@
 One `RateBudget` per process is shared by the worker and by the bot's replies (a request
 middleware takes a token before every sending call): at most `per_second` messages a second in
 all, at most one a second to any one chat from the outbox, and everything pauses for
-`retry_after` when Telegram answers 429.
+`retry_after` when Telegram answers 429. Replies waiting for a token get it before the outbox
+does, so a diner tapping a button during a 100,000-message broadcast is answered at once.
 
 Outcomes: accepted → sent; 429 → back to pending after the pause (not an error); 403 → the person
 blocked the bot: unreachable, never retried; another 400 → failed with the reason; a network or
@@ -17,6 +18,7 @@ import contextlib
 import json
 import logging
 import time
+from collections import deque
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -61,7 +63,14 @@ class RateBudget:
 
     Slots are 1/(limit − 1) s apart and at most one can be taken late, so any one-second window
     (the way Telegram counts) holds at most 1 + (limit − 1) sends; a send that wakes up a little
-    late does not push the next slot back, so the rate holds at (limit − 1)/s."""
+    late does not push the next slot back, so the rate holds at (limit − 1)/s.
+
+    Who gets a free slot: replies to people (``acquire(reply=True)``, the bot's own sends) come
+    first, in the order they asked; outbox sends get the slots no reply is waiting for, in the
+    order they asked. So a diner's answer waits for at most the slot in hand, not for the
+    broadcast queued before it, and with no replies waiting the outbox has every slot. An outbox
+    send waits for its chat's interval before it queues, so a chat sent to a moment ago never
+    holds up the others."""
 
     def __init__(self, per_second: int = DEFAULT_PER_SECOND) -> None:
         self.per_second = per_second
@@ -69,31 +78,79 @@ class RateBudget:
         self._next_slot = 0.0
         self._paused_until = 0.0
         self._chat_next: dict[int, float] = {}
-        self._lock = asyncio.Lock()
+        # Waiting for a slot: replies first, then the outbox, each first come first served.
+        # The future is set to True with the slot, to False when its chat must wait again.
+        self._replies: deque[asyncio.Future[bool]] = deque()
+        self._outbox: deque[tuple[asyncio.Future[bool], int | None]] = deque()
+        self._timer: asyncio.TimerHandle | None = None
 
     def pause(self, seconds: float) -> None:
         """Telegram said 429: nobody sends until `seconds` from now."""
         self._paused_until = max(self._paused_until, time.monotonic() + seconds)
 
-    async def acquire(self, chat_id: int | None = None) -> None:
-        """Wait for a slot (and, with `chat_id`, for that chat's interval)."""
+    async def acquire(self, chat_id: int | None = None, *, reply: bool = False) -> None:
+        """Wait for a slot (and, with `chat_id`, for that chat's interval). `reply`: a send the
+        bot makes for someone waiting in the chat, served before any outbox send."""
+        loop = asyncio.get_running_loop()
         while True:
-            async with self._lock:
-                now = time.monotonic()
-                wait = self._paused_until - now
-                if chat_id is not None:
-                    wait = max(wait, self._chat_next.get(chat_id, 0.0) - now)
-                if wait <= 0:
-                    slot = max(self._next_slot, now - self._interval)
-                    if slot <= now:
-                        self._next_slot = slot + self._interval
-                        if chat_id is not None:
-                            self._chat_next[chat_id] = now + PER_CHAT_INTERVAL
-                            if len(self._chat_next) > 100_000:
-                                self._forget(now)
-                        return
-                    wait = slot - now
-            await asyncio.sleep(wait)
+            if chat_id is not None:
+                wait = self._chat_next.get(chat_id, 0.0) - time.monotonic()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                    continue
+            granted: asyncio.Future[bool] = loop.create_future()
+            if reply:
+                self._replies.append(granted)
+            else:
+                self._outbox.append((granted, chat_id))
+            if self._timer is None:  # else the timer hands out the next slot, to whom is due
+                self._grant()
+            # Cancelled while waiting: the future is cancelled too and _grant skips it.
+            if await granted:
+                return
+
+    def _grant(self) -> None:
+        """Hand out every slot that is due, to the waiters in turn; wake up for the next one."""
+        self._timer = None
+        now = time.monotonic()
+        while True:
+            waiter = self._next_waiter()
+            if waiter is None:
+                return
+            granted, chat_id = waiter
+            start = max(self._paused_until, max(self._next_slot, now - self._interval))
+            if start > now:
+                loop = granted.get_loop()
+                self._timer = loop.call_later(start - now, self._grant)
+                return
+            self._take_next()
+            if chat_id is not None and self._chat_next.get(chat_id, 0.0) > now:
+                granted.set_result(False)  # its chat was sent to meanwhile: it waits again
+                continue
+            self._next_slot = max(self._next_slot, now - self._interval) + self._interval
+            if chat_id is not None:
+                self._chat_next[chat_id] = now + PER_CHAT_INTERVAL
+                if len(self._chat_next) > 100_000:
+                    self._forget(now)
+            granted.set_result(True)
+
+    def _next_waiter(self) -> tuple[asyncio.Future[bool], int | None] | None:
+        """The waiter who gets the next slot (left in its queue): the first reply, else the first
+        outbox send. Waiters that gave up (cancelled) are dropped on the way."""
+        while self._replies and self._replies[0].done():
+            self._replies.popleft()
+        if self._replies:
+            return self._replies[0], None
+        while self._outbox and self._outbox[0][0].done():
+            self._outbox.popleft()
+        return self._outbox[0] if self._outbox else None
+
+    def _take_next(self) -> None:
+        """Remove the waiter _next_waiter returned from its queue."""
+        if self._replies:
+            self._replies.popleft()
+        else:
+            self._outbox.popleft()
 
     def _forget(self, now: float) -> None:
         for chat in [c for c, t in self._chat_next.items() if t <= now]:
@@ -105,7 +162,7 @@ _TOKEN_TAKEN: ContextVar[bool] = ContextVar("outbox_token_taken", default=False)
 
 
 class BudgetMiddleware(BaseRequestMiddleware):
-    """Replies to people draw on the same budget as the outbox."""
+    """Replies to people draw on the same budget as the outbox, ahead of it."""
 
     def __init__(self, budget: RateBudget) -> None:
         self.budget = budget
@@ -117,7 +174,7 @@ class BudgetMiddleware(BaseRequestMiddleware):
         method: TelegramMethod[TelegramType],
     ) -> Response[TelegramType]:
         if method.__api_method__ in _SENDING_METHODS and not _TOKEN_TAKEN.get():
-            await self.budget.acquire()
+            await self.budget.acquire(reply=True)
         return await make_request(bot, method)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import secrets
 import time
@@ -98,6 +99,7 @@ class EmulatorBase:
         # QR codes "lying around" (table stickers): label and deep link, offered by the web chat.
         self._printed_codes: list[tuple[str, str]] = []
         self._chats: dict[int, Chat] = {}
+        self._sequence = itertools.count(1)
         self._files = FileStore()
         self._callbacks: dict[str, CallbackQuery] = {}
         self._pre_checkouts: dict[str, PreCheckout] = {}
@@ -119,6 +121,10 @@ class EmulatorBase:
 
     def _now(self) -> int:
         return int(self._clock())
+
+    def _next_seq(self) -> int:
+        """The next message's place in the order of all messages, across chats."""
+        return next(self._sequence)
 
     def bot_user(self) -> dict[str, Any]:
         return {
@@ -246,6 +252,7 @@ class EmulatorBase:
             "edited": message.edit_date is not None,
             "reply_to_message_id": message.reply_to,
             "successful_payment": message.successful_payment,
+            "seq": message.seq,
         }
 
     def _user(self, user_id: int) -> User:

@@ -164,6 +164,7 @@ class BotApiMethods(EmulatorBase):
             from_bot=True,
             date=self._now(),
             protected=params.boolean("protect_content"),
+            seq=self._next_seq(),
             **fields,
         )
         chat.add(message)

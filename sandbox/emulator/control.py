@@ -1,7 +1,29 @@
-"""The control API: JSON over HTTP under ``/sandbox/`` for the people and the operator."""
+"""The control API: JSON over HTTP under ``/sandbox/`` for the people and the operator.
+
+What a person does (``POST /sandbox/users/{user_id}/...``, each optionally with
+``"wait_reply": <seconds>``, up to 60: the answer then carries the bot's first message or edit
+afterwards as ``reply``, null if none came):
+
+- ``send`` ``{"text"}`` → ``{"update_id", "message_id"}``
+- ``send_photo`` ``{"photo_base64", "caption"?}`` → ``{"update_id", "message_id", "photo"}``:
+  a JPEG, PNG or WebP image of at most 10 MB (width + height ≤ 10,000, sides at most 20:1),
+  standard base64 (line breaks are ignored), caption up to 1024 characters. The bot gets a
+  message with ``photo`` (PhotoSize objects, smallest first: JPEG thumbnails of 90/320/800/
+  1280/2560 px below the original, then the original bytes at their own size) and
+  ``caption``; every size's file_id works with sendPhoto, getFile and ``GET
+  /sandbox/files/{file_id}``. Bad base64, not an image, too large: 400 with the reason, and no
+  update.
+- ``open`` ``{"url"}`` (a t.me deep link: ``/start <payload>``), ``press`` ``{"message_id",
+  "data", "wait"?}`` (an inline button), ``pay`` ``{"message_id"}`` (an invoice).
+- ``block`` / ``unblock``; ``GET .../inbox``, ``GET .../history``, ``GET .../commands``.
+  Each message there carries ``seq``: its place among all messages in the emulator, every chat
+  and both sides, so tests and benchmarks can tell what was sent before what.
+"""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import math
 from collections.abc import Awaitable, Callable
@@ -10,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from .errors import ControlError
-from .files import file_response
+from .files import MAX_PHOTO_BYTES, file_response
 
 if TYPE_CHECKING:
     from .core import BotAPIEmulator
@@ -66,6 +88,22 @@ def _number(body: dict[str, Any], name: str, default: float | None = None) -> fl
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise ControlError(400, f"{name} must be a number")
     return float(value)
+
+
+def _photo_bytes(body: dict[str, Any]) -> bytes:
+    """The bytes of ``photo_base64`` (standard base64; whitespace and line breaks are ignored)."""
+    value = body.get("photo_base64")
+    if not isinstance(value, str) or not value.strip():
+        raise ControlError(400, "photo_base64 must be a string: the image's bytes in base64")
+    compact = "".join(value.split())
+    if len(compact) > (MAX_PHOTO_BYTES + 2) // 3 * 4:
+        raise ControlError(
+            400, f"the photo is larger than 10 MB ({MAX_PHOTO_BYTES:,} bytes), Telegram's limit"
+        )
+    try:
+        return base64.b64decode(compact, validate=True)
+    except (binascii.Error, ValueError):
+        raise ControlError(400, "photo_base64 is not valid base64") from None
 
 
 def _user_id(request: web.Request) -> int:
@@ -130,6 +168,15 @@ def add_control_routes(app: web.Application, emulator: BotAPIEmulator) -> None:
         return await acting(
             request, lambda user_id, body: emulator.send(user_id, _str(body, "text"))
         )
+
+    async def send_photo(request: web.Request) -> web.StreamResponse:
+        async def act(user_id: int, body: dict[str, Any]) -> dict[str, Any]:
+            caption = body.get("caption")
+            if caption is not None and not isinstance(caption, str):
+                raise ControlError(400, "caption must be a string or null")
+            return await emulator.send_photo(user_id, _photo_bytes(body), caption)
+
+        return await acting(request, act)
 
     async def open_link(request: web.Request) -> web.StreamResponse:
         return await acting(
@@ -225,6 +272,7 @@ def add_control_routes(app: web.Application, emulator: BotAPIEmulator) -> None:
         ("POST", "/sandbox/users", post_users),
         ("GET", "/sandbox/users/{user_id}", get_user),
         ("POST", "/sandbox/users/{user_id}/send", send),
+        ("POST", "/sandbox/users/{user_id}/send_photo", send_photo),
         ("POST", "/sandbox/users/{user_id}/open", open_link),
         ("POST", "/sandbox/users/{user_id}/press", press),
         ("POST", "/sandbox/users/{user_id}/pay", pay),

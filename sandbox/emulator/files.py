@@ -1,18 +1,29 @@
-"""Stored files: photos and documents the bot sent, served back by file_id or file_path."""
+"""Stored files: photos and documents the bot sent or people sent, served back by file_id or
+file_path."""
 
 from __future__ import annotations
 
+import io
 import mimetypes
 import secrets
 import struct
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+from PIL import Image, UnidentifiedImageError
 
 # Telegram keeps a photo in several sizes; the largest side of each is at most this.
 _PHOTO_SIDES = (90, 320, 800, 1280)
 _DEFAULT_PHOTO = (800, 600)
+# The sizes Telegram makes of a photo a person sends (s, m, x, y, w), smaller than the original.
+_USER_PHOTO_SIDES = (90, 320, 800, 1280, 2560)
+# Telegram's limits for a photo: 10 MB, width + height at most 10,000, sides at most 20:1.
+MAX_PHOTO_BYTES = 10 * 1024 * 1024
+_MAX_PHOTO_SIDES_SUM = 10_000
+_MAX_PHOTO_RATIO = 20
+_USER_PHOTO_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
 
 
 @dataclass(eq=False, slots=True)
@@ -49,7 +60,7 @@ class StoredFile:
     def _scaled_size(self) -> int:
         assert self.data is not None
         largest = self.group[-1] if self.group else self
-        if largest is self or not largest.width:
+        if largest is self or not largest.width or largest.data is not self.data:
             return len(self.data)
         ratio = (self.width * self.height) / max(1, largest.width * largest.height)
         return max(1, round(len(self.data) * ratio))
@@ -70,6 +81,94 @@ class StoredFile:
             result["file_size"] = self._scaled_size() if self.kind == "photo" else len(self.data)
         result["file_path"] = self.file_path
         return result
+
+
+class PhotoError(ValueError):
+    """Bytes a person tried to send as a photo that Telegram would not take; says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class PhotoSizeData:
+    """One size of a photo a person sent: its own bytes and what they show."""
+
+    data: bytes
+    mime_type: str
+    width: int
+    height: int
+
+
+def user_photo_sizes(data: bytes) -> list[PhotoSizeData]:
+    """Check `data` as a photo a person sends and make Telegram's sizes of it, smallest first.
+
+    The largest size is `data` itself, unchanged; the smaller ones are JPEG thumbnails whose
+    largest side is 90, 320, 800, 1280 or 2560 pixels (those below the original's). Raises
+    :class:`PhotoError` for anything that is not a JPEG, PNG or WebP image within Telegram's
+    limits for photos."""
+    if not data:
+        raise PhotoError("the photo is empty")
+    if len(data) > MAX_PHOTO_BYTES:
+        raise PhotoError(
+            f"the photo is {len(data):,} bytes; Telegram takes photos up to 10 MB "
+            f"({MAX_PHOTO_BYTES:,} bytes)"
+        )
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                mime = _USER_PHOTO_FORMATS.get(image.format or "")
+                if mime is None:
+                    raise PhotoError(
+                        f"the photo must be a JPEG, PNG or WebP image, not {image.format}"
+                    )
+                width, height = image.size
+                _check_dimensions(width, height)
+                image.load()  # decodes every pixel: a truncated or corrupt file fails here
+                thumbnails = [
+                    _thumbnail(image, side)
+                    for side in _USER_PHOTO_SIDES
+                    if side < max(width, height)
+                ]
+    except PhotoError:
+        raise
+    except (
+        UnidentifiedImageError,
+        Image.DecompressionBombError,
+        Image.DecompressionBombWarning,
+        OSError,
+        ValueError,
+        SyntaxError,
+    ) as error:
+        raise PhotoError(f"the photo is not a readable JPEG, PNG or WebP image ({error})") from None
+    return [*thumbnails, PhotoSizeData(data, mime, width, height)]
+
+
+def _check_dimensions(width: int, height: int) -> None:
+    if width < 1 or height < 1 or width + height > _MAX_PHOTO_SIDES_SUM:
+        raise PhotoError(
+            f"the photo is {width}×{height}; Telegram takes photos whose width and height add "
+            f"up to at most {_MAX_PHOTO_SIDES_SUM:,} pixels"
+        )
+    if max(width, height) > _MAX_PHOTO_RATIO * min(width, height):
+        raise PhotoError(
+            f"the photo is {width}×{height}; Telegram takes photos whose sides are at most "
+            f"{_MAX_PHOTO_RATIO}:1"
+        )
+
+
+def _thumbnail(image: Image.Image, side: int) -> PhotoSizeData:
+    """A JPEG of `image` whose largest side is `side`, transparency on white."""
+    small = image.copy()
+    small.thumbnail((side, side), Image.Resampling.LANCZOS)
+    if small.mode in ("RGBA", "LA", "PA") or "transparency" in small.info:
+        rgba = small.convert("RGBA")
+        flat = Image.new("RGB", rgba.size, "white")
+        flat.paste(rgba, mask=rgba.getchannel("A"))
+        small = flat
+    else:
+        small = small.convert("RGB")
+    out = io.BytesIO()
+    small.save(out, "JPEG", quality=85)
+    return PhotoSizeData(out.getvalue(), "image/jpeg", small.width, small.height)
 
 
 def image_info(data: bytes) -> tuple[str, int, int] | None:
@@ -192,6 +291,28 @@ class FileStore:
         for sized in sizes:
             sized.group = sizes
         return sizes
+
+    def add_user_photo(self, sizes: list[PhotoSizeData]) -> list[StoredFile]:
+        """Store the sizes of a photo a person sent (see :func:`user_photo_sizes`), each with
+        its own bytes and file_id; returns them smallest first."""
+        stored: list[StoredFile] = []
+        for size in sizes:
+            sized = StoredFile(
+                file_id=_new_file_id("photo"),
+                file_unique_id=_new_unique_id("photo"),
+                kind="photo",
+                data=size.data,
+                url=None,
+                mime_type=size.mime_type,
+                file_name=None,
+                file_path=self._next_path("photos", _EXTENSIONS.get(size.mime_type, ".jpg")),
+                width=size.width,
+                height=size.height,
+            )
+            stored.append(self._register(sized))
+        for sized in stored:
+            sized.group = stored
+        return stored
 
     def add_document(
         self, data: bytes | None, url: str | None, file_name: str | None, mime_type: str | None

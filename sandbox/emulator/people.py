@@ -10,8 +10,9 @@ import time
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from .base import CHAT_ACTIONS, LINK_HOSTS, MAX_TEXT, EmulatorBase
+from .base import CHAT_ACTIONS, LINK_HOSTS, MAX_CAPTION, MAX_TEXT, EmulatorBase
 from .errors import ControlError
+from .files import PhotoError, user_photo_sizes
 from .markup import inline_buttons
 from .state import (
     CallbackQuery,
@@ -90,7 +91,11 @@ class PeopleActions(EmulatorBase):
         chat = self._chat_of(user)
         user.started = True
         message = StoredMessage(
-            message_id=chat.allocate_id(), from_bot=False, date=self._now(), **fields
+            message_id=chat.allocate_id(),
+            from_bot=False,
+            date=self._now(),
+            seq=self._next_seq(),
+            **fields,
         )
         chat.add(message)
         update_id = self._hub.produce("message", self.message_json(chat, message))
@@ -107,6 +112,38 @@ class PeopleActions(EmulatorBase):
             user, text=text, entities=bot_command_entities(text)
         )
         return {"update_id": update_id, "message_id": message.message_id}
+
+    async def send_photo(
+        self, user_id: int, data: bytes, caption: str | None = None
+    ) -> dict[str, Any]:
+        """The person sends a photo (JPEG, PNG or WebP bytes), with an optional caption.
+
+        The bot gets a message whose ``photo`` lists Telegram's sizes of it, smallest first; the
+        largest is these very bytes, the others JPEG thumbnails. Each size has a file_id the bot
+        can send again or pass to getFile. Nothing is delivered when the photo is refused."""
+        user = self._user(user_id)
+        if caption is not None and not isinstance(caption, str):
+            raise ControlError(400, "caption must be a string or null")
+        caption = (caption or "").strip() or None
+        if caption is not None and len(caption) > MAX_CAPTION:
+            raise ControlError(400, f"caption must be at most {MAX_CAPTION} characters")
+        self._not_blocked(user)
+        try:
+            sizes = user_photo_sizes(data)
+        except PhotoError as error:
+            raise ControlError(400, str(error)) from None
+        photo = self._files.add_user_photo(sizes)
+        update_id, message = self._user_message(
+            user,
+            photo=photo,
+            caption=caption,
+            caption_entities=bot_command_entities(caption) if caption else [],
+        )
+        return {
+            "update_id": update_id,
+            "message_id": message.message_id,
+            "photo": [size.photo_size() for size in photo],
+        }
 
     def start_payload(self, url: str) -> str | None:
         """The start parameter of a link to this bot (None when absent or not valid)."""

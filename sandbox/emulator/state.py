@@ -110,6 +110,8 @@ class StoredMessage:
     deleted: bool = False
     successful_payment: dict[str, Any] | None = None
     protected: bool = False
+    # Order among all the messages in the emulator, every chat and both sides (control API only).
+    seq: int = 0
 
     @property
     def inline_markup(self) -> Markup | None:

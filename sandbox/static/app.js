@@ -8,6 +8,8 @@ const BACKGROUND_POLL_MS = 3000;
 const BACKGROUND_POLL_LIMIT = 40;
 const NEAR_BOTTOM_PX = 80;
 const PRESS_WAIT_SECONDS = 5;
+const PHOTO_TYPES = ["image/jpeg", "image/png", "image/webp"];
+const MAX_PHOTO_BYTES = 10 * 1024 * 1024; // Telegram's limit for a photo
 
 const LANGUAGES = { en: "English", "zh-hans": "简体中文", "zh-hant": "繁體中文" };
 
@@ -409,6 +411,7 @@ function syncComposer() {
   const composer = $("#composer");
   composer.disabled = off;
   $("#send").disabled = off;
+  $("#attach").disabled = off;
   $("#commands-button").disabled = off;
   for (const button of document.querySelectorAll("#reply-keyboard button")) button.disabled = off;
   composer.placeholder = blocked
@@ -899,6 +902,57 @@ async function submitComposer(event) {
   }
 }
 
+/** Read a chosen file as base64 (no "data:…;base64," prefix). */
+function readBase64(file) {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => {
+      const url = String(reader.result);
+      resolve(url.slice(url.indexOf(",") + 1));
+    };
+    reader.onerror = () => reject(reader.error || new Error("the file could not be read"));
+    reader.readAsDataURL(file);
+  });
+}
+
+/** Send the chosen image as a photo, with the message box's text as its caption. */
+async function sendPhoto(file) {
+  if (!file) return;
+  if (state.selectedId === null) {
+    toast("Pick a person first.", "error");
+    return;
+  }
+  if (!PHOTO_TYPES.includes(file.type)) {
+    toast("Choose a JPEG, PNG or WebP image to send as a photo.", "error");
+    return;
+  }
+  if (file.size > MAX_PHOTO_BYTES) {
+    toast("Telegram takes photos up to 10 MB: choose a smaller image.", "error");
+    return;
+  }
+  const composer = $("#composer");
+  const caption = composer.value.trim();
+  const attach = $("#attach");
+  attach.disabled = true;
+  attach.setAttribute("aria-busy", "true");
+  state.stickToBottom = true;
+  try {
+    const body = { photo_base64: await readBase64(file) };
+    if (caption) body.caption = caption;
+    await api("POST", userPath("send_photo"), body);
+    if (composer.value.trim() === caption) {
+      composer.value = "";
+      autogrow();
+    }
+  } catch (error) {
+    toastError(error);
+  } finally {
+    attach.removeAttribute("aria-busy");
+    syncComposer();
+    kick();
+  }
+}
+
 async function press(msg, button, el) {
   if (state.selectedId === null) return;
   el.disabled = true;
@@ -1248,6 +1302,13 @@ function wire() {
     }
   });
   $("#composer").addEventListener("input", autogrow);
+  $("#attach").addEventListener("click", () => $("#photo-input").click());
+  $("#photo-input").addEventListener("change", (event) => {
+    const input = event.currentTarget;
+    const file = input.files && input.files[0];
+    input.value = ""; // choosing the same image again sends it again
+    void sendPhoto(file);
+  });
   $("#openlink-form").addEventListener("submit", submitOpenLink);
   $("#person-form").addEventListener("submit", savePerson);
   $("#block-toggle").addEventListener("click", toggleBlock);

@@ -14,10 +14,11 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import FilePayload, Locator, Page, expect
 
 from sandbox.webchat import STATIC_DIR, add_webchat_routes
 from tests.browser.support import PHONE, RunningApp
+from tests.sandbox.conftest import make_png
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
@@ -154,6 +155,22 @@ def test_a_diner_starts_taps_and_switches_to_chinese(
 
     help_request = _send(page, "/help")
     expect(_replies_after(help_request).first).to_contain_text(CJK)
+
+    # Attaching a photo sends it, the message box's text as its caption; the chat shows it.
+    page.get_by_test_id("composer").fill("Our table tonight")
+    table: FilePayload = {"name": "table.png", "mimeType": "image/png", "buffer": make_png(40, 30)}
+    photo = _new_bubble(
+        page,
+        "Our table tonight",
+        lambda: page.get_by_test_id("photo-input").set_input_files(files=[table]),
+    )
+    image = photo.get_by_test_id("photo")
+    expect(image).to_be_visible()
+    page.wait_for_function(
+        "img => img.complete && img.naturalWidth === 40", arg=image.element_handle()
+    )
+    expect(page.get_by_test_id("composer")).to_have_value("")
+    expect(_replies_after(photo).first).to_be_visible()
 
     # A draft survives the page polling the conversation.
     page.get_by_test_id("composer").fill("a draft in progress")
