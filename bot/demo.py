@@ -452,9 +452,49 @@ async def _story(run: SandboxRun, story: Story) -> dict[str, Any]:
         if DANA not in got:
             raise StepFailed("Dana, in the tier, did not get it")
 
+    async def owner_reads_the_stats() -> None:
+        before = len(await client.inbox(owner_id))
+        figures = await story.text(owner_id, "/stats", "Members: 3")
+        messages = await client.wait_for(owner_id, lambda ms: len(ms) >= before + 2)
+        chart = messages[before + 1]
+        photo = chart.get("photo") or {}
+        png = await client.file(str(photo.get("file_id", "")))
+        if not png.startswith(b"\x89PNG\r\n\x1a\n"):
+            raise StepFailed("the chart is not a PNG")
+        story.say(
+            f"  bot → {story.names[owner_id]}: [chart {photo.get('width')}×"
+            f"{photo.get('height')} PNG, {len(png):,} bytes] {chart.get('caption')}"
+        )
+        for line in str(figures.get("text")).splitlines():
+            if line.startswith("• ") and line.rsplit(": ", 1)[-1] != "0":
+                story.say(f"          bars: {line[2:]}")
+
+    async def the_rest_of_the_year() -> None:
+        dana = await member_id_of(DANA)
+        story.say("  the clock moves a day at a time for 300 days")
+        for _ in range(300):
+            await client.advance_clock(24 * 3600)
+        async with run.services.session_factory() as session:
+            rows = await session.execute(
+                select(col(OutboxMessage.dedupe_key), col(OutboxMessage.status)).where(
+                    col(OutboxMessage.member_id) == dana,
+                    col(OutboxMessage.dedupe_key).startswith("birthday:"),
+                )
+            )
+            greetings = sorted(rows.tuples().all())
+        for key, status in greetings:
+            story.say(f"  Dana's birthday greeting {key.split(':')[1]}: {status}")
+        if len(greetings) != 2:
+            raise StepFailed(f"Dana's birthday was greeted {len(greetings)} times in a year")
+
     await story.step("A week later", a_week_later)
     await story.step("The owner adds a new dish: invitations per tier", owner_adds_a_new_dish)
     await story.step("The owner broadcasts to Dana's tier only", owner_broadcasts_to_one_tier)
+    await story.step("The owner reads /stats: figures and a chart", owner_reads_the_stats)
+    await story.step(
+        "The rest of the year: Dana's birthday comes round again, greeted once",
+        the_rest_of_the_year,
+    )
 
     stats = await client.stats()
     async with run.services.session_factory() as session:

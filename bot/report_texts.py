@@ -3,7 +3,6 @@ dates and times in the store's time zone, figures formatted as the chart prints 
 
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -13,9 +12,9 @@ from babel.numbers import format_decimal, format_percent
 
 from bot import charts
 from bot.charts import StatsLabels, format_count
-from bot.formatting import format_date, format_local_time, format_money
+from bot.formatting import format_date, format_local_datetime, format_money
 from bot.locales import babel_locale
-from loyalty.lifecycle import Stage
+from bot.texts import stage_name
 from loyalty.policy import Policy
 from loyalty.reports import LIFT_WINDOW, CampaignResult, Lift, StoreStats
 from loyalty.stores import StoreInfo
@@ -36,24 +35,6 @@ def format_points_diff(points: Decimal, locale: str) -> str:
     return format_decimal(points, format="+#,##0.0;-#,##0.0", locale=babel_locale(locale))
 
 
-def format_moment(at: datetime, *, timezone: str, locale: str) -> str:
-    """A date and time as the store's clock shows them: "November 23, 2026 12:00 PM"."""
-    local = at.astimezone(ZoneInfo(timezone))
-    return f"{format_date(local.date(), locale)} {format_local_time(at, timezone, locale)}"
-
-
-def stage_name(stage: str) -> str:
-    names = {
-        Stage.NEWCOMER.value: _("New (one visit)"),
-        Stage.RETURNING.value: _("Returning"),
-        Stage.ACTIVE.value: _("Active"),
-        Stage.SLOWING.value: _("Slowing down"),
-        Stage.LAPSED.value: _("Lapsed"),
-        Stage.LOST.value: _("Lost"),
-    }
-    return names.get(stage, stage)
-
-
 def tier_name(policy: Policy, key: str, locale: str) -> str:
     return policy.tiers.display_name(key, locale) if key in policy.tiers.names else key
 
@@ -70,7 +51,7 @@ def stats_text(stats: StoreStats, *, policy: Policy, store: StoreInfo, locale: s
     lines = [
         _("{store} — figures as of {moment}").format(
             store=store.name,
-            moment=format_moment(stats.as_of, timezone=store.timezone, locale=locale),
+            moment=format_local_datetime(stats.as_of, store.timezone, locale),
         ),
         "",
         _("Members: {count}").format(count=count(stats.members)),
@@ -213,7 +194,7 @@ def campaign_block(result: CampaignResult, *, number: int, store: StoreInfo, loc
         head = _("{number}. {title} — scheduled for {moment}").format(
             number=number,
             title=title,
-            moment=format_moment(result.scheduled_at, timezone=store.timezone, locale=locale),
+            moment=format_local_datetime(result.scheduled_at, store.timezone, locale),
         )
     else:
         head = _("{number}. {title} — {date}").format(number=number, title=title, date=when)

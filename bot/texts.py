@@ -84,12 +84,12 @@ def help_text(role: Role, store: str) -> str:
 def stage_name(stage: str) -> str:
     """A lifecycle stage (loyalty.lifecycle.Stage) in the reader's language."""
     names = {
-        "newcomer": _("one visit so far"),
-        "returning": _("coming back"),
-        "active": _("on their rhythm"),
-        "slowing": _("slowing down"),
-        "lapsed": _("overdue"),
-        "lost": _("gone quiet"),
+        "newcomer": _("One visit so far"),
+        "returning": _("Coming back"),
+        "active": _("On their rhythm"),
+        "slowing": _("Slowing down"),
+        "lapsed": _("Overdue"),
+        "lost": _("Gone quiet"),
     }
     return names.get(stage, stage)
 

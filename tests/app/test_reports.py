@@ -96,9 +96,9 @@ async def test_stats_for_the_owner_text_and_a_chart_with_the_same_figures(
         "• Returning guest: 1",
         "• Regular: 0",
         "• Loyal: 0",
-        "• New (one visit): 1",
-        "• Returning: 1",
-        "• Lost: 0",
+        "• One visit so far: 1",
+        "• Coming back: 1",
+        "• Gone quiet: 0",
     ]:
         assert line in lines, (line, lines)
 
@@ -280,7 +280,7 @@ async def test_campaigns_list_results_and_a_more_button_only_managers_can_use(
 
     first = await client.say(MIA, "/campaigns")
     text = first["text"]
-    when = (now + timedelta(days=2, hours=6)).strftime("%B %-d, %Y")
+    when = (now + timedelta(days=2, hours=6)).strftime("%b %-d, %Y")
     assert text.startswith(
         "Campaigns, newest first:\n\n1. Broadcast “Hotpot night” — scheduled for "
     )
