@@ -260,47 +260,50 @@ def audience_lines(counts: PlanResult, policy: Policy, *, later: str) -> list[st
                 "{count} member will receive it.", "{count} members will receive it.", reach
             ).format(count=reach)
         ]
-    if counts.deferred:
-        lines.append(
+    cap = policy.caps.max_marketing_per_week
+    outcomes = [
+        (
+            counts.deferred,
             ngettext(
                 "• {count} of them at {time}, after the quiet hours",
                 "• {count} of them at {time}, after the quiet hours",
                 counts.deferred,
-            ).format(count=counts.deferred, time=later)
-        )
-    if counts.holdout:
-        lines.append(
+            ),
+        ),
+        (
+            counts.holdout,
             ngettext(
                 "• {count} kept as a control group (not messaged, to measure the effect)",
                 "• {count} kept as a control group (not messaged, to measure the effect)",
                 counts.holdout,
-            ).format(count=counts.holdout)
-        )
-    if counts.no_consent:
-        lines.append(
+            ),
+        ),
+        (
+            counts.no_consent,
             ngettext(
                 "• {count} has not agreed to offers",
                 "• {count} have not agreed to offers",
                 counts.no_consent,
-            ).format(count=counts.no_consent)
-        )
-    if counts.capped:
-        cap = policy.caps.max_marketing_per_week
-        lines.append(
+            ),
+        ),
+        (
+            counts.capped,
             ngettext(
                 "• {count} already had {cap} offers this week",
                 "• {count} already had {cap} offers this week",
                 counts.capped,
-            ).format(count=counts.capped, cap=cap)
-        )
-    if counts.unreachable:
-        lines.append(
+            ),
+        ),
+        (
+            counts.unreachable,
             ngettext(
                 "• {count} has blocked the bot",
                 "• {count} have blocked the bot",
                 counts.unreachable,
-            ).format(count=counts.unreachable)
-        )
+            ),
+        ),
+    ]
+    lines += [text.format(count=n, time=later, cap=cap) for n, text in outcomes if n]
     return lines
 
 

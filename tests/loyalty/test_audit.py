@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -27,39 +26,14 @@ from loyalty.payments import (
     record_payment,
     refund_payment,
 )
-from loyalty.policy import Policy, load_policy
-from loyalty.stores import ensure_default_store
+from loyalty.policy import Policy
 from models import queries
-from models.db import create_engine, create_session_factory
-from models.migrate import upgrade
 from models.tables import AuditLog, Role
 
 NOON = datetime(2026, 11, 23, 4, 0, tzinfo=UTC)
 CARLOS, OWNER = 501, 9
 DANA = Payer(telegram_id=101, first_name="Dana", channel=Channel.CASHIER)
 NAMES = ["Ann", "李娜", "陳明", '=HYPERLINK("http://x")', "Bo, Jr.", 'Say "hi"', "Zoë"]
-
-
-@pytest.fixture
-async def factory(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    engine = create_engine(database_url)
-    await upgrade(engine)
-    yield create_session_factory(engine)
-    await engine.dispose()
-
-
-@pytest.fixture
-async def store(factory: async_sessionmaker[AsyncSession]) -> StoreRef:
-    async with factory() as session, session.begin():
-        info = await ensure_default_store(
-            session, name="Noodle Bar", timezone="Asia/Shanghai", currency="CNY", now=NOON
-        )
-    return StoreRef(id=info.id, timezone=info.timezone)
-
-
-@pytest.fixture
-def policy() -> Policy:
-    return load_policy()
 
 
 async def log(factory: async_sessionmaker[AsyncSession]) -> list[tuple[int | None, str, str]]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -21,7 +20,7 @@ from loyalty import coupons, points
 from loyalty.channels import Channel
 from loyalty.coupons import CouponProblem
 from loyalty.payments import Payer, PaymentSource, StoreRef, record_payment, refund_payment
-from loyalty.policy import Policy, load_policy, load_preset
+from loyalty.policy import Policy, load_policy
 from loyalty.stores import ensure_default_store
 from models.db import create_engine, create_session_factory
 from models.migrate import upgrade
@@ -39,28 +38,6 @@ from models.tables import (
 NOON = datetime(2026, 11, 23, 4, 0, tzinfo=UTC)  # Monday, 12:00 in Shanghai
 DANA, ELI, CARLOS = 101, 102, 900
 D = Decimal
-
-
-@pytest.fixture
-async def factory(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    engine = create_engine(database_url)
-    await upgrade(engine)
-    yield create_session_factory(engine)
-    await engine.dispose()
-
-
-@pytest.fixture
-async def store(factory: async_sessionmaker[AsyncSession]) -> StoreRef:
-    async with factory() as session, session.begin():
-        info = await ensure_default_store(
-            session, name="Noodle Bar", timezone="Asia/Shanghai", currency="CNY", now=NOON
-        )
-    return StoreRef(id=info.id, timezone=info.timezone)
-
-
-@pytest.fixture
-def policy() -> Policy:
-    return load_preset("frequency")
 
 
 async def pay(

@@ -4,7 +4,6 @@ record_payment, a refund, an erased member, coupons issued and redeemed at the c
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -17,38 +16,13 @@ from loyalty import coupons, members, outbox, reports
 from loyalty.channels import Channel
 from loyalty.outbox import FAILED, Recipient
 from loyalty.payments import Payer, PaymentSource, StoreRef, record_payment, refund_payment
-from loyalty.policy import Policy, load_preset
-from loyalty.stores import ensure_default_store
-from models.db import create_engine, create_session_factory
-from models.migrate import upgrade
+from loyalty.policy import Policy
 from models.tables import Campaign, Member, OutboxMessage
 
 NOON = datetime(2026, 11, 23, 4, 0, tzinfo=UTC)  # Monday, 12:00 in Shanghai
 DAY = timedelta(days=1)
 CASHIER = 900
 D = Decimal
-
-
-@pytest.fixture
-async def factory(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    engine = create_engine(database_url)
-    await upgrade(engine)
-    yield create_session_factory(engine)
-    await engine.dispose()
-
-
-@pytest.fixture
-async def store(factory: async_sessionmaker[AsyncSession]) -> StoreRef:
-    async with factory() as session, session.begin():
-        info = await ensure_default_store(
-            session, name="Noodle Bar", timezone="Asia/Shanghai", currency="CNY", now=NOON
-        )
-    return StoreRef(id=info.id, timezone=info.timezone)
-
-
-@pytest.fixture
-def policy() -> Policy:
-    return load_preset("frequency")
 
 
 class World:

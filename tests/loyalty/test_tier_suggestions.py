@@ -3,39 +3,18 @@ real database. The Python rules (tiers.status_of), the nightly SQL refresh and e
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from loyalty import explain, feedback, refresh, tiers
 from loyalty.payments import StoreRef
 from loyalty.policy import Policy, load_policy
-from loyalty.stores import ensure_default_store
-from models.db import create_engine, create_session_factory
-from models.migrate import upgrade
 from models.tables import Feedback, Member
 from tests.loyalty.test_refresh import NOW, D, add_member, add_visits
-
-
-@pytest.fixture
-async def factory(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    engine: AsyncEngine = create_engine(database_url)
-    await upgrade(engine)
-    yield create_session_factory(engine)
-    await engine.dispose()
-
-
-@pytest.fixture
-async def store(factory: async_sessionmaker[AsyncSession]) -> StoreRef:
-    async with factory() as session, session.begin():
-        info = await ensure_default_store(
-            session, name="Noodle Bar", timezone="Asia/Shanghai", currency="CNY", now=NOW
-        )
-    return StoreRef(id=info.id, timezone=info.timezone)
 
 
 @pytest.fixture
