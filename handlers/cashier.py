@@ -101,10 +101,14 @@ async def card_scanned(
 async def counter_amount(
     message: Message,
     state: FSMContext,
+    role: Role,
     store: StoreInfo,
     policy: Policy,
     locale: str,
 ) -> None:
+    if not role.at_least(Role.CASHIER):  # removed since the card was scanned
+        await state.clear()
+        raise NotAllowed("counter")
     amount = read_amount(message.text or "", currency=store.currency, policy=policy, locale=locale)
     if isinstance(amount, str):  # what is wrong with it, for the person
         await message.answer(f"{amount}\n{_('Send /cancel to stop.')}")
@@ -123,6 +127,7 @@ async def counter_confirm(
     query: CallbackQuery,
     callback_data: CashierConfirm,
     state: FSMContext,
+    role: Role,
     session: AsyncSession,
     store: StoreInfo,
     policy: Policy,
@@ -132,6 +137,9 @@ async def counter_confirm(
     i18n: I18n,
     bot: Bot,
 ) -> None:
+    if not role.at_least(Role.CASHIER):  # removed since the bill was typed
+        await state.clear()
+        raise NotAllowed("counter")
     data = await state.get_data()
     if data.get("token") != callback_data.token:
         await query.answer(_("This button is no longer active."))

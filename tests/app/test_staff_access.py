@@ -9,6 +9,7 @@ from sqlmodel import col
 
 from bot.sandbox_run import SANDBOX_CASHIER_ID, SANDBOX_OWNER_ID, SandboxRun
 from loyalty import roles, staff
+from loyalty.qr import CardPayload, deep_link
 from models.tables import (
     AuditLog,
     Campaign,
@@ -17,8 +18,11 @@ from models.tables import (
     Payment,
     Role,
     Staff,
+    StaffInvite,
 )
 from sandbox.client import SandboxClient
+from tests.app.test_member import press
+from tests.app.test_wallet import enrol
 
 REFUSED = "Sorry, this is only for the restaurant's staff."
 DINER, FORMER_CASHIER, MANAGER = 7_300_001, 7_300_002, 7_300_003
@@ -45,13 +49,16 @@ async def _hire_and_fire(run: SandboxRun, client: SandboxClient) -> None:
     await client.add_user(FORMER_CASHIER, "Carl", started=True)
     await client.add_user(MANAGER, "Mia", started=True)
     async with services.session_factory() as session, session.begin():
-        for who, role in ((FORMER_CASHIER, Role.CASHIER), (MANAGER, Role.MANAGER)):
+        for who, role, name in (
+            (FORMER_CASHIER, Role.CASHIER, "Carl"),
+            (MANAGER, Role.MANAGER, "Mia"),
+        ):
             await roles.grant(
                 session,
                 telegram_id=who,
                 store_id=services.store.id,
                 role=role,
-                display_name="",
+                display_name=name,
                 granted_by=SANDBOX_OWNER_ID,
                 now=services.clock.now(),
             )
@@ -117,3 +124,55 @@ async def test_each_role_gets_its_own_tools(run: SandboxRun, client: SandboxClie
     for command in MANAGER_COMMANDS[:6]:
         reply = await client.say(MANAGER, command)
         assert reply["text"] != REFUSED, command
+
+
+async def test_old_buttons_do_nothing_once_their_holder_is_removed(
+    run: SandboxRun, client: SandboxClient
+) -> None:
+    """A cashier mid-way through recording a bill and a manager mid-way through inviting and
+    adding a dish are removed; their buttons, pressed afterwards, are refused."""
+    services = run.services
+    await _hire_and_fire(run, client)  # Carl is gone already; hire a cashier who is still here
+    cashier = 7_300_004
+    await client.add_user(cashier, "Cleo", started=True)
+    async with services.session_factory() as session, session.begin():
+        await roles.grant(
+            session,
+            telegram_id=cashier,
+            store_id=services.store.id,
+            role=Role.CASHIER,
+            display_name="Cleo",
+            granted_by=SANDBOX_OWNER_ID,
+            now=services.clock.now(),
+        )
+    dana = await enrol(run, DINER, "Dana")
+
+    # the cashier scans Dana's card and types the bill: the confirm button is waiting
+    card = deep_link(run.emulator.username, services.signer.sign(CardPayload(dana)))
+    before = len(await client.inbox(cashier))
+    await client.open(cashier, card)
+    await client.reply_after(cashier, before)
+    confirm = await client.say(cashier, "20.00")
+    assert "Record" in str(confirm["reply_markup"])
+    # the manager opens /staff (invite buttons) and is choosing a new dish's tastes
+    team = await client.say(MANAGER, "/staff")
+    await client.say(MANAGER, "/newdish")
+    await client.say(MANAGER, "Dumplings")
+    await client.say(MANAGER, "/skip")
+    tags = await client.say(MANAGER, "/skip")
+    assert tags["text"].startswith("Which tastes does it have?")
+
+    owner_view = await client.say(SANDBOX_OWNER_ID, "/staff")
+    for name in ("Cleo", "Mia"):
+        await press(client, SANDBOX_OWNER_ID, owner_view, f"Remove {name}")
+    written = await _written(run)
+
+    assert await press(client, cashier, confirm, "Record") == REFUSED
+    for label in ("Invite a cashier",):
+        assert await press(client, MANAGER, team, label) == REFUSED
+    for label in ("Spicy", "Save and invite members"):
+        assert await press(client, MANAGER, tags, label) == REFUSED
+    assert await _written(run) == written
+    async with services.session_factory() as session:
+        invites = await session.scalar(select(func.count()).select_from(StaffInvite))
+    assert invites == 0
