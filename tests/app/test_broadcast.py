@@ -3,10 +3,12 @@ time, or cancelled; and what a removed manager's old buttons can no longer do.""
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+from PIL import Image
 from sqlalchemy import select, update
 from sqlmodel import col
 
@@ -241,3 +243,46 @@ async def test_diners_and_cashiers_cannot_broadcast(run: SandboxRun, client: San
         )
     async with run.services.session_factory() as session:
         assert await session.scalar(select(col(Campaign.id))) is None
+
+
+def a_photo() -> bytes:
+    image = Image.new("RGB", (64, 48), (200, 40, 40))
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+async def test_a_broadcast_with_a_photo_arrives_as_that_photo_with_its_caption(
+    run: SandboxRun, client: SandboxClient
+) -> None:
+    await at_noon(run)
+    ids = await members(run, client, 2, [True])
+    people = await telegram_ids(run, ids)
+    photo = a_photo()
+
+    picker = await client.say(SANDBOX_OWNER_ID, "/broadcast")
+    await press(client, SANDBOX_OWNER_ID, picker, "Next: write the message")
+    await client.wait_for(SANDBOX_OWNER_ID, lambda ms: "Now send the message" in texts(ms)[-1])
+    await client.send_photo(SANDBOX_OWNER_ID, photo)  # a photo without words
+    refused = await client.wait_for(
+        SANDBOX_OWNER_ID, lambda ms: texts(ms)[-1].startswith("The message is empty.")
+    )
+    assert refused
+    await client.send_photo(SANDBOX_OWNER_ID, photo, caption="Our new terrace is open!")
+    messages = await client.wait_for(
+        SANDBOX_OWNER_ID, lambda ms: "Send now" in str(ms[-1].get("reply_markup"))
+    )
+    preview, summary = messages[-2], messages[-1]
+    assert preview["caption"] == "Our new terrace is open!"
+    assert await client.file(preview["photo"]["file_id"]) == photo
+    await press(client, SANDBOX_OWNER_ID, summary, "Control group")
+    summary = await edited(client, SANDBOX_OWNER_ID, summary, lambda m: "No control" in str(m))
+    await press(client, SANDBOX_OWNER_ID, summary, "Send now")
+    await run.scheduler.run_due()
+    await drain(run)
+    for person in people:
+        got = [
+            m for m in await client.inbox(person) if m.get("caption") == "Our new terrace is open!"
+        ]
+        assert len(got) == 1
+        assert await client.file(got[0]["photo"]["file_id"]) == photo
