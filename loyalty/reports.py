@@ -29,10 +29,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from sqlalchemy import Integer, case, exists, func, literal, select
+from sqlalchemy import Integer, case, exists, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from loyalty.broadcasts import DRAFT
 from loyalty.lifecycle import Stage
 from loyalty.money import currency_precision
 from loyalty.outbox import CANCELLED, FAILED, HOLDOUT, PENDING, SENDING, SENT, UNREACHABLE
@@ -260,6 +261,13 @@ def coupon_campaign(kind: str, period: str) -> str:
     return f"{kind}:{period}"
 
 
+_NOT_DRAFTS = (
+    # a broadcast being written, or discarded before it was ever sent or scheduled
+    col(Campaign.status) != DRAFT,
+    or_(col(Campaign.status) != CANCELLED, col(Campaign.scheduled_at).is_not(None)),
+)
+
+
 async def recent_campaigns(
     session: AsyncSession, *, now: datetime, offset: int = 0, limit: int = CAMPAIGN_PAGE
 ) -> CampaignPage:
@@ -272,6 +280,7 @@ async def recent_campaigns(
         (
             await session.execute(
                 select(Campaign)
+                .where(*_NOT_DRAFTS)
                 .order_by(col(Campaign.created_at).desc(), col(Campaign.id).desc())
                 .offset(offset)
                 .limit(limit + 1)

@@ -286,3 +286,18 @@ async def test_a_broadcast_with_a_photo_arrives_as_that_photo_with_its_caption(
         ]
         assert len(got) == 1
         assert await client.file(got[0]["photo"]["file_id"]) == photo
+
+
+async def test_drafts_and_discarded_broadcasts_stay_out_of_campaigns(
+    run: SandboxRun, client: SandboxClient
+) -> None:
+    await at_noon(run)
+    await members(run, client, 1, [True])
+    _, kept = await compose(client, SANDBOX_OWNER_ID, pick=[], text="Writing this one")
+    _, gone = await compose(client, SANDBOX_OWNER_ID, pick=[], text="Not this one")
+    await press(client, SANDBOX_OWNER_ID, gone, "Discard")
+    await edited(client, SANDBOX_OWNER_ID, gone, lambda m: "Discarded" in str(m))
+    listing = await client.say(SANDBOX_OWNER_ID, "/campaigns")
+    assert "Writing this one" not in listing["text"]
+    assert "Not this one" not in listing["text"]
+    assert kept["reply_markup"]  # still a draft, still sendable from its preview

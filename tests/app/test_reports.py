@@ -263,8 +263,9 @@ async def test_campaigns_list_results_and_a_more_button_only_managers_can_use(
             Campaign(
                 kind="broadcast",
                 period="off",
-                status="cancelled",
+                status="cancelled",  # scheduled, then cancelled (a discarded draft is not listed)
                 created_at=now - timedelta(days=1),
+                scheduled_at=now + timedelta(days=1),
             )
         )
         await roles.grant(
