@@ -36,6 +36,11 @@ class BroadcastAct(CallbackData, prefix="bca"):
     id: int
 
 
+class BroadcastVersion(CallbackData, prefix="bcv"):
+    id: int
+    locale: str
+
+
 class BroadcastAt(CallbackData, prefix="bct"):
     id: int
     at: int  # unix seconds
@@ -101,6 +106,13 @@ def preview_keyboard(broadcast: Broadcast, policy: Policy) -> InlineKeyboardMark
                     text=_("Schedule…"),
                     callback_data=BroadcastAct(action="later", id=broadcast.id).pack(),
                 ),
+            ],
+            [
+                InlineKeyboardButton(
+                    text=(CHECK if locale in broadcast.versions else "+ ") + name,
+                    callback_data=BroadcastVersion(id=broadcast.id, locale=locale).pack(),
+                )
+                for locale, name in LANGUAGE_NAMES.items()
             ],
             [
                 InlineKeyboardButton(

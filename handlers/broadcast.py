@@ -21,6 +21,7 @@ from bot.formatting import format_local_datetime
 from bot.keyboards_console import (
     BroadcastAct,
     BroadcastAt,
+    BroadcastVersion,
     SegmentDone,
     SegmentPick,
     cancel_keyboard,
@@ -46,6 +47,7 @@ WakeJob = Callable[[str], None]
 class BroadcastFlow(StatesGroup):
     segment = State()
     message = State()
+    version = State()
     when = State()
 
 
@@ -237,9 +239,18 @@ async def _summary(
         session, broadcast_id=draft.id, policy=policy, now=now, default_locale=locale
     )
     quiet_end = next_send_time(now, quiet=policy.caps.quiet_hours, timezone=store.timezone)
+    versions = [_("Tap a language to add the text its readers get.")]
+    if draft.versions:
+        names = ", ".join(LANGUAGE_NAMES.get(v, v) for v in sorted(draft.versions))
+        versions = [
+            _("Versions: {languages}; everyone else gets the text as first written.").format(
+                languages=names
+            )
+        ]
     return "\n".join(
         [
             _("Audience: {segment}").format(segment=segment_text(draft.segment, policy, locale)),
+            *versions,
             *audience_lines(
                 counts,
                 policy,
@@ -395,6 +406,69 @@ async def act(
         await query.answer(problem_text(problem), show_alert=True)
 
 
+async def ask_version(
+    query: CallbackQuery,
+    callback_data: BroadcastVersion,
+    role: Role,
+    state: FSMContext,
+    session: AsyncSession,
+) -> None:
+    _manager(role)
+    draft = await broadcasts.get(session, broadcast_id=callback_data.id)
+    if draft.status != broadcasts.DRAFT or callback_data.locale not in LANGUAGE_NAMES:
+        await query.answer(
+            problem_text(BroadcastProblem("not_draft", status=draft.status)), show_alert=True
+        )
+        return
+    await state.set_state(BroadcastFlow.version)
+    await state.update_data(broadcast_id=draft.id, version=callback_data.locale)
+    await query.answer()
+    if query.message is not None:
+        await query.message.answer(
+            _("Send the text for members who read {language}. /cancel to stop.").format(
+                language=LANGUAGE_NAMES[callback_data.locale]
+            )
+        )
+
+
+async def version_written(
+    message: Message,
+    role: Role,
+    state: FSMContext,
+    session: AsyncSession,
+    policy: Policy,
+    clock: Clock,
+    store: StoreInfo,
+    locale: str,
+    bot: Bot,
+) -> None:
+    _manager(role)
+    data = await state.get_data()
+    try:
+        draft = await broadcasts.set_version(
+            session,
+            broadcast_id=int(data.get("broadcast_id", 0)),
+            locale=str(data.get("version", "")),
+            text=message.text or "",
+        )
+    except BroadcastProblem as problem:
+        if problem.reason != "empty" and "too_long" not in problem.reason:
+            await state.clear()
+        await message.answer(problem_text(problem))
+        return
+    await state.clear()
+    language = LANGUAGE_NAMES.get(str(data.get("version")), "")
+    await message.answer(
+        _("Preview — what members who read {language} will receive:").format(language=language)
+    )
+    text = draft.versions[str(data.get("version"))]
+    if draft.photo:
+        await bot.send_photo(message.chat.id, draft.photo, caption=text)
+    else:
+        await bot.send_message(message.chat.id, text)
+    await _send_summary(message, session, draft, policy, clock, store, locale)
+
+
 def _cancelled_text(cancelled: broadcasts.Cancelled) -> str:
     if cancelled.was == broadcasts.DRAFT:
         return _("Discarded: nothing was sent.")
@@ -540,5 +614,9 @@ def build_router() -> Router:
     )
     router.message.register(
         time_typed, StateFilter(BroadcastFlow.when), F.text, ~F.text.startswith("/")
+    )
+    router.callback_query.register(ask_version, BroadcastVersion.filter())
+    router.message.register(
+        version_written, StateFilter(BroadcastFlow.version), F.text, ~F.text.startswith("/")
     )
     return router

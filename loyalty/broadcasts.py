@@ -16,8 +16,9 @@ each page its own transaction; planning again after a crash adds nothing (dedupe
 
 from __future__ import annotations
 
+import json
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -26,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from loyalty import outbox
-from loyalty.audiences import Segment, member_ids
+from loyalty.audiences import LOCALES, Segment, member_ids
 from loyalty.errors import DomainError
 from loyalty.outbox import PlanResult, Recipient
 from loyalty.policy import Policy
@@ -43,7 +44,8 @@ PAGE = 1000
 
 
 class BroadcastProblem(DomainError):
-    """empty, too_long, caption_too_long, unknown, not_draft, past, too_far, finished."""
+    """empty, too_long, caption_too_long, unknown, unknown_language, not_draft, past, too_far,
+    finished."""
 
     def __init__(self, reason: str, *, status: str | None = None) -> None:
         super().__init__(reason)
@@ -59,6 +61,8 @@ class Broadcast:
     text: str
     photo: str | None
     holdout_share: float
+    versions: dict[str, str]
+    """The text for readers of other languages ({locale: text}); the rest get `text`."""
     scheduled_at: datetime | None
     created_by: int | None
 
@@ -72,9 +76,14 @@ def _view(campaign: Campaign) -> Broadcast:
         text=campaign.text,
         photo=campaign.photo,
         holdout_share=campaign.holdout_share,
+        versions=_versions(campaign),
         scheduled_at=campaign.scheduled_at,
         created_by=campaign.created_by,
     )
+
+
+def _versions(campaign: Campaign) -> dict[str, str]:
+    return dict(json.loads(campaign.versions)) if campaign.versions else {}
 
 
 def check_text(text: str, *, photo: str | None) -> str:
@@ -166,6 +175,25 @@ async def preview(
             )
         )
     return total
+
+
+async def set_version(
+    session: AsyncSession, *, broadcast_id: int, locale: str, text: str
+) -> Broadcast:
+    """The draft's text for readers of `locale` (a second press of the same language replaces
+    it). Members whose language has no version get the text as first written."""
+    campaign = await session.get(Campaign, broadcast_id, with_for_update=True)
+    if campaign is None or campaign.kind != KIND:
+        raise BroadcastProblem("unknown")
+    if campaign.status != DRAFT:
+        raise BroadcastProblem("not_draft", status=campaign.status)
+    if locale not in LOCALES:
+        raise BroadcastProblem("unknown_language")
+    versions = _versions(campaign)
+    versions[locale] = check_text(text, photo=campaign.photo)
+    campaign.versions = json.dumps(versions, ensure_ascii=False, sort_keys=True)
+    await session.flush()
+    return _view(campaign)
 
 
 async def set_control_group(
@@ -302,10 +330,12 @@ async def plan_page(
     policy: Policy,
     now: datetime,
     default_locale: str,
+    locale_of: Callable[[Recipient], str],
 ) -> tuple[PlanResult, int | None]:
-    """Plan one page of the audience; returns the result and the last member id planned (None
-    when the audience is done, or the broadcast was cancelled meanwhile). The campaign row is
-    locked for the page, so a cancel waits for it and then takes back what it planned."""
+    """Plan one page of the audience (`locale_of`: which language a member reads); returns the
+    result and the last member id planned (None when the audience is done, or the broadcast was
+    cancelled meanwhile). The campaign row is locked for the page, so a cancel waits for it and
+    then takes back what it planned."""
     campaign = await session.get(Campaign, broadcast_id, with_for_update=True)
     if campaign is None or campaign.status != PLANNING:
         return PlanResult(), None
@@ -325,7 +355,7 @@ async def plan_page(
         session,
         campaign=campaign,
         audience=await outbox.recipients(session, member_ids=ids),
-        render=_as_written(campaign),
+        render=_as_written(campaign, locale_of),
         policy=policy,
         now=now,
         photo=campaign.photo,
@@ -333,11 +363,17 @@ async def plan_page(
     return result, ids[-1]
 
 
-def _as_written(campaign: Campaign) -> outbox.Render:
-    """A manager's broadcast goes out as they wrote it, to every language."""
+def _as_written(
+    campaign: Campaign, locale_of: Callable[[Recipient], str] | None = None
+) -> outbox.Render:
+    """A manager's broadcast goes out as they wrote it: the version in the member's language,
+    else the text as first written."""
+    versions = _versions(campaign)
 
     async def render(person: Recipient, holdout: bool) -> tuple[str, int | None]:
-        return campaign.text, None
+        if locale_of is None:
+            return campaign.text, None
+        return versions.get(locale_of(person), campaign.text), None
 
     return render
 

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Integer,
     Numeric,
     String,
+    Text,
     UniqueConstraint,
 )
 from sqlmodel import Field, SQLModel
@@ -474,7 +475,9 @@ class Campaign(SQLModel, table=True):
     audience: str = Field(default="", max_length=1000)
     """A manager's broadcast: the segment as JSON (see loyalty.audiences)."""
     text: str = Field(default="", max_length=4096)
-    """A manager's broadcast: the text, sent as written to every language."""
+    """A manager's broadcast: the text as written, for members whose language has no version."""
+    versions: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    """A manager's broadcast: the text in other languages, as JSON {locale: text}."""
     photo: str | None = Field(default=None, max_length=256)
     """A Telegram file id sent with the text (a broadcast's or a new dish's photo)."""
     dish_id: int | None = Field(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.locales import locale_from_language_code
 from loyalty import broadcasts
 from loyalty.outbox import PlanResult
 from scheduler.core import JobContext
@@ -35,6 +36,10 @@ async def run_broadcasts(context: JobContext) -> dict[str, Any]:
                     policy=context.policy,
                     now=now,
                     default_locale=default_locale,
+                    locale_of=lambda person: (
+                        person.locale
+                        or locale_from_language_code(person.language_code, default_locale)
+                    ),
                 )
             total.add(result)
         done[str(broadcast_id)] = total.as_dict()

@@ -301,3 +301,43 @@ async def test_drafts_and_discarded_broadcasts_stay_out_of_campaigns(
     assert "Writing this one" not in listing["text"]
     assert "Not this one" not in listing["text"]
     assert kept["reply_markup"]  # still a draft, still sendable from its preview
+
+
+async def test_each_member_gets_the_version_in_their_language(
+    run: SandboxRun, client: SandboxClient
+) -> None:
+    await at_noon(run)
+    ids = await members(run, client, 3, [True])
+    people = await telegram_ids(run, ids)
+    async with run.services.session_factory() as session, session.begin():
+        await session.execute(
+            update(TelegramUser)
+            .where(col(TelegramUser.telegram_id) == people[1])
+            .values(locale="zh_Hans")
+        )
+        await session.execute(
+            update(TelegramUser)
+            .where(col(TelegramUser.telegram_id) == people[2])
+            .values(locale="zh_Hant")
+        )
+    _, summary = await compose(client, SANDBOX_OWNER_ID, pick=[], text="Dumplings on Friday!")
+    assert "Tap a language to add the text its readers get." in summary["text"]
+    await press(client, SANDBOX_OWNER_ID, summary, "简体中文")
+    await client.wait_for(SANDBOX_OWNER_ID, lambda ms: "who read 简体中文" in texts(ms)[-1])
+    before = len(await client.inbox(SANDBOX_OWNER_ID))
+    await client.send(SANDBOX_OWNER_ID, "周五吃饺子！")
+    messages = await client.wait_for(
+        SANDBOX_OWNER_ID,
+        lambda ms: len(ms) >= before + 3 and "Send now" in str(ms[-1].get("reply_markup")),
+    )
+    assert messages[-2]["text"] == "周五吃饺子！"
+    summary = messages[-1]
+    assert "Versions: 简体中文; everyone else gets the text as first written." in summary["text"]
+    assert "✓ 简体中文" in str(summary["reply_markup"])
+    await press(client, SANDBOX_OWNER_ID, summary, "Control group")
+    summary = await edited(client, SANDBOX_OWNER_ID, summary, lambda m: "No control" in str(m))
+    await press(client, SANDBOX_OWNER_ID, summary, "Send now")
+    await run.scheduler.run_due()
+    await drain(run)
+    assert await received(client, people, "Dumplings on Friday!") == [1, 0, 1]
+    assert await received(client, people, "周五吃饺子！") == [0, 1, 0]

@@ -80,6 +80,7 @@ def upgrade() -> None:
                 server_default="",
             )
         )
+        batch_op.add_column(sa.Column("versions", sa.Text(), nullable=False, server_default=""))
         batch_op.add_column(
             sa.Column("photo", sqlmodel.sql.sqltypes.AutoString(length=256), nullable=True)
         )
@@ -126,6 +127,7 @@ def downgrade() -> None:
         batch_op.drop_column("finished_at")
         batch_op.drop_column("dish_id")
         batch_op.drop_column("photo")
+        batch_op.drop_column("versions")
         batch_op.drop_column("text")
         batch_op.drop_column("audience")
 
