@@ -70,9 +70,10 @@ def segment_keyboard(
         ("stages", [(s, stage_name(s)) for s in choices.stages]),
         ("languages", [(lang, LANGUAGE_NAMES[lang]) for lang in choices.languages]),
         ("tags", [(t, taste_name(policy, t, locale)) for t in choices.tags]),
+        ("stores", [(str(i), name) for i, name in choices.stores]),
     ]
     for dim, values in groups:
-        chosen = getattr(segment, dim)
+        chosen = [str(v) for v in getattr(segment, dim)]
         buttons = [
             _toggle(label, value in chosen, SegmentPick(dim=dim, value=value))
             for value, label in values

@@ -31,7 +31,7 @@ from bot.keyboards_console import (
 )
 from bot.locales import LANGUAGE_NAMES
 from bot.texts import stage_name, taste_name
-from loyalty import audiences, broadcasts
+from loyalty import audiences, broadcasts, roles
 from loyalty.audiences import Segment, SegmentProblem
 from loyalty.broadcasts import Broadcast, BroadcastProblem
 from loyalty.clock import Clock
@@ -106,8 +106,11 @@ async def start(
     locale: str,
 ) -> None:
     _manager(role)
+    assert message.from_user is not None
+    reach = await roles.managed_stores(session, telegram_id=message.from_user.id, role=role)
+    everyone = Segment().within(reach)
     await state.set_state(BroadcastFlow.segment)
-    await state.update_data(segment=Segment().to_json())
+    await state.update_data(segment=everyone.to_json())
     for waiting in await broadcasts.scheduled(session, now=clock.now()):
         await message.answer(
             _("Scheduled for {when}: {text}").format(
@@ -118,9 +121,10 @@ async def start(
             ),
             reply_markup=cancel_keyboard(waiting.id, _("Cancel this broadcast")),
         )
+    choices = await audiences.choices(session, policy=policy, stores=reach)
     await message.answer(
-        await _picker_text(session, Segment(), policy, clock, locale),
-        reply_markup=segment_keyboard(Segment(), audiences.choices(policy), policy, locale),
+        await _picker_text(session, everyone, policy, clock, locale),
+        reply_markup=segment_keyboard(everyone, choices, policy, locale),
     )
 
 
@@ -136,9 +140,12 @@ async def pick(
 ) -> None:
     _manager(role)
     data = await state.get_data()
+    reach = await roles.managed_stores(session, telegram_id=query.from_user.id, role=role)
     try:
-        segment = Segment.from_json(data.get("segment", "")).toggled(
-            callback_data.dim, callback_data.value
+        segment = (
+            Segment.from_json(data.get("segment", ""))
+            .toggled(callback_data.dim, callback_data.value)
+            .within(reach)
         )
         segment.check(policy)
     except SegmentProblem:
@@ -148,9 +155,10 @@ async def pick(
     await state.update_data(segment=segment.to_json())
     await query.answer()
     if query.message is not None and not isinstance(query.message, InaccessibleMessage):
+        choices = await audiences.choices(session, policy=policy, stores=reach)
         await query.message.edit_text(
             await _picker_text(session, segment, policy, clock, locale),
-            reply_markup=segment_keyboard(segment, audiences.choices(policy), policy, locale),
+            reply_markup=segment_keyboard(segment, choices, policy, locale),
         )
 
 
@@ -185,10 +193,11 @@ async def message_written(
     photo = message.photo[-1].file_id if message.photo else None
     text = (message.caption if photo else message.text) or ""
     data = await state.get_data()
+    reach = await roles.managed_stores(session, telegram_id=message.from_user.id, role=role)
     try:
         draft = await broadcasts.create_draft(
             session,
-            segment=Segment.from_json(data.get("segment", "")),
+            segment=Segment.from_json(data.get("segment", "")).within(reach),
             text=text,
             photo=photo,
             created_by=message.from_user.id,

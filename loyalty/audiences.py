@@ -23,10 +23,10 @@ from sqlmodel import col
 from loyalty.lifecycle import Stage
 from loyalty.policy import Policy
 from loyalty.refresh import stage_case
-from models.tables import Member, TelegramUser
+from models.tables import Member, Store, TelegramUser
 
 LOCALES = ("en", "zh_Hans", "zh_Hant")
-DIMENSIONS = ("tiers", "stages", "languages", "tags")
+DIMENSIONS = ("tiers", "stages", "languages", "tags", "stores")
 
 
 class SegmentProblem(ValueError):
@@ -39,18 +39,30 @@ class Segment:
     stages: tuple[str, ...] = ()
     languages: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
-    store_id: int | None = None
+    stores: tuple[int, ...] = ()
+    """Store ids (a manager's broadcast is kept to the stores they manage)."""
 
     @property
     def is_everyone(self) -> bool:
-        return not (self.tiers or self.stages or self.languages or self.tags or self.store_id)
+        return not (self.tiers or self.stages or self.languages or self.tags or self.stores)
+
+    def within(self, stores: frozenset[int] | None) -> Segment:
+        """Kept to `stores` (None: every store, an owner's reach)."""
+        if stores is None:
+            return self
+        chosen = [s for s in self.stores if s in stores] or sorted(stores)
+        return Segment(**{**self.as_dict(), "stores": tuple(chosen)})
 
     def toggled(self, dimension: str, value: str) -> Segment:
         """This segment with `value` added to (or removed from) one dimension."""
         if dimension not in DIMENSIONS:
             raise SegmentProblem(f"no dimension {dimension!r}")
-        values: tuple[str, ...] = getattr(self, dimension)
+        values: tuple[str, ...] = tuple(str(v) for v in getattr(self, dimension))
         changed = tuple(v for v in values if v != value) if value in values else (*values, value)
+        if dimension == "stores":
+            if not all(v.isdigit() for v in changed):
+                raise SegmentProblem(f"no store {value!r}")
+            return Segment(**{**self.as_dict(), "stores": tuple(sorted(int(v) for v in changed))})
         return Segment(**{**self.as_dict(), dimension: tuple(sorted(changed))})
 
     def as_dict(self) -> dict[str, Any]:
@@ -59,7 +71,7 @@ class Segment:
             "stages": self.stages,
             "languages": self.languages,
             "tags": self.tags,
-            "store_id": self.store_id,
+            "stores": self.stores,
         }
 
     def to_json(self) -> str:
@@ -74,7 +86,7 @@ class Segment:
             stages=tuple(data.get("stages", ())),
             languages=tuple(data.get("languages", ())),
             tags=tuple(data.get("tags", ())),
-            store_id=data.get("store_id"),
+            stores=tuple(int(s) for s in data.get("stores", ())),
         )
 
     def check(self, policy: Policy) -> None:
@@ -99,10 +111,23 @@ class Choices:
     stages: tuple[str, ...] = field(default=tuple(s.value for s in Stage))
     languages: tuple[str, ...] = LOCALES
     tags: tuple[str, ...] = ()
+    stores: tuple[tuple[int, str], ...] = ()
+    """(id, name) of the stores to pick from: only when there is more than one within reach."""
 
 
-def choices(policy: Policy) -> Choices:
-    return Choices(tiers=tuple(policy.tiers.keys), tags=tuple(policy.taste_tags))
+async def choices(
+    session: AsyncSession, *, policy: Policy, stores: frozenset[int] | None
+) -> Choices:
+    """What someone who reaches `stores` (None: all) can pick from."""
+    rows = await session.execute(select(col(Store.id), col(Store.name)).order_by(col(Store.id)))
+    reach = [
+        (i, n) for i, n in rows.tuples().all() if i is not None and (stores is None or i in stores)
+    ]
+    return Choices(
+        tiers=tuple(policy.tiers.keys),
+        tags=tuple(policy.taste_tags),
+        stores=tuple(reach) if len(reach) > 1 else (),
+    )
 
 
 def tags_column_value(tags: Sequence[str]) -> str:
@@ -147,8 +172,8 @@ def conditions(
         where.append(locale_expr(default_locale).in_(segment.languages))
     if segment.tags:
         where.append(or_(*(col(Member.taste_tags).like(f"%,{tag},%") for tag in segment.tags)))
-    if segment.store_id is not None:
-        where.append(col(Member.store_id) == segment.store_id)
+    if segment.stores:
+        where.append(col(Member.store_id).in_(segment.stores))
     return where
 
 

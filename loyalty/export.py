@@ -34,11 +34,12 @@ from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
+from loyalty import roles
 from loyalty.errors import NotAllowed
 from loyalty.money import plain_amount
 from loyalty.policy import Policy
 from models import queries
-from models.tables import Coupon, DiningTable, Member, Payment, Role, Staff, Store, Visit
+from models.tables import Coupon, DiningTable, Member, Payment, Role, Store, Visit
 
 BATCH_SIZE = 1000
 BOM = b"\xef\xbb\xbf"
@@ -66,20 +67,9 @@ async def scope_for(
     session: AsyncSession, *, telegram_id: int, role: Role, policy: Policy
 ) -> ExportScope:
     """What this person may export; NotAllowed below a manager (or a manager of no store)."""
-    if role is Role.OWNER:
+    stores = await roles.managed_stores(session, telegram_id=telegram_id, role=role)
+    if stores is None:
         return ExportScope(store_ids=None, personal_data=True)
-    if role is not Role.MANAGER:
-        raise NotAllowed("export")
-    managed = (
-        await session.execute(
-            select(col(Staff.store_id)).where(
-                col(Staff.telegram_id) == telegram_id,
-                col(Staff.role) == Role.MANAGER.value,
-                col(Staff.revoked_at).is_(None),
-            )
-        )
-    ).scalars()
-    stores = frozenset(managed)
     if not stores:
         raise NotAllowed("export")
     return ExportScope(store_ids=stores, personal_data=policy.export.managers_see_personal_data)

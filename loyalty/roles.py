@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from models import queries
-from models.tables import Role
+from models.tables import Role, Staff
 
 
 async def role_of(session: AsyncSession, *, telegram_id: int, owner_ids: Collection[int]) -> Role:
@@ -66,3 +68,22 @@ async def grant(
         detail=f"{telegram_id} {role.value} store={store_id}",
         now=now,
     )
+
+
+async def managed_stores(
+    session: AsyncSession, *, telegram_id: int, role: Role
+) -> frozenset[int] | None:
+    """The stores someone manages: None for an owner (every store), the stores of their active
+    manager rows for a manager (empty for anyone else)."""
+    if role is Role.OWNER:
+        return None
+    if role is not Role.MANAGER:
+        return frozenset()
+    rows = await session.execute(
+        select(col(Staff.store_id)).where(
+            col(Staff.telegram_id) == telegram_id,
+            col(Staff.role) == Role.MANAGER.value,
+            col(Staff.revoked_at).is_(None),
+        )
+    )
+    return frozenset(rows.scalars().all())

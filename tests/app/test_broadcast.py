@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 from PIL import Image
@@ -14,6 +15,9 @@ from sqlmodel import col
 
 from bot.sandbox_run import SANDBOX_OWNER_ID, SandboxRun
 from loyalty import roles
+from loyalty.channels import Channel
+from loyalty.payments import Payer, PaymentSource, StoreRef, record_payment
+from models import queries
 from models.tables import AuditLog, Campaign, Member, OutboxMessage, Role, TelegramUser
 from sandbox.client import Message, SandboxClient
 from tests.app.test_delivery import at_noon, drain, members
@@ -341,3 +345,51 @@ async def test_each_member_gets_the_version_in_their_language(
     await drain(run)
     assert await received(client, people, "Dumplings on Friday!") == [1, 0, 1]
     assert await received(client, people, "周五吃饺子！") == [0, 1, 0]
+
+
+async def test_a_manager_reaches_only_the_members_of_their_store(
+    run: SandboxRun, client: SandboxClient
+) -> None:
+    """An owner picks among the stores; a manager of one store broadcasts to its members only."""
+    await at_noon(run)
+    ids = await members(run, client, 1, [True])
+    here = (await telegram_ids(run, ids))[0]
+    services = run.services
+    elsewhere = 7_200_009
+    await client.add_user(elsewhere, "Eve", started=True)
+    async with services.session_factory() as session, session.begin():
+        other = await queries.add_store(
+            session, name="Other Bar", timezone="UTC", currency="USD", now=services.clock.now()
+        )
+        assert other.id is not None
+        outcome = await record_payment(
+            session,
+            source=PaymentSource.POS,
+            external_id="elsewhere",
+            store=StoreRef(id=other.id, timezone="UTC"),
+            amount=Decimal("9.90"),
+            currency="USD",
+            payer=Payer(telegram_id=elsewhere, first_name="Eve", channel=Channel.CHAT),
+            policy=services.policy,
+            now=services.clock.now(),
+        )
+        await session.execute(
+            update(Member).where(col(Member.id) == outcome.member_id).values(marketing_consent=True)
+        )
+    await _make_manager(run, client)  # of the sandbox's store only
+
+    owner_picker = await client.say(SANDBOX_OWNER_ID, "/broadcast")
+    assert "Other Bar" in str(owner_picker["reply_markup"])
+    assert "2 members match." in owner_picker["text"]
+    manager_picker = await client.say(MANAGER, "/broadcast")
+    assert "Other Bar" not in str(manager_picker["reply_markup"])
+    assert "1 member matches." in manager_picker["text"]
+
+    _, summary = await compose(client, MANAGER, pick=[], text="Only for our regulars here")
+    await press(client, MANAGER, summary, "Control group")
+    summary = await edited(client, MANAGER, summary, lambda m: "No control" in str(m))
+    assert "1 member will receive it." in summary["text"]  # not Eve, of the other store
+    await press(client, MANAGER, summary, "Send now")
+    await run.scheduler.run_due()
+    await drain(run)
+    assert await received(client, [here, elsewhere], "Only for our regulars here") == [1, 0]
