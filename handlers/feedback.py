@@ -9,6 +9,8 @@ so a stale button in the chat of someone whose role was revoked does nothing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from aiogram import F, Router
@@ -80,13 +82,38 @@ def _kind_name(kind: str) -> str:
 # -- the diner ----------------------------------------------------------------------------------
 
 
+async def _tell_staff(
+    session: AsyncSession,
+    *,
+    settings: Settings,
+    i18n: I18n,
+    text: Callable[[str], str],
+    dedupe: str,
+    now: datetime,
+) -> None:
+    """A message to every owner and manager, in each one's language (`text(locale)`), through
+    the outbox: sent at once, retried if need be, once per `dedupe` and person."""
+    for telegram_id in await feedback.staff_to_tell(session, owner_ids=settings.owner_ids):
+        with i18n.use_locale(await their_locale(session, i18n, telegram_id)):
+            rendered = text(i18n.current_locale)
+        await outbox.enqueue_one(
+            session,
+            telegram_id=telegram_id,
+            text=rendered,
+            dedupe=f"{dedupe}:{telegram_id}",
+            now=now,
+        )
+
+
 async def rated(
     query: CallbackQuery,
     callback_data: RateVisit,
     session: AsyncSession,
     state: FSMContext,
+    settings: Settings,
     policy: Policy,
     clock: Clock,
+    i18n: I18n,
 ) -> None:
     try:
         outcome = await feedback.rate(
@@ -105,6 +132,26 @@ async def rated(
         return
     shown = stars(outcome.rating)
     if outcome.low:
+
+        def alert(locale: str) -> str:
+            return _(
+                "Low rating from {name} ({tier}, member #{id}): {stars}. They are being asked "
+                "what went wrong; /feedback shows the inbox."
+            ).format(
+                name=outcome.display_name or "—",
+                tier=policy.tiers.display_name(outcome.tier, locale),
+                id=outcome.member_id,
+                stars=shown,
+            )
+
+        await _tell_staff(
+            session,
+            settings=settings,
+            i18n=i18n,
+            text=alert,
+            dedupe=f"low-rating:{outcome.feedback_id}",
+            now=clock.now(),
+        )
         await state.set_state(FeedbackFlow.complaint)
         await state.update_data(visit_id=outcome.visit_id)
         text = _(
@@ -158,25 +205,27 @@ async def complaint_written(
         await message.answer(problem_text(problem))
         return
     await state.clear()
-    for telegram_id in await feedback.staff_to_tell(session, owner_ids=settings.owner_ids):
-        with i18n.use_locale(await their_locale(session, i18n, telegram_id)):
-            text = _(
-                "Complaint from {name} ({tier}, member #{id}), who rated the visit {stars}:\n"
-                "{text}\n\n/feedback shows the inbox."
-            ).format(
-                name=complaint.display_name or "—",
-                tier=policy.tiers.display_name(complaint.tier, i18n.current_locale),
-                id=complaint.member_id,
-                stars=stars(complaint.rating) if complaint.rating else "—",
-                text=complaint.text,
-            )
-        await outbox.enqueue_one(  # through the outbox: sent at once, retried if need be
-            session,
-            telegram_id=telegram_id,
-            text=text,
-            dedupe=f"complaint:{complaint.feedback_id}:{telegram_id}",
-            now=now,
+
+    def forward(locale: str) -> str:
+        return _(
+            "Complaint from {name} ({tier}, member #{id}), who rated the visit {stars}:\n"
+            "{text}\n\n/feedback shows the inbox."
+        ).format(
+            name=complaint.display_name or "—",
+            tier=policy.tiers.display_name(complaint.tier, locale),
+            id=complaint.member_id,
+            stars=stars(complaint.rating) if complaint.rating else "—",
+            text=complaint.text,
         )
+
+    await _tell_staff(
+        session,
+        settings=settings,
+        i18n=i18n,
+        text=forward,
+        dedupe=f"complaint:{complaint.feedback_id}",
+        now=now,
+    )
     await message.answer(
         _("Thank you for telling us. The manager has your message and will look into it.")
     )

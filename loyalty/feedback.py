@@ -149,6 +149,9 @@ class Rated:
     first: bool
     """False: the visit was rated before; nothing was written."""
     low: bool
+    member_id: int = 0
+    display_name: str = ""
+    tier: str = ""
 
 
 async def _own_visit(session: AsyncSession, *, visit_id: int, telegram_id: int) -> Member:
@@ -203,7 +206,16 @@ async def rate(
         row = found
     assert row.id is not None
     assert row.rating is not None
-    return Rated(row.id, visit_id, row.rating, first, row.rating <= low_rating)
+    return Rated(
+        row.id,
+        visit_id,
+        row.rating,
+        first,
+        row.rating <= low_rating,
+        member_id=member.id,
+        display_name=member.display_name,
+        tier=member.tier,
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -221,6 +221,13 @@ async def test_a_low_rating_reaches_the_managers_and_the_inbox(
     assert again["text"] == "You have already rated this visit. Thank you!"
     assert [(r.kind, r.rating) for r in await rows(run)] == [("rating", 1)]
 
+    # the low rating itself reaches the owner and the managers at once, before any words
+    alert = f"Low rating from Dana (Newcomer, member #{(await rows(run))[0].member_id}): ★☆☆☆☆."
+    await client.wait_for(
+        SANDBOX_OWNER_ID, lambda ms: any(m["text"].startswith(alert) for m in ms), what="alert"
+    )
+    await client.wait_for(MANAGER, lambda ms: "★☆☆☆☆" in (ms[-1]["text"] or ""), what="alert")
+
     # the complaint goes to the owner and to every manager at once, in their language
     owner_before = len(await client.inbox(SANDBOX_OWNER_ID))
     manager_before = len(await client.inbox(MANAGER))
