@@ -19,7 +19,7 @@ import io
 import math
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -74,8 +74,210 @@ Font = ImageFont.FreeTypeFont | ImageFont.ImageFont
 # -- the bare QR code ---------------------------------------------------------------------
 
 
-def make_qr(link: str) -> segno.QRCode:
-    return segno.make(link, error=QR_ERROR, boost_error=False, micro=False)
+def make_qr(link: str) -> tuple[bytes, ...]:
+    """The QR code of ``link`` as rows of modules (1 dark, 0 light), no quiet zone: exactly
+    the symbol ``segno.make(link, error="q")`` makes.
+
+    segno chooses the data mask with the lowest penalty score (ISO/IEC 18004 7.8.3), scoring
+    the eight candidates module by module in pure Python: ~7 of the ~9 ms a member card's code
+    took. Here segno encodes the symbol with mask 0 (~2 ms) and the same scores are computed on
+    whole rows and columns held as integers (``_penalty``); the chosen mask's symbol is that
+    one with its data modules re-masked and its format information taken from a symbol of the
+    same size and mask (format and version information depend on nothing else).
+    """
+    first = segno.make(link, error=QR_ERROR, boost_error=False, micro=False, mask=0)
+    size = len(first.matrix)
+    template = _mask_template(size)
+    rows0 = [int(row.translate(_MODULE_AS_DIGIT), 2) for row in first.matrix]
+    best = _best_mask(rows0, template)
+    if best == 0:
+        return tuple(bytes(row) for row in first.matrix)
+    around = _function_modules(first.version, best)
+    rows = [
+        (((row ^ mask0 ^ mask) & data) | fixed)
+        for row, mask0, mask, data, fixed in zip(
+            rows0, template.masks[0], template.masks[best], template.data_rows, around, strict=True
+        )
+    ]
+    return tuple(format(row, f"0{size}b").encode().translate(_DIGIT_AS_MODULE) for row in rows)
+
+
+@dataclass(frozen=True, slots=True)
+class _MaskTemplate:
+    """Per symbol size: the data modules, what each data mask inverts, and the rest (function
+    patterns, and light reserved format and version areas) as segno has it when scoring masks.
+
+    A row is an integer whose bit ``size - 1 - j`` is column ``j``. For the penalty all rows
+    (or all columns) are also packed into one integer, line ``r`` at bit ``r * (size + 1)``,
+    a light guard bit between lines, so that each rule is a few operations on one integer.
+    """
+
+    size: int
+    data_rows: tuple[int, ...]
+    fixed_rows: tuple[int, ...]  # the dark modules outside the data
+    masks: tuple[tuple[int, ...], ...]  # per mask, per row
+    packed_masks: tuple[tuple[int, int], ...]  # per mask: (rows, columns) packed
+    runs_of_5: int  # packed: where a run of 5 modules starting there stays in its line
+    blocks: int  # packed: where a 2 x 2 block with its top left there stays in the symbol
+    patterns: int  # packed: where 7 modules starting there stay in their line
+
+
+# ISO/IEC 18004:2015 Table 10; i = row, j = column
+_MASK_CONDITIONS: tuple[Callable[[int, int], bool], ...] = (
+    lambda i, j: (i + j) % 2 == 0,
+    lambda i, j: i % 2 == 0,
+    lambda i, j: j % 3 == 0,
+    lambda i, j: (i + j) % 3 == 0,
+    lambda i, j: (i // 2 + j // 3) % 2 == 0,
+    lambda i, j: (i * j) % 2 + (i * j) % 3 == 0,
+    lambda i, j: ((i * j) % 2 + (i * j) % 3) % 2 == 0,
+    lambda i, j: ((i + j) % 2 + (i * j) % 3) % 2 == 0,
+)
+_MODULE_AS_DIGIT = b"01" + bytes(254)  # module values 0/1 -> b"0"/b"1"
+_DIGIT_AS_MODULE = bytes(48) + b"\x00\x01" + bytes(206)  # b"0"/b"1" -> 0/1
+
+
+@lru_cache(maxsize=64)
+def _mask_template(size: int) -> _MaskTemplate:
+    from segno import encoder  # the function patterns exactly as segno lays them out
+
+    layout = encoder.make_matrix(size, size)  # type: ignore[no-untyped-call]
+    encoder.add_finder_patterns(layout, size, size)  # type: ignore[no-untyped-call]
+    encoder.add_alignment_patterns(layout, size, size)  # type: ignore[no-untyped-call]
+    # 0x2 marks what the codewords fill; the rest is function patterns (0/1) and the reserved
+    # format and version areas (0), which segno leaves light while it scores the masks
+    data_rows, fixed_rows = [], []
+    masks: list[list[int]] = [[] for _ in _MASK_CONDITIONS]
+    for i, row in enumerate(layout):
+        data = fixed = 0
+        inverted = [0] * len(_MASK_CONDITIONS)
+        for j, value in enumerate(row):
+            bit = 1 << (size - 1 - j)
+            if value == 0x2:
+                data |= bit
+                for number, condition in enumerate(_MASK_CONDITIONS):
+                    if condition(i, j):
+                        inverted[number] |= bit
+            elif value == 0x1:
+                fixed |= bit
+        data_rows.append(data)
+        fixed_rows.append(fixed)
+        for number, bits in enumerate(inverted):
+            masks[number].append(bits)
+
+    def every_line(width: int, lines: int = size) -> int:
+        return _pack([(1 << width) - 1] * lines, size)
+
+    return _MaskTemplate(
+        size=size,
+        data_rows=tuple(data_rows),
+        fixed_rows=tuple(fixed_rows),
+        masks=tuple(tuple(rows) for rows in masks),
+        packed_masks=tuple(
+            (_pack(rows, size), _pack(_transpose(rows, size), size)) for rows in masks
+        ),
+        runs_of_5=every_line(size - 4),
+        blocks=every_line(size - 1, size - 1),
+        patterns=every_line(size - 6),
+    )
+
+
+@lru_cache(maxsize=256)
+def _function_modules(version: int, mask: int) -> tuple[int, ...]:
+    """The dark modules outside the data of any version-``version`` symbol with this mask and
+    error level: function patterns, format and version information."""
+    # the data are the ones of no real link: only the modules around them are kept
+    sample = segno.make("0", error=QR_ERROR, version=version, mask=mask, boost_error=False)
+    data = _mask_template(len(sample.matrix)).data_rows
+    return tuple(
+        int(row.translate(_MODULE_AS_DIGIT), 2) & ~bits
+        for row, bits in zip(sample.matrix, data, strict=True)
+    )
+
+
+def _transpose(rows: list[int] | tuple[int, ...], size: int) -> list[int]:
+    texts = [format(row, f"0{size}b") for row in rows]
+    return [int("".join(column), 2) for column in zip(*texts, strict=True)]
+
+
+def _pack(lines: list[int] | tuple[int, ...], size: int) -> int:
+    return int("0".join(format(line, f"0{size}b") for line in reversed(lines)), 2)
+
+
+def _best_mask(masked_with_0: list[int], template: _MaskTemplate) -> int:
+    """The mask segno would choose for the symbol whose rows, with mask 0, are given: the
+    lowest total penalty, the first on a tie (segno's ``find_and_apply_best_mask``)."""
+    size = template.size
+    # the data unmasked, the function patterns, the reserved areas light
+    plain = [
+        ((row ^ mask0) & data) | fixed
+        for row, mask0, data, fixed in zip(
+            masked_with_0, template.masks[0], template.data_rows, template.fixed_rows, strict=True
+        )
+    ]
+    plain_rows, plain_columns = _pack(plain, size), _pack(_transpose(plain, size), size)
+    best, best_score = 0, -1
+    for number, (mask_rows, mask_columns) in enumerate(template.packed_masks):
+        score = _penalty(plain_rows ^ mask_rows, plain_columns ^ mask_columns, template)
+        if best_score < 0 or score < best_score:
+            best, best_score = number, score
+    return best
+
+
+def _penalty(rows: int, columns: int, template: _MaskTemplate) -> int:
+    """segno's ``evaluate_mask`` (N1 + N2 + N3 + N4) of a symbol given as packed rows and
+    packed columns (see ``_MaskTemplate``)."""
+    size = template.size
+    slot = size + 1
+    n1 = n3 = 0
+    for lines in (rows, columns):
+        # N1: a run of L >= 5 same modules scores L - 2: its L - 4 windows of five, plus 2
+        equal = ~(lines ^ (lines >> 1))  # bit k: modules k and k + 1 alike
+        windows = equal & (equal >> 1) & (equal >> 2) & (equal >> 3) & template.runs_of_5
+        n1 += windows.bit_count() + 2 * (windows & ~(windows << 1)).bit_count()
+        # N3: where dark-light-dark-dark-dark-light-dark starts; segno's scan decides which
+        # of those count (it depends on the light modules around and on overlaps)
+        found = (
+            lines
+            & ~(lines >> 1)
+            & (lines >> 2)
+            & (lines >> 3)
+            & (lines >> 4)
+            & ~(lines >> 5)
+            & (lines >> 6)
+            & template.patterns
+        )
+        every = (1 << size) - 1
+        while found:
+            line = ((found & -found).bit_length() - 1) // slot
+            found &= ~(every << (line * slot))
+            n3 += _finder_like(format((lines >> (line * slot)) & every, f"0{size}b"), size)
+    # N2: 2 x 2 blocks of one colour, 3 each
+    same = ~(rows ^ (rows >> slot))
+    n2 = (same & (same >> 1) & ~(rows ^ (rows >> 1)) & template.blocks).bit_count()
+    # N4: the proportion of dark modules, in segno's arithmetic
+    percent = float(rows.bit_count()) / (size**2)
+    n4 = 10 * int(abs(percent * 100 - 50) / 5)
+    return n1 + 3 * n2 + n3 + n4
+
+
+def _finder_like(text: str, size: int) -> int:
+    """segno's N3: 40 for each 1:1:3:1:1 pattern with four light modules on one side (or at
+    the symbol's edge), searched from the left as segno does."""
+    count = 0
+    index = text.find("1011101")
+    while index != -1:
+        after = index + 7
+        if (
+            index in (0, size - 7)
+            or "1" not in text[max(index - 4, 0) : index]
+            or "1" not in text[after : after + 4]
+        ):
+            count += 40
+        else:
+            after = index + 4
+        index = text.find("1011101", after)
+    return count
 
 
 @lru_cache(maxsize=256)
@@ -86,14 +288,14 @@ def qr_png(link: str, *, scale: int = 8) -> bytes:
     the PNG from segno's module matrix: the same pixels as segno's own PNG writer, which is
     pure Python and took 4 ms of the ~14 ms a new member's card cost (bench.intake).
     """
-    matrix = make_qr(link).matrix
+    matrix = make_qr(link)
     size = len(matrix) + 2 * QUIET_ZONE
     light_rows = b"\xff" * (size * QUIET_ZONE)
     margin = b"\xff" * QUIET_ZONE
     pixels = b"".join(
         [
             light_rows,
-            *(margin + bytes(row).translate(_DARK_AS_BLACK) + margin for row in matrix),
+            *(margin + row.translate(_DARK_AS_BLACK) + margin for row in matrix),
             light_rows,
         ]
     )
@@ -109,7 +311,14 @@ _DARK_AS_BLACK = bytes([255]) + bytes(255)  # module value 0 (light) -> white, a
 
 def qr_modules(link: str) -> list[list[bool]]:
     """The QR code of ``link`` as rows of dark (True) / light modules, quiet zone included."""
-    return [[bool(m) for m in row] for row in make_qr(link).matrix_iter(border=QUIET_ZONE)]
+    matrix = make_qr(link)
+    light = [False] * (len(matrix) + 2 * QUIET_ZONE)
+    margin = [False] * QUIET_ZONE
+    return [
+        *(light[:] for _ in range(QUIET_ZONE)),
+        *([*margin, *(bool(m) for m in row), *margin] for row in matrix),
+        *(light[:] for _ in range(QUIET_ZONE)),
+    ]
 
 
 # -- table numbers ------------------------------------------------------------------------

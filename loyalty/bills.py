@@ -102,11 +102,14 @@ async def open_bill(
         expires_at=now + timedelta(minutes=policy.payments.bill_ttl_minutes),
     )
     discount = Decimal(0)
-    async with session.begin_nested():
+    if coupon_id is None:  # nothing to undo: no savepoint (two statements less per bill)
         session.add(bill)
         await session.flush()
-        assert bill.id is not None
-        if coupon_id is not None:
+    else:
+        async with session.begin_nested():
+            session.add(bill)
+            await session.flush()
+            assert bill.id is not None
             discount = await coupons.reserve_for_bill(
                 session,
                 coupon_id=coupon_id,

@@ -643,14 +643,20 @@ async def held_for_bill(session: AsyncSession, *, bill_id: int) -> Coupon | None
 async def settle_for_bill(
     session: AsyncSession, *, bill_id: int, payment_id: int, now: datetime
 ) -> Coupon | None:
-    """The bill was paid: its coupon is redeemed with that payment (once)."""
+    """The bill was paid: its coupon is redeemed with that payment (once).
+
+    Most bills hold no coupon: one SELECT finds that, and only a held coupon is updated (the
+    conditional UPDATE also refreshes the loaded coupon, through RETURNING)."""
+    coupon = await held_for_bill(session, bill_id=bill_id)
+    if coupon is None or coupon.status != RESERVED:
+        return coupon
     await session.execute(
         update(Coupon)
         .where(col(Coupon.reserved_bill_id) == bill_id, col(Coupon.status) == RESERVED)
         .values(status=REDEEMED, redeemed_at=now, payment_id=payment_id)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session="fetch")
     )
-    return await held_for_bill(session, bill_id=bill_id)
+    return coupon
 
 
 # -- attribution -------------------------------------------------------------------------------

@@ -341,7 +341,15 @@ async def _credit(
     )
     # the tier and the rhythm read the visits (flushed above); the member is written once, below
     change = await _reassess(
-        session, member, policy=policy, now=now, reason="payment", visit_at=now if counted else None
+        session,
+        member,
+        policy=policy,
+        now=now,
+        reason="payment",
+        visit_at=now if counted else None,
+        # a member this payment created has only this visit, and no friend or suggestion can
+        # name a member id that did not exist before this transaction: nothing to read
+        new_member_history=([(now, payment.amount)] if counted else []) if enrolled else None,
     )
     await session.flush()
     up = change is not None and change.direction == "up"
@@ -367,13 +375,25 @@ async def _reassess(
     reason: str,
     visit_at: datetime | None = None,
     rebuild: bool = False,
+    new_member_history: list[tuple[datetime, Decimal]] | None = None,
 ) -> TierChange | None:
     """The member's tier and rhythm after a payment (`visit_at`: it counted as a visit) or a
     refund (`rebuild`: a visit was voided). A tier change is recorded; the payer is told of an
-    upgrade at once with the receipt, so it is recorded as notified."""
+    upgrade at once with the receipt, so it is recorded as notified.
+
+    `new_member_history`: the member was created by this transaction and these are all their
+    visits (none of their referrals or suggestions can exist yet)."""
     assert member.id is not None
-    history = await queries.visit_history(session, member_id=member.id)
-    status = await tiers.status_of(session, member=member, policy=policy, now=now, history=history)
+    if new_member_history is not None:
+        history = new_member_history
+        status = await tiers.status_of(
+            session, member=member, policy=policy, now=now, history=history, new_member=True
+        )
+    else:
+        history = await queries.visit_history(session, member_id=member.id)
+        status = await tiers.status_of(
+            session, member=member, policy=policy, now=now, history=history
+        )
     change = None
     if status.tier != member.tier:
         change = TierChange(

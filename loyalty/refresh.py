@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import (
     Float,
     and_,
+    bindparam,
     case,
     delete,
     false,
@@ -46,6 +47,7 @@ from sqlmodel import col
 from loyalty.channels import Channel
 from loyalty.lifecycle import DueDates, Norms, Rhythm, Stage, default_norms
 from loyalty.policy import Policy, Rung
+from models.cache import Expiring
 from models.queries import SUGGESTION
 from models.tables import CohortNorm, Feedback, Member, Payment, TelegramUser, TierChange, Visit
 from models.types import Money, UTCDateTime
@@ -187,8 +189,22 @@ async def compute_norms(session: AsyncSession, *, policy: Policy) -> list[NormRo
     return rows
 
 
+NORMS_TTL_SECONDS = 60.0
+"""How long a process may go on using cohort norms another process has recomputed."""
+
+_NORMS: Expiring[tuple[str, str], dict[str, Decimal]] = Expiring(NORMS_TTL_SECONDS)
+_NORMS_QUERY = select(col(CohortNorm.kind), col(CohortNorm.gap_days)).where(
+    col(CohortNorm.channel) == bindparam("channel"),
+    or_(
+        and_(col(CohortNorm.kind) == GAP, col(CohortNorm.tier) == bindparam("tier")),
+        and_(col(CohortNorm.kind) == FIRST_RETURN, col(CohortNorm.tier) == ANY_TIER),
+    ),
+)
+
+
 async def recompute_norms(session: AsyncSession, *, policy: Policy, now: datetime) -> int:
     rows = await compute_norms(session, policy=policy)
+    _NORMS.forget(session)
     await session.execute(delete(CohortNorm))
     await session.execute(
         insert(CohortNorm),
@@ -205,21 +221,20 @@ async def recompute_norms(session: AsyncSession, *, policy: Policy, now: datetim
             for r in rows
         ],
     )
+    _NORMS.forget(session)  # also what a payment may have read meanwhile
     return len(rows)
 
 
 async def norms_for(session: AsyncSession, *, channel: str, tier: str, policy: Policy) -> Norms:
-    """The cohort norms one member is measured against (the defaults before any refresh)."""
-    rows = await session.execute(
-        select(col(CohortNorm.kind), col(CohortNorm.gap_days)).where(
-            col(CohortNorm.channel) == channel,
-            or_(
-                and_(col(CohortNorm.kind) == GAP, col(CohortNorm.tier) == tier),
-                and_(col(CohortNorm.kind) == FIRST_RETURN, col(CohortNorm.tier) == ANY_TIER),
-            ),
-        )
-    )
-    found = dict(rows.tuples().all())
+    """The cohort norms one member is measured against (the defaults before any refresh).
+
+    Read for every payment, rewritten once a night (``recompute_norms``): remembered per
+    database for ``NORMS_TTL_SECONDS``, forgotten at once in the process that recomputes them.
+    """
+    found = _NORMS.get(session, (channel, tier))
+    if found is None:
+        rows = await session.execute(_NORMS_QUERY, {"channel": channel, "tier": tier})
+        found = _NORMS.put(session, (channel, tier), dict(rows.tuples().all()))
     fallback = default_norms(policy)
     return Norms(
         gap_days=found.get(GAP, fallback.gap_days),

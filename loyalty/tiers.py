@@ -175,15 +175,22 @@ async def status_of(
     policy: Policy,
     now: datetime,
     history: Sequence[tuple[datetime, Decimal]] | None = None,
+    new_member: bool = False,
 ) -> TierStatus:
     """A member's tier as of `now`, from their standing (not voided) visits (`history`, when the
-    caller has loaded it already), and the referrals and suggestions of the window."""
+    caller has loaded it already), and the referrals and suggestions of the window.
+
+    `new_member`: the member was created in the caller's transaction, so nobody can have named
+    them as referrer and they have made no suggestion: neither is counted (two statements less
+    on a new diner's first payment)."""
     assert member.id is not None
     if history is None:
         history = await queries.visit_history(session, member_id=member.id)
     since = now - timedelta(days=policy.tiers.window_days)
-    referrals = await queries.count_referrals(session, member_id=member.id, since=since)
-    suggestions = await queries.count_suggestions(session, member_id=member.id, since=since)
+    referrals = suggestions = 0
+    if not new_member:
+        referrals = await queries.count_referrals(session, member_id=member.id, since=since)
+        suggestions = await queries.count_suggestions(session, member_id=member.id, since=since)
     inp = TierInput(
         visits=[at for at, _ in history],
         spend_by_visit=[amount for _, amount in history],

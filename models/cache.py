@@ -15,6 +15,7 @@ rolls back; stores and tables are created by start-up and `regulars qr tables`, 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Hashable
 from typing import Generic, TypeVar
 from weakref import WeakKeyDictionary
@@ -51,3 +52,47 @@ class Remembered(Generic[K, V]):
         if memory is not None:
             memory[key] = value
         return value
+
+
+class Expiring(Generic[K, V]):
+    """Values that change rarely, remembered per database for `seconds` at most.
+
+    For what one job rewrites now and then (the cohort norms, nightly): whoever writes them calls
+    ``forget`` so that this process sees the new values at once; other processes (replicas, a
+    `regulars members refresh` run) see them within `seconds`. The age is measured on the
+    process's monotonic clock, not the app's clock: it bounds staleness in real time, whatever
+    time the app believes it is.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._by_database: WeakKeyDictionary[Pool, dict[K, tuple[float, V]]] = WeakKeyDictionary()
+
+    def _memory(self, session: AsyncSession) -> dict[K, tuple[float, V]] | None:
+        bind = session.bind
+        if bind is None:
+            return None
+        pool = bind.sync_engine.pool
+        memory = self._by_database.get(pool)
+        if memory is None:
+            memory = self._by_database[pool] = {}
+        return memory
+
+    def get(self, session: AsyncSession, key: K) -> V | None:
+        memory = self._memory(session)
+        found = None if memory is None else memory.get(key)
+        if found is None or time.monotonic() - found[0] > self.seconds:
+            return None
+        return found[1]
+
+    def put(self, session: AsyncSession, key: K, value: V) -> V:
+        memory = self._memory(session)
+        if memory is not None:
+            memory[key] = (time.monotonic(), value)
+        return value
+
+    def forget(self, session: AsyncSession) -> None:
+        """Drop everything remembered for this session's database."""
+        memory = self._memory(session)
+        if memory is not None:
+            memory.clear()

@@ -23,6 +23,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from models import sqlite_driver
+
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 SQLITE_POOL_TIMEOUT_S = 60
 READ_ONLY_OPTION = "regulars_read_only"
@@ -45,7 +47,8 @@ def create_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> Async
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
             pool = {"pool_size": 1, "max_overflow": 0, "pool_timeout": SQLITE_POOL_TIMEOUT_S}
-        engine = create_async_engine(url, echo=echo, **pool)
+        # one trip to aiosqlite's thread per statement instead of four (models/sqlite_driver.py)
+        engine = create_async_engine(url, echo=echo, module=sqlite_driver.dbapi(), **pool)
         _tune_sqlite(engine)
         return engine
     return create_async_engine(

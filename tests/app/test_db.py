@@ -222,3 +222,38 @@ async def test_foreign_keys_are_enforced(database_url: str) -> None:
                 )
     finally:
         await engine.dispose()
+
+
+async def test_sqlite_statements_take_one_trip_and_behave_as_sqlalchemys_adapter(
+    tmp_path: Path,
+) -> None:
+    """models/sqlite_driver.py runs each statement in one call on aiosqlite's thread: rows,
+    row counts, last row ids, RETURNING, errors and server-side cursors as before."""
+    from models.sqlite_driver import OneTripCursor
+
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'trips.sqlite3'}")
+    try:
+        async with engine.begin() as conn:
+            raw = await conn.get_raw_connection()
+            assert raw.dbapi_connection is not None
+            assert isinstance(raw.dbapi_connection.cursor(), OneTripCursor)
+            await conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT UNIQUE)"))
+            inserted = await conn.execute(text("INSERT INTO t (v) VALUES ('a'), ('b')"))
+            assert inserted.rowcount == 2
+            assert inserted.lastrowid == 2
+            returned = await conn.execute(text("INSERT INTO t (v) VALUES ('c') RETURNING id, v"))
+            assert [tuple(row) for row in returned] == [(3, "c")]
+            updated = await conn.execute(text("UPDATE t SET v = v || '!' WHERE id < 3"))
+            assert updated.rowcount == 2
+            rows = await conn.execute(
+                text("SELECT id, v FROM t WHERE id >= :i ORDER BY id"), {"i": 2}
+            )
+            assert [tuple(row) for row in rows] == [(2, "b!"), (3, "c")]
+            assert (await conn.execute(text("SELECT 1 WHERE 0"))).all() == []
+            with pytest.raises(IntegrityError):
+                await conn.execute(text("INSERT INTO t (v) VALUES ('c')"))
+        async with engine.connect() as conn:
+            streamed = await conn.stream(text("SELECT v FROM t ORDER BY id"))
+            assert [row.v async for row in streamed] == ["a!", "b!", "c"]
+    finally:
+        await engine.dispose()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import random
 import re
 import subprocess
 import sys
@@ -19,7 +20,7 @@ import segno
 from aiohttp import web
 from PIL import Image
 
-from bot.qr_images import qr_png
+from bot.qr_images import make_qr, qr_modules, qr_png
 from loyalty.qr import QRSigner, TablePayload
 from models import queries
 from models.db import create_engine, create_session_factory
@@ -272,6 +273,31 @@ def test_the_bare_qr_png_has_the_pixels_segno_would_write() -> None:
         ):
             assert (ours.mode, ours.size) == (theirs.mode, theirs.size) == ("1", ours.size)
             assert ours.tobytes() == theirs.tobytes()
+
+
+def test_the_qr_code_is_the_one_segno_makes_whatever_mask_it_chooses() -> None:
+    """``make_qr`` scores the eight data masks itself (segno's pure-Python scoring cost ~7 ms
+    a member card): every symbol must still be segno's, module for module, for every mask and
+    for small and large versions."""
+    rng = random.Random(20261123)
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
+    masks: set[int] = set()
+    versions: set[int] = set()
+    for index in range(240):
+        length = rng.choice((1, 8, 27, 40, 64, 90, 150, 300, 700, 1200))
+        payload = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, length)))
+        link = f"https://t.me/RegularsSandboxBot?start={payload}" if index % 3 else payload
+        reference = segno.make(link, error="q", boost_error=False, micro=False)
+        masks.add(int(reference.mask))
+        versions.add(int(reference.version))
+        assert make_qr(link) == tuple(bytes(row) for row in reference.matrix), link
+        if index % 10 == 0:
+            assert qr_modules(link) == [
+                [bool(m) for m in row] for row in reference.matrix_iter(border=4)
+            ]
+    assert masks == set(range(8))
+    assert min(versions) <= 2
+    assert max(versions) >= 30
 
 
 @asynccontextmanager
