@@ -27,6 +27,23 @@ K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
 
+M = TypeVar("M")
+
+
+def _of_database(
+    by_database: WeakKeyDictionary[Pool, dict[K, M]], session: AsyncSession
+) -> dict[K, M] | None:
+    """The memory kept for the session's database (its engine's pool), made on first use."""
+    bind = session.bind
+    if bind is None:
+        return None
+    pool = bind.sync_engine.pool
+    memory = by_database.get(pool)
+    if memory is None:
+        memory = by_database[pool] = {}
+    return memory
+
+
 class Remembered(Generic[K, V]):
     """One kind of immutable value (e.g. store info by store id), per database."""
 
@@ -34,14 +51,7 @@ class Remembered(Generic[K, V]):
         self._by_database: WeakKeyDictionary[Pool, dict[K, V]] = WeakKeyDictionary()
 
     def _memory(self, session: AsyncSession) -> dict[K, V] | None:
-        bind = session.bind
-        if bind is None:
-            return None
-        pool = bind.sync_engine.pool
-        memory = self._by_database.get(pool)
-        if memory is None:
-            memory = self._by_database[pool] = {}
-        return memory
+        return _of_database(self._by_database, session)
 
     def get(self, session: AsyncSession, key: K) -> V | None:
         memory = self._memory(session)
@@ -69,14 +79,7 @@ class Expiring(Generic[K, V]):
         self._by_database: WeakKeyDictionary[Pool, dict[K, tuple[float, V]]] = WeakKeyDictionary()
 
     def _memory(self, session: AsyncSession) -> dict[K, tuple[float, V]] | None:
-        bind = session.bind
-        if bind is None:
-            return None
-        pool = bind.sync_engine.pool
-        memory = self._by_database.get(pool)
-        if memory is None:
-            memory = self._by_database[pool] = {}
-        return memory
+        return _of_database(self._by_database, session)
 
     def get(self, session: AsyncSession, key: K) -> V | None:
         memory = self._memory(session)

@@ -14,12 +14,12 @@ from sqlalchemy import select, update
 from sqlmodel import col
 
 from bot.sandbox_run import SANDBOX_OWNER_ID, SandboxRun
-from loyalty import roles
 from loyalty.channels import Channel
 from loyalty.payments import Payer, PaymentSource, StoreRef, record_payment
 from models import queries
 from models.tables import AuditLog, Campaign, Member, OutboxMessage, Role, TelegramUser
 from sandbox.client import Message, SandboxClient
+from tests.app.staffing import hire
 from tests.app.test_delivery import at_noon, drain, members
 from tests.app.test_member import press
 
@@ -184,28 +184,13 @@ async def test_a_scheduled_broadcast_goes_out_at_its_time_and_a_cancelled_one_ne
     assert never is None
 
 
-async def _make_manager(run: SandboxRun, client: SandboxClient) -> None:
-    await client.add_user(MANAGER, "Mia", started=True)
-    services = run.services
-    async with services.session_factory() as session, session.begin():
-        await roles.grant(
-            session,
-            telegram_id=MANAGER,
-            store_id=services.store.id,
-            role=Role.MANAGER,
-            display_name="Mia",
-            granted_by=SANDBOX_OWNER_ID,
-            now=services.clock.now(),
-        )
-
-
 async def test_a_removed_manager_can_no_longer_broadcast_nor_use_old_buttons(
     run: SandboxRun, client: SandboxClient
 ) -> None:
     await at_noon(run)
     ids = await members(run, client, 2, [True])
     people = await telegram_ids(run, ids)
-    await _make_manager(run, client)
+    await hire(run, client, MANAGER, "Mia", Role.MANAGER)
     _, summary = await compose(client, MANAGER, pick=[], text="From Mia")
 
     staff = await client.say(SANDBOX_OWNER_ID, "/staff")
@@ -376,7 +361,7 @@ async def test_a_manager_reaches_only_the_members_of_their_store(
         await session.execute(
             update(Member).where(col(Member.id) == outcome.member_id).values(marketing_consent=True)
         )
-    await _make_manager(run, client)  # of the sandbox's store only
+    await hire(run, client, MANAGER, "Mia", Role.MANAGER)  # of the sandbox's store only
 
     owner_picker = await client.say(SANDBOX_OWNER_ID, "/broadcast")
     assert "Other Bar" in str(owner_picker["reply_markup"])

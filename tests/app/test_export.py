@@ -22,13 +22,13 @@ from sqlmodel import col
 from bot.config import Settings
 from bot.sandbox_run import SANDBOX_CASHIER_ID, SANDBOX_OWNER_ID, SandboxRun, sandbox
 from handlers.exports import AuditNav
-from loyalty import roles
 from loyalty.channels import Channel
 from loyalty.payments import Payer, PaymentSource, StoreRef, record_payment
 from loyalty.qr import CardPayload
 from models import queries
 from models.tables import AuditLog, Member, Payment, Role
 from sandbox.client import Message, SandboxClient, button_data
+from tests.app.staffing import hire
 from tests.app.test_pay import DANA, LI_NA, link, open_and_wait
 from tests.app.test_wallet import enrol
 
@@ -41,18 +41,7 @@ def advance(run: SandboxRun, days: float) -> None:
 
 
 async def make_manager(run: SandboxRun, client: SandboxClient) -> None:
-    await client.add_user(MONA, "Mona", "en")
-    services = run.services
-    async with services.session_factory() as session, session.begin():
-        await roles.grant(
-            session,
-            telegram_id=MONA,
-            store_id=services.store.id,
-            role=Role.MANAGER,
-            display_name="Mona",
-            granted_by=SANDBOX_OWNER_ID,
-            now=services.clock.now(),
-        )
+    await hire(run, client, MONA, "Mona", Role.MANAGER)
 
 
 async def audit_count(run: SandboxRun) -> int:

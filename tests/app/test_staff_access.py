@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from sqlmodel import col
 
 from bot.sandbox_run import SANDBOX_CASHIER_ID, SANDBOX_OWNER_ID, SandboxRun
-from loyalty import roles, staff
+from loyalty import staff
 from loyalty.qr import CardPayload, deep_link
 from models.tables import (
     AuditLog,
@@ -21,6 +21,7 @@ from models.tables import (
     StaffInvite,
 )
 from sandbox.client import SandboxClient
+from tests.app.staffing import hire
 from tests.app.test_member import press
 from tests.app.test_wallet import enrol
 
@@ -46,22 +47,9 @@ async def _hire_and_fire(run: SandboxRun, client: SandboxClient) -> None:
     """A cashier who was removed, and a manager who still is one."""
     services = run.services
     await client.add_user(DINER, "Dana", started=True)
-    await client.add_user(FORMER_CASHIER, "Carl", started=True)
-    await client.add_user(MANAGER, "Mia", started=True)
+    await hire(run, client, FORMER_CASHIER, "Carl", Role.CASHIER)
+    await hire(run, client, MANAGER, "Mia", Role.MANAGER)
     async with services.session_factory() as session, session.begin():
-        for who, role, name in (
-            (FORMER_CASHIER, Role.CASHIER, "Carl"),
-            (MANAGER, Role.MANAGER, "Mia"),
-        ):
-            await roles.grant(
-                session,
-                telegram_id=who,
-                store_id=services.store.id,
-                role=role,
-                display_name=name,
-                granted_by=SANDBOX_OWNER_ID,
-                now=services.clock.now(),
-            )
         carl = await session.scalar(
             select(col(Staff.id)).where(col(Staff.telegram_id) == FORMER_CASHIER)
         )
@@ -134,17 +122,7 @@ async def test_old_buttons_do_nothing_once_their_holder_is_removed(
     services = run.services
     await _hire_and_fire(run, client)  # Carl is gone already; hire a cashier who is still here
     cashier = 7_300_004
-    await client.add_user(cashier, "Cleo", started=True)
-    async with services.session_factory() as session, session.begin():
-        await roles.grant(
-            session,
-            telegram_id=cashier,
-            store_id=services.store.id,
-            role=Role.CASHIER,
-            display_name="Cleo",
-            granted_by=SANDBOX_OWNER_ID,
-            now=services.clock.now(),
-        )
+    await hire(run, client, cashier, "Cleo", Role.CASHIER)
     dana = await enrol(run, DINER, "Dana")
 
     # the cashier scans Dana's card and types the bill: the confirm button is waiting
