@@ -15,7 +15,7 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InaccessibleMessage, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import ngettext
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.formatting import format_local_datetime
 from bot.keyboards_console import (
@@ -182,6 +182,7 @@ async def message_written(
     role: Role,
     state: FSMContext,
     session: AsyncSession,
+    session_factory: async_sessionmaker[AsyncSession],
     policy: Policy,
     clock: Clock,
     store: StoreInfo,
@@ -217,12 +218,13 @@ async def message_written(
         await bot.send_photo(message.chat.id, draft.photo, caption=draft.text)
     else:
         await bot.send_message(message.chat.id, draft.text)
-    await _send_summary(message, session, draft, policy, clock, store, locale)
+    await _send_summary(message, session, session_factory, draft, policy, clock, store, locale)
 
 
 async def _send_summary(
     message: Message,
     session: AsyncSession,
+    sessions: async_sessionmaker[AsyncSession],
     draft: Broadcast,
     policy: Policy,
     clock: Clock,
@@ -230,13 +232,14 @@ async def _send_summary(
     locale: str,
 ) -> None:
     await message.answer(
-        await _summary(session, draft, policy, clock, store, locale),
+        await _summary(session, sessions, draft, policy, clock, store, locale),
         reply_markup=preview_keyboard(draft, policy),
     )
 
 
 async def _summary(
     session: AsyncSession,
+    sessions: async_sessionmaker[AsyncSession],
     draft: Broadcast,
     policy: Policy,
     clock: Clock,
@@ -244,8 +247,9 @@ async def _summary(
     locale: str,
 ) -> str:
     now = clock.now()
+    await session.commit()  # the preview reads in short transactions of its own
     counts = await broadcasts.preview(
-        session, broadcast_id=draft.id, policy=policy, now=now, default_locale=locale
+        sessions, broadcast_id=draft.id, policy=policy, now=now, default_locale=locale
     )
     quiet_end = next_send_time(now, quiet=policy.caps.quiet_hours, timezone=store.timezone)
     versions = [_("Tap a language to add the text its readers get.")]
@@ -353,6 +357,7 @@ async def act(
     role: Role,
     state: FSMContext,
     session: AsyncSession,
+    session_factory: async_sessionmaker[AsyncSession],
     policy: Policy,
     clock: Clock,
     store: StoreInfo,
@@ -401,7 +406,7 @@ async def act(
             await query.answer()
             if message is not None:
                 await message.edit_text(
-                    await _summary(session, draft, policy, clock, store, locale),
+                    await _summary(session, session_factory, draft, policy, clock, store, locale),
                     reply_markup=preview_keyboard(draft, policy),
                 )
         else:
@@ -445,6 +450,7 @@ async def version_written(
     role: Role,
     state: FSMContext,
     session: AsyncSession,
+    session_factory: async_sessionmaker[AsyncSession],
     policy: Policy,
     clock: Clock,
     store: StoreInfo,
@@ -475,7 +481,7 @@ async def version_written(
         await bot.send_photo(message.chat.id, draft.photo, caption=text)
     else:
         await bot.send_message(message.chat.id, text)
-    await _send_summary(message, session, draft, policy, clock, store, locale)
+    await _send_summary(message, session, session_factory, draft, policy, clock, store, locale)
 
 
 def _cancelled_text(cancelled: broadcasts.Cancelled) -> str:

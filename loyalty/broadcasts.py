@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
 from loyalty import outbox
@@ -145,7 +145,7 @@ async def scheduled(session: AsyncSession, *, now: datetime) -> list[Broadcast]:
 
 
 async def preview(
-    session: AsyncSession,
+    sessions: async_sessionmaker[AsyncSession],
     *,
     broadcast_id: int,
     policy: Policy,
@@ -154,27 +154,41 @@ async def preview(
 ) -> PlanResult:
     """What sending it now would do, member by member, exactly as the planner decides
     (queued now, deferred by quiet hours, control group, no consent, at the weekly cap,
-    unreachable) — nothing is written."""
-    campaign = await session.get(Campaign, broadcast_id)
+    unreachable) — nothing is written. Each page of members is read in a short transaction of
+    its own: on SQLite (one connection per process) diners' updates go on between pages."""
+    async with sessions() as session:
+        campaign = await session.get(Campaign, broadcast_id)
     if campaign is None or campaign.kind != KIND:
         raise BroadcastProblem("unknown")
+    segment = Segment.from_json(campaign.audience)
     total = PlanResult()
-    async for batch in _audience(
-        session, campaign=campaign, policy=policy, now=now, default_locale=default_locale
-    ):
-        total.add(
-            await outbox.plan(
+    after = 0
+    while True:
+        async with sessions() as session, session.begin():
+            ids = await member_ids(
                 session,
-                campaign=campaign,
-                audience=batch,
-                render=_as_written(campaign),
+                segment=segment,
                 policy=policy,
                 now=now,
-                photo=campaign.photo,
-                dry_run=True,
+                default_locale=default_locale,
+                after_id=after,
+                limit=PAGE,
             )
-        )
-    return total
+            if not ids:
+                return total
+            total.add(
+                await outbox.plan(
+                    session,
+                    campaign=campaign,
+                    audience=await outbox.recipients(session, member_ids=ids),
+                    render=_as_written(campaign, lambda person: ""),  # not called: a dry run
+                    policy=policy,
+                    now=now,
+                    photo=campaign.photo,
+                    dry_run=True,
+                )
+            )
+        after = ids[-1]
 
 
 async def set_version(
@@ -363,34 +377,12 @@ async def plan_page(
     return result, ids[-1]
 
 
-def _as_written(
-    campaign: Campaign, locale_of: Callable[[Recipient], str] | None = None
-) -> outbox.Render:
+def _as_written(campaign: Campaign, locale_of: Callable[[Recipient], str]) -> outbox.Render:
     """A manager's broadcast goes out as they wrote it: the version in the member's language,
     else the text as first written."""
     versions = _versions(campaign)
 
     async def render(person: Recipient, holdout: bool) -> tuple[str, int | None]:
-        if locale_of is None:
-            return campaign.text, None
         return versions.get(locale_of(person), campaign.text), None
 
     return render
-
-
-async def _audience(
-    session: AsyncSession, *, campaign: Campaign, policy: Policy, now: datetime, default_locale: str
-) -> AsyncIterator[list[Recipient]]:
-    segment = Segment.from_json(campaign.audience)
-    after = 0
-    while ids := await member_ids(
-        session,
-        segment=segment,
-        policy=policy,
-        now=now,
-        default_locale=default_locale,
-        after_id=after,
-        limit=PAGE,
-    ):
-        yield await outbox.recipients(session, member_ids=ids)
-        after = ids[-1]
