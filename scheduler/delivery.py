@@ -234,8 +234,15 @@ class DeliveryWorker:
             )
         if not rows:
             return 0
-        results = await asyncio.gather(*(self._send(row) for row in rows))
-        sent = [(row.id, message_id) for row, message_id in results if message_id is not None]
+        # One send failing in an unforeseen way must not keep the others from being marked
+        # sent (they would go out again when the lease runs out); its own row stays leased.
+        results = await asyncio.gather(*(self._send(row) for row in rows), return_exceptions=True)
+        sent = []
+        for result in results:
+            if isinstance(result, BaseException):
+                log.error("outbox send failed", exc_info=result)
+            elif result[1] is not None:
+                sent.append((result[0].id, result[1]))
         async with self.session_factory() as session, session.begin():
             await outbox.mark_sent(session, sent=sent, now=self.clock.now())
         return len(rows)
@@ -269,6 +276,10 @@ class DeliveryWorker:
         except (TelegramNetworkError, TelegramServerError, TimeoutError, OSError) as exc:
             backoff = min(300, 2 ** (row.attempts + 1))
             await self._finish(row, retry_in=backoff, error=f"network: {exc}", counts=True)
+        except Exception as exc:  # anything else: counted, so it ends as failed, not forever
+            log.exception("outbox row %s: unexpected error", row.id)
+            backoff = min(300, 2 ** (row.attempts + 1))
+            await self._finish(row, retry_in=backoff, error=f"error: {exc}", counts=True)
         else:
             return row, message.message_id
         finally:

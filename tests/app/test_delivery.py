@@ -190,3 +190,40 @@ async def test_quiet_hours_defer_and_a_lapsed_lease_is_taken_again(
     assert await run.worker.run_until_idle() == 3
     for telegram_id in (FIRST, FIRST + 1, FIRST + 2):
         assert await greetings(client, telegram_id) == 1
+
+
+async def test_one_message_failing_unexpectedly_does_not_resend_the_rest(
+    run: SandboxRun, client: SandboxClient
+) -> None:
+    """A row the worker cannot even build (broken buttons) fails alone: the other messages of
+    its batch are marked sent once, and it ends as failed after its attempts, not forever."""
+    services = run.services
+    people = [FIRST + i for i in range(3)]
+    for person in people:
+        await client.add_user(person, "Guest", started=True)
+    async with services.session_factory() as session, session.begin():
+        for i, person in enumerate(people):
+            await outbox.enqueue_one(
+                session,
+                telegram_id=person,
+                text=f"note {i}",
+                dedupe=f"note:{i}",
+                now=services.clock.now(),
+                buttons="not json" if i == 1 else None,
+            )
+    for _ in range(outbox.MAX_ATTEMPTS + 2):
+        await drain(run, step=timedelta(minutes=10))
+        run.services.clock.advance(timedelta(minutes=10))  # type: ignore[attr-defined]
+    got = [[m["text"] for m in await client.inbox(p)] for p in people]
+    assert got == [["note 0"], [], ["note 2"]]
+    async with services.session_factory() as session:
+        rows = (
+            (await session.execute(select(OutboxMessage).order_by(col(OutboxMessage.id))))
+            .scalars()
+            .all()
+        )
+    assert [(r.status, r.attempts) for r in rows] == [
+        ("sent", 0),
+        ("failed", outbox.MAX_ATTEMPTS),
+        ("sent", 0),
+    ]
