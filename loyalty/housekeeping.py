@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from models import queries
+from models.tables import JobRun
 
 # Telegram keeps an undelivered update for 24 hours; a week of memory is ample.
 PROCESSED_UPDATE_RETENTION = timedelta(days=7)
@@ -27,9 +30,44 @@ async def forget_old_updates(session: AsyncSession, *, now: datetime) -> int:
     )
 
 
-async def claim_run(session: AsyncSession, *, job: str, period: str, now: datetime) -> bool:
-    """True for the first run of `job` for `period`; False when it ran (or runs) already."""
-    return await queries.insert_job_run(session, job=job, period=period, now=now)
+async def claim_run(
+    session: AsyncSession,
+    *,
+    job: str,
+    period: str,
+    now: datetime,
+    stale_after: timedelta | None = None,
+) -> bool:
+    """True for the first run of `job` for `period`; False when it ran (or runs) already.
+    With `stale_after`: a run claimed that long ago and never finished (its process died) is
+    taken over — for work that is idempotent and done outside the claim's transaction."""
+    if await queries.insert_job_run(session, job=job, period=period, now=now):
+        return True
+    if stale_after is None:
+        return False
+    taken = await session.execute(
+        update(JobRun)
+        .where(
+            col(JobRun.job) == job,
+            col(JobRun.period) == period,
+            col(JobRun.finished_at).is_(None),
+            col(JobRun.started_at) < now - stale_after,
+        )
+        .values(started_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(taken.rowcount)  # type: ignore[attr-defined]
+
+
+async def release_run(session: AsyncSession, *, job: str, period: str) -> None:
+    """Give a claimed, unfinished run back (its work failed): the next tick tries again."""
+    await session.execute(
+        delete(JobRun).where(
+            col(JobRun.job) == job,
+            col(JobRun.period) == period,
+            col(JobRun.finished_at).is_(None),
+        )
+    )
 
 
 async def finish_run(

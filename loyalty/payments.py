@@ -111,10 +111,6 @@ class Receipt:
     created: bool
 
 
-def points_for(amount: Decimal, policy: Policy) -> int:
-    return policy.points.for_amount(amount)
-
-
 async def record_payment(
     session: AsyncSession,
     *,
@@ -396,14 +392,19 @@ async def _reassess(
         )
     change = None
     if status.tier != member.tier:
+        direction = refresh.direction(policy, before=member.tier, after=status.tier)
         change = TierChange(
             member_id=member.id,
             from_tier=member.tier,
             to_tier=status.tier,
-            direction=refresh.direction(policy, before=member.tier, after=status.tier),
+            direction=direction,
             reason=reason,
             at=now,
-            notified_at=now,
+            # an upgrade is told with the receipt; a downgrade the policy wants told is left
+            # for the tier-notices job, like the nightly refresh's
+            notified_at=now
+            if direction == "up" or not refresh.needs_notice(policy, direction=direction)
+            else None,
         )
         session.add(change)
         member.tier = status.tier

@@ -187,9 +187,11 @@ async def status_of(
     if history is None:
         history = await queries.visit_history(session, member_id=member.id)
     since = now - timedelta(days=policy.tiers.window_days)
-    referrals = suggestions = 0
-    if not new_member:
+    referrals = suggestions = 0  # counted only where a rung asks for them (a payment's path)
+    ladder = policy.tiers.ladder
+    if not new_member and any(rung.min_referrals for rung in ladder):
         referrals = await queries.count_referrals(session, member_id=member.id, since=since)
+    if not new_member and any(rung.min_suggestions for rung in ladder):
         suggestions = await queries.count_suggestions(session, member_id=member.id, since=since)
     inp = TierInput(
         visits=[at for at, _ in history],

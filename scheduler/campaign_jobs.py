@@ -286,8 +286,10 @@ async def plan_winback(
     context: JobContext, session: AsyncSession, day: date, now: datetime
 ) -> PlanResult:
     """Care message → coupon → stronger coupon → stop (lost). Each step is due a number of days
-    after the member became lapsed; a visit moves the lapsed date, which ends the episode (the
-    dedupe key carries the lapsed date). Loyal tiers ("care") get the care step only."""
+    after the member became lapsed. An episode is the time since their last visit (the dedupe
+    key carries the last visit, which only a visit moves: a nightly refresh that shifts the
+    lapsed date by a day starts no new episode); a visit ends it. Loyal tiers ("care") get the
+    care step only."""
     policy = context.policy
     total = PlanResult()
     waited = 0
@@ -296,7 +298,7 @@ async def plan_winback(
         lapsed = col(Member.lapsed_due_at)
         until = now - timedelta(days=waited)
         rows = await session.execute(
-            select(col(Member.id), lapsed).where(  # the due-date index
+            select(col(Member.id), col(Member.last_visit_at)).where(  # the due-date index
                 lapsed > until - timedelta(days=CATCH_UP_DAYS),
                 lapsed <= until,
                 col(Member.lost_due_at) > now,
@@ -304,8 +306,9 @@ async def plan_winback(
             )
         )
         by_episode: dict[str, list[int]] = {}
-        for member_id, lapsed_at in rows.all():
-            by_episode.setdefault(lapsed_at.date().isoformat(), []).append(member_id)
+        for member_id, last_visit in rows.all():
+            episode = last_visit.isoformat(timespec="seconds") if last_visit else "never"
+            by_episode.setdefault(episode, []).append(member_id)
         terms = None
         if step.message == "coupon" and step.coupon_value is not None:
             terms = (

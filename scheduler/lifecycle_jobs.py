@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -20,6 +20,10 @@ log = logging.getLogger(__name__)
 REFRESH_AT = time(3, 0)
 """Local time after which the day's refresh runs (quiet for the restaurant, before the morning
 messages that read the due dates)."""
+
+
+STALE_RUN = timedelta(hours=2)
+"""A refresh claimed this long ago and never finished died with its process: run it again."""
 
 
 def refresh_period(now: datetime, timezone: str) -> str | None:
@@ -39,11 +43,21 @@ async def nightly_refresh(context: JobContext) -> dict[str, Any]:
     if period is None:
         return {"waiting_until": REFRESH_AT.isoformat()}
     async with context.session_factory() as session, session.begin():
-        if not await housekeeping.claim_run(session, job="nightly_refresh", period=period, now=now):
-            return {"period": period, "ran": False}
-    result = await refresh.nightly_refresh(context.session_factory, policy=context.policy, now=now)
-    async with context.session_factory() as session, session.begin():
-        expired = await points.expire_points(session, policy=context.policy, now=now)
+        claimed = await housekeeping.claim_run(
+            session, job="nightly_refresh", period=period, now=now, stale_after=STALE_RUN
+        )
+    if not claimed:
+        return {"period": period, "ran": False}
+    try:  # batches commit as they go (idempotent); a failure gives the day back
+        result = await refresh.nightly_refresh(
+            context.session_factory, policy=context.policy, now=now
+        )
+        async with context.session_factory() as session, session.begin():
+            expired = await points.expire_points(session, policy=context.policy, now=now)
+    except BaseException:
+        async with context.session_factory() as session, session.begin():
+            await housekeeping.release_run(session, job="nightly_refresh", period=period)
+        raise
     figures = {**result.as_dict(), "points_expired_members": expired}
     async with context.session_factory() as session, session.begin():
         await housekeeping.finish_run(
