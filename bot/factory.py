@@ -8,9 +8,9 @@ from typing import Any
 from aiogram import Bot, Dispatcher, methods
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
-from aiogram.fsm.storage.base import BaseStorage
-from aiogram.fsm.storage.memory import MemoryStorage
-from aiogram.fsm.storage.redis import RedisStorage
+from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
+from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
+from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
 from aiogram.methods.base import Response, TelegramMethod
 
 from bot.middlewares import (
@@ -65,10 +65,20 @@ def build_storage(redis_url: str | None) -> BaseStorage:
     return MemoryStorage()
 
 
+def build_isolation(redis_url: str | None) -> BaseEventIsolation:
+    """One update at a time per chat (across replicas with Redis): a double tap on a button is
+    handled after the first tap, which has moved the conversation on (the second finds the
+    button no longer active) instead of racing it."""
+    if redis_url:
+        return RedisEventIsolation.from_url(redis_url)
+    return SimpleEventIsolation()
+
+
 def build_dispatcher(services: Services, storage: BaseStorage | None = None) -> Dispatcher:
     settings = services.settings
     dp = Dispatcher(
         storage=storage or build_storage(settings.redis_url),
+        events_isolation=build_isolation(settings.redis_url),
         settings=settings,
         clock=services.clock,
         store=services.store,

@@ -35,10 +35,6 @@ def format_points_diff(points: Decimal, locale: str) -> str:
     return format_decimal(points, format="+#,##0.0;-#,##0.0", locale=babel_locale(locale))
 
 
-def tier_name(policy: Policy, key: str, locale: str) -> str:
-    return policy.tiers.display_name(key, locale) if key in policy.tiers.names else key
-
-
 # -- /stats ------------------------------------------------------------------------------------
 
 
@@ -81,7 +77,9 @@ def stats_text(stats: StoreStats, *, policy: Policy, store: StoreInfo, locale: s
         _("Members by tier:"),
     ]
     lines += [
-        _("• {name}: {count}").format(name=tier_name(policy, b.key, locale), count=count(b.count))
+        _("• {name}: {count}").format(
+            name=policy.tiers.display_name(b.key, locale), count=count(b.count)
+        )
         for b in stats.tiers
     ]
     lines += ["", _("Members by lifecycle stage:")]
@@ -118,7 +116,7 @@ def _labels(
         tiers_title=_("Members by tier:").rstrip(":："),
         stages_title=_("Members by lifecycle stage:").rstrip(":："),
         tier_names={
-            b.key: b.key if keys else tier_name(policy, b.key, locale) for b in stats.tiers
+            b.key: b.key if keys else policy.tiers.display_name(b.key, locale) for b in stats.tiers
         },
         stage_names={b.key: b.key if keys else stage_name(b.key) for b in stats.stages},
         number_locale=number_locale,

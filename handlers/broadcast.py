@@ -111,7 +111,7 @@ async def start(
     everyone = Segment().within(reach)
     await state.set_state(BroadcastFlow.segment)
     await state.update_data(segment=everyone.to_json())
-    for waiting in await broadcasts.scheduled(session, now=clock.now()):
+    for waiting in await broadcasts.scheduled(session, reach=reach):
         await message.answer(
             _("Scheduled for {when}: {text}").format(
                 when=format_local_datetime(
@@ -139,6 +139,9 @@ async def pick(
     locale: str,
 ) -> None:
     _manager(role)
+    if await state.get_state() != BroadcastFlow.segment.state:
+        await query.answer(_("This button is no longer active."), show_alert=True)
+        return
     data = await state.get_data()
     reach = await roles.managed_stores(session, telegram_id=query.from_user.id, role=role)
     try:
@@ -164,9 +167,10 @@ async def pick(
 
 async def ask_message(query: CallbackQuery, role: Role, state: FSMContext) -> None:
     _manager(role)
-    data = await state.get_data()
+    if await state.get_state() != BroadcastFlow.segment.state:  # an old picker: its choice
+        await query.answer(_("This button is no longer active."), show_alert=True)  # is gone
+        return
     await state.set_state(BroadcastFlow.message)
-    await state.update_data(segment=data.get("segment", Segment().to_json()))
     await query.answer()
     if query.message is not None:
         await query.message.answer(
@@ -335,13 +339,19 @@ def problem_text(problem: BroadcastProblem) -> str:
     if problem.reason == "empty":
         return _("The message is empty. Send the text members should receive.")
     if problem.reason == "caption_too_long":
-        return _("With a photo the text can be at most 1024 characters. Please shorten it.")
+        return _("With a photo the text can be at most {n} characters. Please shorten it.").format(
+            n=broadcasts.MAX_CAPTION
+        )
     if problem.reason == "too_long":
-        return _("The text can be at most 4096 characters. Please shorten it.")
+        return _("The text can be at most {n} characters. Please shorten it.").format(
+            n=broadcasts.MAX_TEXT
+        )
     if problem.reason == "past":
         return _("That time has already passed. Please send a later time.")
     if problem.reason == "too_far":
-        return _("A broadcast can be scheduled at most 90 days ahead.")
+        return _("A broadcast can be scheduled at most {days} days ahead.").format(
+            days=broadcasts.LATEST.days
+        )
     if problem.status == broadcasts.CANCELLED:
         return _("This broadcast was cancelled.")
     if problem.status in (broadcasts.SCHEDULED,):
@@ -367,11 +377,14 @@ async def act(
     _manager(role)
     message = query.message if not isinstance(query.message, InaccessibleMessage) else None
     now = clock.now()
+    reach = await roles.managed_stores(session, telegram_id=query.from_user.id, role=role)
     try:
+        current = await broadcasts.get(session, broadcast_id=callback_data.id, reach=reach)
         if callback_data.action == "send":
             done = await broadcasts.schedule(
                 session, broadcast_id=callback_data.id, at=now, by=query.from_user.id, now=now
             )
+            await state.clear()  # whatever step was open (a time being typed) is over
             await query.answer()
             if wake_job is not None:
                 wake_job("broadcasts")  # the update's writes are committed: answer() sent
@@ -383,7 +396,8 @@ async def act(
                     reply_markup=cancel_keyboard(done.id, _("Stop sending")),
                 )
         elif callback_data.action == "later":
-            await broadcasts.get(session, broadcast_id=callback_data.id)
+            if current.status != broadcasts.DRAFT:
+                raise BroadcastProblem("not_draft", status=current.status)
             await state.set_state(BroadcastFlow.when)
             await state.update_data(broadcast_id=callback_data.id)
             await query.answer()
@@ -398,10 +412,8 @@ async def act(
                     ),
                 )
         elif callback_data.action == "control":
-            current = await broadcasts.get(session, broadcast_id=callback_data.id)
-            share = 0.0 if current.holdout_share > 0 else policy.campaigns.holdout_share
-            draft = await broadcasts.set_control_group(
-                session, broadcast_id=callback_data.id, share=share, policy=policy
+            draft = await broadcasts.toggle_control_group(
+                session, broadcast_id=callback_data.id, policy=policy
             )
             await query.answer()
             if message is not None:
@@ -413,6 +425,7 @@ async def act(
             cancelled = await broadcasts.cancel(
                 session, broadcast_id=callback_data.id, by=query.from_user.id, now=now
             )
+            await state.clear()
             await query.answer()
             if message is not None:
                 await message.edit_text(_cancelled_text(cancelled))
@@ -428,11 +441,13 @@ async def ask_version(
     session: AsyncSession,
 ) -> None:
     _manager(role)
-    draft = await broadcasts.get(session, broadcast_id=callback_data.id)
-    if draft.status != broadcasts.DRAFT or callback_data.locale not in LANGUAGE_NAMES:
-        await query.answer(
-            problem_text(BroadcastProblem("not_draft", status=draft.status)), show_alert=True
-        )
+    reach = await roles.managed_stores(session, telegram_id=query.from_user.id, role=role)
+    try:
+        draft = await broadcasts.get(session, broadcast_id=callback_data.id, reach=reach)
+        if draft.status != broadcasts.DRAFT or callback_data.locale not in LANGUAGE_NAMES:
+            raise BroadcastProblem("not_draft", status=draft.status)
+    except BroadcastProblem as problem:
+        await query.answer(problem_text(problem), show_alert=True)
         return
     await state.set_state(BroadcastFlow.version)
     await state.update_data(broadcast_id=draft.id, version=callback_data.locale)
@@ -524,29 +539,36 @@ def read_time(text: str, *, timezone: str) -> datetime | None:
         return None
 
 
+RETRYABLE = ("past", "too_far")
+"""Problems with the time typed: the manager may send another; any other ends the step."""
+
+
 async def _schedule(
     session: AsyncSession,
     *,
     broadcast_id: int,
     at: datetime,
     by: int,
+    role: Role,
     policy: Policy,
     clock: Clock,
     store: StoreInfo,
     locale: str,
-) -> tuple[str, InlineKeyboardMarkup | None]:
-    """Schedule it; the reply, and a Cancel button when it worked."""
+) -> tuple[str, InlineKeyboardMarkup | None, BroadcastProblem | None]:
+    """Schedule it: the reply, a Cancel button when it worked, else the problem."""
+    reach = await roles.managed_stores(session, telegram_id=by, role=role)
     try:
+        await broadcasts.get(session, broadcast_id=broadcast_id, reach=reach)
         done = await broadcasts.schedule(
             session, broadcast_id=broadcast_id, at=at, by=by, now=clock.now()
         )
     except BroadcastProblem as problem:
-        return problem_text(problem), None
+        return problem_text(problem), None, problem
     text = _("Scheduled for {when} to {segment}.").format(
         when=format_local_datetime(done.scheduled_at or at, store.timezone, locale),
         segment=segment_text(done.segment, policy, locale),
     )
-    return text, cancel_keyboard(done.id, _("Cancel this broadcast"))
+    return text, cancel_keyboard(done.id, _("Cancel this broadcast")), None
 
 
 async def time_typed(
@@ -570,17 +592,18 @@ async def time_typed(
         )
         return
     data = await state.get_data()
-    text, markup = await _schedule(
+    text, markup, problem = await _schedule(
         session,
         broadcast_id=int(data.get("broadcast_id", 0)),
         at=at,
         by=message.from_user.id,
+        role=role,
         policy=policy,
         clock=clock,
         store=store,
         locale=locale,
     )
-    if markup is not None:
+    if problem is None or problem.reason not in RETRYABLE:
         await state.clear()
     await message.answer(text, reply_markup=markup)
 
@@ -597,22 +620,24 @@ async def time_picked(
     locale: str,
 ) -> None:
     _manager(role)
-    await query.answer()
-    if query.message is None:
-        return
-    text, markup = await _schedule(
+    text, markup, problem = await _schedule(
         session,
         broadcast_id=callback_data.id,
         at=datetime.fromtimestamp(callback_data.at, tz=UTC),
         by=query.from_user.id,
+        role=role,
         policy=policy,
         clock=clock,
         store=store,
         locale=locale,
     )
-    if markup is not None:
-        await state.clear()
-    await query.message.answer(text, reply_markup=markup)
+    if problem is not None:
+        await query.answer(text, show_alert=True)
+        return
+    await state.clear()
+    await query.answer()
+    if query.message is not None:
+        await query.message.answer(text, reply_markup=markup)
 
 
 def build_router() -> Router:

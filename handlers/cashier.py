@@ -51,10 +51,6 @@ class CouponFlow(StatesGroup):
     confirm = State()
 
 
-def tier_name(policy: Policy, tier: str, locale: str) -> str:
-    return policy.tiers.display_name(tier, locale)
-
-
 async def card_scanned(
     message: Message,
     payload: CardPayload,
@@ -93,7 +89,7 @@ async def card_scanned(
     # A cashier sees the name and tier only — never phone, birthday or history (DESIGN §1.7).
     await message.answer(
         _("Member: {name} · {tier}\nSend the bill amount to record it.").format(
-            name=summary.display_name or "—", tier=tier_name(policy, summary.tier, locale)
+            name=summary.display_name or "—", tier=policy.tiers.display_name(summary.tier, locale)
         )
     )
 
@@ -260,7 +256,7 @@ def _coupon_seen_text(
         coupon=coupon_text(seen.coupon, policy, locale),
         until=coupon_until(seen.coupon, timezone=store.timezone, locale=locale),
         name=seen.member_name or "—",
-        tier=tier_name(policy, seen.member_tier, locale),
+        tier=policy.tiers.display_name(seen.member_tier, locale),
     )
 
 
@@ -323,6 +319,9 @@ async def redeem_code(
     assert message.from_user is not None
     if not role.at_least(Role.CASHIER):
         raise NotAllowed("redeem")
+    if not (command.args or "").strip():  # no code at all: a usage slip, not a wrong code
+        await message.answer(_("Usage: /redeem 123456"))
+        return
     try:
         seen = await coupons.find_by_code(
             session,
@@ -332,8 +331,7 @@ async def redeem_code(
             now=clock.now(),
         )
     except coupons.CouponProblem as problem:
-        usage = _("Usage: /redeem 123456")
-        await message.answer(f"{coupon_problem_text(problem)}\n{usage}")
+        await message.answer(coupon_problem_text(problem))
         return
     if seen is None:
         await message.answer(coupon_problem_text(coupons.CouponProblem("wrong_code")))
@@ -344,6 +342,7 @@ async def redeem_code(
 async def coupon_amount(
     message: Message,
     state: FSMContext,
+    role: Role,
     session: AsyncSession,
     clock: Clock,
     store: StoreInfo,
@@ -351,6 +350,9 @@ async def coupon_amount(
     locale: str,
 ) -> None:
     assert message.from_user is not None
+    if not role.at_least(Role.CASHIER):  # removed since the coupon was scanned
+        await state.clear()
+        raise NotAllowed("redeem")
     amount = read_amount(message.text or "", currency=store.currency, policy=policy, locale=locale)
     if isinstance(amount, str):  # what is wrong with it, for the person
         await message.answer(f"{amount}\n{_('Send /cancel to stop.')}")

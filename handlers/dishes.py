@@ -43,9 +43,13 @@ def problem_text(problem: DishProblem) -> str:
     if problem.reason == "name_empty":
         return _("Please send the dish's name.")
     if problem.reason == "name_too_long":
-        return _("The name can be at most 64 characters. Please shorten it.")
+        return _("The name can be at most {n} characters. Please shorten it.").format(
+            n=dishes.MAX_NAME
+        )
     if problem.reason == "description_too_long":
-        return _("The description can be at most 900 characters. Please shorten it.")
+        return _("The description can be at most {n} characters. Please shorten it.").format(
+            n=dishes.MAX_DESCRIPTION
+        )
     return _("This choice is no longer available.")
 
 

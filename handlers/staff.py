@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from contextlib import suppress
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiogram import Bot, Router
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
@@ -26,6 +28,9 @@ from loyalty.stores import StoreInfo
 from models import queries
 from models.tables import Role
 
+_NUMBER = re.compile(r"#?[0-9]{1,9}")
+"""A payment or member number as typed ("12", "#12"): ASCII digits, within a 32-bit id."""
+
 
 class InviteRole(CallbackData, prefix="inv"):
     role: str
@@ -35,11 +40,11 @@ class RemoveStaff(CallbackData, prefix="rms"):
     id: int
 
 
-def _staff_line(person: staff.StaffMember, locale: str) -> str:
+def _staff_line(person: staff.StaffMember, timezone: str, locale: str) -> str:
     return _("{name} — {role} since {date}").format(
         name=person.display_name or str(person.telegram_id),
         role=role_name(person.role),
-        date=format_date(person.since.date(), locale, "medium"),
+        date=format_date(person.since.astimezone(ZoneInfo(timezone)).date(), locale, "medium"),
     )
 
 
@@ -50,7 +55,9 @@ async def staff_menu(
         raise NotAllowed("staff")
     team = await staff.list_staff(session, store_id=store.id)
     lines = [_("Staff of {store}:").format(store=store.name)]
-    lines += [f"• {_staff_line(person, locale)}" for person in team] or [_("Nobody yet.")]
+    lines += [f"• {_staff_line(person, store.timezone, locale)}" for person in team] or [
+        _("Nobody yet.")
+    ]
     removable = [person for person in team if staff.may_invite(role, person.role)]
     buttons = [
         [
@@ -187,7 +194,7 @@ async def refund(
     if not role.at_least(Role.MANAGER):
         raise NotAllowed("refund")
     arg = (command.args or "").strip().lstrip("#")
-    if not arg.isdigit():
+    if not _NUMBER.fullmatch(arg):
         await message.answer(_("Usage: /refund <payment number>, for example /refund 12"))
         return
     assert message.from_user is not None
@@ -238,7 +245,7 @@ async def gift(
     assert message.from_user is not None
     parts = (command.args or "").split()
     templates = ", ".join(policy.coupons.templates) or "—"
-    if len(parts) != 2 or not parts[0].lstrip("#").isdigit():
+    if len(parts) != 2 or not _NUMBER.fullmatch(parts[0]):
         await message.answer(
             _(
                 "Usage: /gift <member number> <coupon>, for example /gift 12 {example}\n"
@@ -246,7 +253,7 @@ async def gift(
             ).format(example=next(iter(policy.coupons.templates), "ten_off"), templates=templates)
         )
         return
-    member_id, template = int(parts[0].lstrip("#")), parts[1]
+    member_id, template = int(parts[0].lstrip("#")), parts[1]  # checked: ASCII digits
     try:
         view = await coupons.gift(
             session,

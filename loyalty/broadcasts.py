@@ -28,7 +28,7 @@ from sqlmodel import col
 
 from loyalty import outbox
 from loyalty.audiences import LOCALES, Segment, member_ids
-from loyalty.errors import DomainError
+from loyalty.errors import DomainError, NotAllowed
 from loyalty.outbox import PlanResult, Recipient
 from loyalty.policy import Policy
 from models import queries
@@ -127,21 +127,37 @@ async def create_draft(
     return _view(campaign)
 
 
-async def get(session: AsyncSession, *, broadcast_id: int) -> Broadcast:
-    campaign = await session.get(Campaign, broadcast_id)
+def within(broadcast: Broadcast, reach: frozenset[int] | None) -> bool:
+    """Whether someone who reaches the stores `reach` (None: every store) may act on it: a
+    manager only on broadcasts kept to their own stores."""
+    stores = broadcast.segment.stores
+    return reach is None or (bool(stores) and set(stores) <= reach)
+
+
+async def get(
+    session: AsyncSession, *, broadcast_id: int, reach: frozenset[int] | None = None
+) -> Broadcast:
+    """The broadcast, for someone who reaches the stores `reach` (NotAllowed otherwise), as the
+    database has it now (the conditional updates here bypass the session's copy)."""
+    campaign = await session.get(Campaign, broadcast_id, populate_existing=True)
     if campaign is None or campaign.kind != KIND:
         raise BroadcastProblem("unknown")
-    return _view(campaign)
+    broadcast = _view(campaign)
+    if not within(broadcast, reach):
+        raise NotAllowed(f"broadcast {broadcast_id} is for other stores")
+    return broadcast
 
 
-async def scheduled(session: AsyncSession, *, now: datetime) -> list[Broadcast]:
-    """Broadcasts waiting for their time (soonest first)."""
+async def scheduled(
+    session: AsyncSession, *, reach: frozenset[int] | None = None
+) -> list[Broadcast]:
+    """Broadcasts waiting for their time (soonest first) that someone reaching `reach` sees."""
     rows = await session.execute(
         select(Campaign)
         .where(col(Campaign.kind) == KIND, col(Campaign.status) == SCHEDULED)
         .order_by(col(Campaign.scheduled_at))
     )
-    return [_view(c) for c in rows.scalars().all()]
+    return [b for b in map(_view, rows.scalars().all()) if within(b, reach)]
 
 
 async def preview(
@@ -210,11 +226,14 @@ async def set_version(
     return _view(campaign)
 
 
-async def set_control_group(
-    session: AsyncSession, *, broadcast_id: int, share: float, policy: Policy
+async def toggle_control_group(
+    session: AsyncSession, *, broadcast_id: int, policy: Policy
 ) -> Broadcast:
-    """Keep the policy's share as a control group, or none (a notice everyone must get)."""
-    share = min(max(share, 0.0), policy.campaigns.holdout_share)
+    """No control group (a notice everyone must get), or the policy's share again."""
+    campaign = await session.get(Campaign, broadcast_id)
+    if campaign is None or campaign.kind != KIND:
+        raise BroadcastProblem("unknown")
+    share = 0.0 if campaign.holdout_share > 0 else policy.campaigns.holdout_share
     changed = await session.execute(
         update(Campaign)
         .where(col(Campaign.id) == broadcast_id, col(Campaign.status) == DRAFT)

@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from loyalty import tiers
+from loyalty.audiences import tags_column_value, tags_of
 from loyalty.errors import DomainError
 from loyalty.money import currency_precision
 from loyalty.policy import Policy
@@ -193,10 +194,10 @@ async def toggle_taste(
     member = await find_member(session, telegram_id=telegram_id)
     if member is None:
         return None
-    chosen = {t for t in member.taste_tags.split(",") if t in policy.taste_tags}
+    chosen = {t for t in tags_of(member.taste_tags) if t in policy.taste_tags}
     if tag in policy.taste_tags:
         chosen ^= {tag}
-    member.taste_tags = f",{','.join(sorted(chosen))}," if chosen else ""
+    member.taste_tags = tags_column_value(sorted(chosen))
     return _profile(member, policy)
 
 
@@ -308,7 +309,7 @@ async def export_data(
         "first_visit_at": _iso(member.first_visit_at),
         "last_visit_at": _iso(member.last_visit_at),
         "points_balance": member.points_balance,
-        "taste": [t for t in member.taste_tags.split(",") if t],
+        "taste": list(tags_of(member.taste_tags)),
     }
     document["feedback"] = [
         {
@@ -443,7 +444,7 @@ def _profile(member: Member, policy: Policy) -> Profile:
         marketing=marketing_allowed(member, policy),
         consent_given=member.marketing_consent,
         consent_at=member.consent_at,
-        taste=tuple(t for t in member.taste_tags.split(",") if t),
+        taste=tags_of(member.taste_tags),
     )
 
 

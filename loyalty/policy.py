@@ -235,7 +235,10 @@ class Tiers:
         raise KeyError(key)
 
     def display_name(self, key: str, locale: str) -> str:
-        return self.names[key].get(locale)
+        """The tier's name in `locale`; the key itself for a tier the policy no longer has (a
+        member's stored tier until the nightly refresh moves them)."""
+        names = self.names.get(key)
+        return names.get(locale) if names is not None else key
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)

@@ -244,10 +244,6 @@ class CampaignResult:
     """The bills of the redeemed coupons."""
     lift: Lift = field(default_factory=Lift)
 
-    @property
-    def coupon_key(self) -> str:
-        return coupon_campaign(self.kind, self.period)
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CampaignPage:

@@ -162,8 +162,10 @@ async def revoke(
     staff = await session.get(Staff, staff_id)
     if staff is None or staff.revoked_at is not None:
         raise StaffGone(staff_id)
-    if not may_invite(by_role, Role(staff.role)):
-        raise NotAllowed(f"{by_role} cannot remove {staff.role}")
+    reach = await roles.managed_stores(session, telegram_id=by_telegram_id, role=by_role)
+    within = reach is None or staff.store_id in reach
+    if not may_invite(by_role, Role(staff.role)) or not within:
+        raise NotAllowed(f"{by_role} cannot remove {staff.role} of store {staff.store_id}")
     done = await session.execute(
         update(Staff)
         .where(col(Staff.id) == staff_id, col(Staff.revoked_at).is_(None))

@@ -360,15 +360,6 @@ async def member_telegram_id(session: AsyncSession, *, member_id: int) -> int | 
     return result.scalar_one_or_none()
 
 
-async def visit_times(session: AsyncSession, *, member_id: int) -> list[datetime]:
-    result = await session.execute(
-        select(col(Visit.at))
-        .where(col(Visit.member_id) == member_id, col(Visit.voided_at).is_(None))
-        .order_by(col(Visit.at))
-    )
-    return list(result.scalars())
-
-
 async def add_check_in(
     session: AsyncSession, *, telegram_id: int, store_id: int, table_id: int, now: datetime
 ) -> CheckIn:

@@ -399,6 +399,7 @@ class Coupon(SQLModel, table=True):
     __table_args__ = (
         Index("ix_coupon_member_status", "member_id", "status"),
         Index("ix_coupon_campaign", "campaign"),
+        Index("ix_coupon_reserved_bill", "reserved_bill_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

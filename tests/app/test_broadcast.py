@@ -366,7 +366,16 @@ async def test_a_manager_reaches_only_the_members_of_their_store(
     owner_picker = await client.say(SANDBOX_OWNER_ID, "/broadcast")
     assert "Other Bar" in str(owner_picker["reply_markup"])
     assert "2 members match." in owner_picker["text"]
+    # the owner schedules one to every store: the manager neither sees nor can cancel it
+    _, everyone = await compose(client, SANDBOX_OWNER_ID, pick=[], text="For both bars")
+    await press(client, SANDBOX_OWNER_ID, everyone, "Schedule")
+    when = (services.clock.now() + timedelta(days=1)).date().isoformat()
+    await client.wait_for(SANDBOX_OWNER_ID, lambda ms: "When should" in texts(ms)[-1])
+    await client.say(SANDBOX_OWNER_ID, f"{when} 12:00")
+    before = len(await client.inbox(MANAGER))
     manager_picker = await client.say(MANAGER, "/broadcast")
+    shown = texts((await client.inbox(MANAGER))[before:])
+    assert not any("For both bars" in t for t in shown)
     assert "Other Bar" not in str(manager_picker["reply_markup"])
     assert "1 member matches." in manager_picker["text"]
 
@@ -378,3 +387,22 @@ async def test_a_manager_reaches_only_the_members_of_their_store(
     await run.scheduler.run_due()
     await drain(run)
     assert await received(client, [here, elsewhere], "Only for our regulars here") == [1, 0]
+
+
+async def test_an_old_picker_cannot_start_a_broadcast_with_a_lost_choice(
+    run: SandboxRun, client: SandboxClient
+) -> None:
+    await at_noon(run)
+    await members(run, client, 1, [True])
+    picker = await client.say(SANDBOX_OWNER_ID, "/broadcast")
+    await press(client, SANDBOX_OWNER_ID, picker, "Loyal")
+    picker = await edited(client, SANDBOX_OWNER_ID, picker, ticked("Loyal"))
+    await client.say(SANDBOX_OWNER_ID, "/cancel")  # the choice is gone with the step
+    assert await press(client, SANDBOX_OWNER_ID, picker, "Next") == (
+        "This button is no longer active."
+    )
+    assert await press(client, SANDBOX_OWNER_ID, picker, "Regular") == (
+        "This button is no longer active."
+    )
+    async with run.services.session_factory() as session:
+        assert await session.scalar(select(col(Campaign.id))) is None

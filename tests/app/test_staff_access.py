@@ -13,6 +13,7 @@ from loyalty.qr import CardPayload, deep_link
 from models.tables import (
     AuditLog,
     Campaign,
+    CodeAttempt,
     Coupon,
     Dish,
     Payment,
@@ -154,3 +155,18 @@ async def test_old_buttons_do_nothing_once_their_holder_is_removed(
     async with services.session_factory() as session:
         invites = await session.scalar(select(func.count()).select_from(StaffInvite))
     assert invites == 0
+
+
+async def test_slips_in_staff_commands_get_usage_and_write_nothing(
+    run: SandboxRun, client: SandboxClient
+) -> None:
+    for typed in ("/gift ² ten_off", "/gift 99999999999 ten_off"):
+        reply = await client.say(SANDBOX_OWNER_ID, typed)
+        assert reply["text"].startswith("Usage: /gift <member number> <coupon>"), typed
+    reply = await client.say(SANDBOX_OWNER_ID, "/refund ²")
+    assert reply["text"].startswith("Usage: /refund")
+    reply = await client.say(SANDBOX_CASHIER_ID, "/redeem")
+    assert reply["text"] == "Usage: /redeem 123456"
+    async with run.services.session_factory() as session:
+        attempts = await session.scalar(select(func.count()).select_from(CodeAttempt))
+    assert attempts == 0  # a missing code is not a wrong code: the rate limit is untouched

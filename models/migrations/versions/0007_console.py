@@ -91,6 +91,7 @@ def upgrade() -> None:
         batch_op.create_foreign_key("fk_campaign_dish", "dish", ["dish_id"], ["id"])
 
     with op.batch_alter_table("coupon", schema=None) as batch_op:
+        batch_op.create_index("ix_coupon_reserved_bill", ["reserved_bill_id"], unique=False)
         batch_op.add_column(
             sa.Column("dish_name", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True)
         )
@@ -120,6 +121,7 @@ def downgrade() -> None:
         batch_op.drop_column("taste_tags")
 
     with op.batch_alter_table("coupon", schema=None) as batch_op:
+        batch_op.drop_index("ix_coupon_reserved_bill")
         batch_op.drop_column("dish_name")
 
     with op.batch_alter_table("campaign", schema=None) as batch_op:
