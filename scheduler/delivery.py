@@ -19,6 +19,7 @@ import json
 import logging
 import time
 from collections import deque
+from collections.abc import AsyncIterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -59,24 +60,35 @@ _SENDING_METHODS = frozenset(
 
 
 class RateBudget:
-    """Paced slots for all sends, a minimum interval per chat, and a global pause.
+    """Paced slots for all sends, at most `per_second` reaching Telegram in any one second, a
+    minimum interval per chat, and a global pause.
 
-    Slots are 1/(limit − 1) s apart and at most one can be taken late, so any one-second window
-    (the way Telegram counts) holds at most 1 + (limit − 1) sends; a send that wakes up a little
-    late does not push the next slot back, so the rate holds at (limit − 1)/s.
+    Telegram counts a send when it arrives, which is somewhere between the moment the slot is
+    granted and the moment the answer comes back. So the budget counts a send as "in the last
+    second" from its grant until one second after its answer: a slot is granted only while fewer
+    than `per_second` sends are in flight or were answered less than a second ago. That holds
+    whatever the delay on the way (a busy event loop, a slow network), so the flood limit is never
+    crossed by the bot's own timing; the price is the round trip, not a fixed margin. Within that,
+    slots are paced 1/`per_second` s apart (one late slot may be taken at once) so that sends go
+    out evenly rather than in bursts. A chat's next outbox send waits for one second after the
+    answer to its previous one.
 
-    Who gets a free slot: replies to people (``acquire(reply=True)``, the bot's own sends) come
-    first, in the order they asked; outbox sends get the slots no reply is waiting for, in the
-    order they asked. So a diner's answer waits for at most the slot in hand, not for the
-    broadcast queued before it, and with no replies waiting the outbox has every slot. An outbox
-    send waits for its chat's interval before it queues, so a chat sent to a moment ago never
-    holds up the others."""
+    Every `acquire` must be followed by `release` once Telegram has answered (or the send gave
+    up): `sending()` does both.
+
+    Who gets a free slot: replies to people (``reply=True``, the bot's own sends) come first, in
+    the order they asked; outbox sends get the slots no reply is waiting for, in the order they
+    asked. So a diner's answer waits for at most the slot in hand, not for the broadcast queued
+    before it, and with no replies waiting the outbox has every slot. An outbox send waits for its
+    chat's interval before it queues, so a chat sent to a moment ago never holds up the others."""
 
     def __init__(self, per_second: int = DEFAULT_PER_SECOND) -> None:
-        self.per_second = per_second
-        self._interval = 1.0 / max(1, per_second - 1)
+        self.per_second = max(1, per_second)
+        self._interval = 1.0 / self.per_second
         self._next_slot = 0.0
         self._paused_until = 0.0
+        self._in_flight = 0
+        self._answered: deque[float] = deque()  # when recent sends were answered, oldest first
         self._chat_next: dict[int, float] = {}
         # Waiting for a slot: replies first, then the outbox, each first come first served.
         # The future is set to True with the slot, to False when its chat must wait again.
@@ -88,15 +100,27 @@ class RateBudget:
         """Telegram said 429: nobody sends until `seconds` from now."""
         self._paused_until = max(self._paused_until, time.monotonic() + seconds)
 
+    @contextlib.asynccontextmanager
+    async def sending(
+        self, chat_id: int | None = None, *, reply: bool = False
+    ) -> AsyncIterator[None]:
+        """A slot for one send, held until Telegram has answered it."""
+        await self.acquire(chat_id, reply=reply)
+        try:
+            yield
+        finally:
+            self.release(chat_id)
+
     async def acquire(self, chat_id: int | None = None, *, reply: bool = False) -> None:
         """Wait for a slot (and, with `chat_id`, for that chat's interval). `reply`: a send the
-        bot makes for someone waiting in the chat, served before any outbox send."""
+        bot makes for someone waiting in the chat, served before any outbox send. Call `release`
+        when the send is answered."""
         loop = asyncio.get_running_loop()
         while True:
             if chat_id is not None:
                 wait = self._chat_next.get(chat_id, 0.0) - time.monotonic()
                 if wait > 0:
-                    await asyncio.sleep(wait)
+                    await asyncio.sleep(min(wait, PER_CHAT_INTERVAL))
                     continue
             granted: asyncio.Future[bool] = loop.create_future()
             if reply:
@@ -105,9 +129,39 @@ class RateBudget:
                 self._outbox.append((granted, chat_id))
             if self._timer is None:  # else the timer hands out the next slot, to whom is due
                 self._grant()
-            # Cancelled while waiting: the future is cancelled too and _grant skips it.
-            if await granted:
-                return
+            # Cancelled while waiting: the future is cancelled too and _grant skips it; cancelled
+            # just after the slot was granted: the slot goes back.
+            try:
+                if await granted:
+                    return
+            except asyncio.CancelledError:
+                if granted.done() and not granted.cancelled() and granted.result():
+                    self.release(chat_id)
+                raise
+
+    def release(self, chat_id: int | None = None) -> None:
+        """The send holding a slot was answered (or gave up)."""
+        now = time.monotonic()
+        self._in_flight -= 1
+        self._answered.append(now)
+        if chat_id is not None:
+            self._chat_next[chat_id] = now + PER_CHAT_INTERVAL
+        if self._timer is None:
+            self._grant()
+
+    def _window_opens(self, now: float) -> float:
+        """When the next send may be granted as far as the one-second window goes: now, or when
+        the oldest answered send that keeps it full leaves it; inf while in-flight sends alone
+        fill it (a release re-runs the grant)."""
+        answered = self._answered
+        while answered and answered[0] <= now - 1.0:
+            answered.popleft()
+        over = self._in_flight + len(answered) - self.per_second
+        if over < 0:
+            return now
+        if over >= len(answered):
+            return float("inf")
+        return answered[over] + 1.0
 
     def _grant(self) -> None:
         """Hand out every slot that is due, to the waiters in turn; wake up for the next one."""
@@ -118,18 +172,25 @@ class RateBudget:
             if waiter is None:
                 return
             granted, chat_id = waiter
-            start = max(self._paused_until, max(self._next_slot, now - self._interval))
+            start = max(
+                self._paused_until,
+                self._next_slot,
+                now - self._interval,
+                self._window_opens(now),
+            )
             if start > now:
-                loop = granted.get_loop()
-                self._timer = loop.call_later(start - now, self._grant)
+                if start != float("inf"):
+                    loop = granted.get_loop()
+                    self._timer = loop.call_later(start - now, self._grant)
                 return
             self._take_next()
             if chat_id is not None and self._chat_next.get(chat_id, 0.0) > now:
                 granted.set_result(False)  # its chat was sent to meanwhile: it waits again
                 continue
             self._next_slot = max(self._next_slot, now - self._interval) + self._interval
+            self._in_flight += 1
             if chat_id is not None:
-                self._chat_next[chat_id] = now + PER_CHAT_INTERVAL
+                self._chat_next[chat_id] = float("inf")  # until its answer (release)
                 if len(self._chat_next) > 100_000:
                     self._forget(now)
             granted.set_result(True)
@@ -174,7 +235,8 @@ class BudgetMiddleware(BaseRequestMiddleware):
         method: TelegramMethod[TelegramType],
     ) -> Response[TelegramType]:
         if method.__api_method__ in _SENDING_METHODS and not _TOKEN_TAKEN.get():
-            await self.budget.acquire(reply=True)
+            async with self.budget.sending(reply=True):
+                return await make_request(bot, method)
         return await make_request(bot, method)
 
 
@@ -248,19 +310,9 @@ class DeliveryWorker:
         return len(rows)
 
     async def _send(self, row: outbox.Claimed) -> tuple[outbox.Claimed, int | None]:
-        await self.budget.acquire(row.telegram_id)
-        extra: dict[str, Any] = {"allow_paid_broadcast": True} if self.paid_broadcast else {}
-        taken = _TOKEN_TAKEN.set(True)
         try:
-            markup = _markup(row.buttons)
-            if row.photo:
-                message = await self.bot.send_photo(
-                    row.telegram_id, row.photo, caption=row.text, reply_markup=markup, **extra
-                )
-            else:
-                message = await self.bot.send_message(
-                    row.telegram_id, row.text, reply_markup=markup, **extra
-                )
+            async with self.budget.sending(row.telegram_id):  # released with the answer
+                message_id = await self._request(row)
         except TelegramRetryAfter as exc:
             self.budget.pause(exc.retry_after)
             await self._finish(
@@ -281,10 +333,26 @@ class DeliveryWorker:
             backoff = min(300, 2 ** (row.attempts + 1))
             await self._finish(row, retry_in=backoff, error=f"error: {exc}", counts=True)
         else:
-            return row, message.message_id
+            return row, message_id
+        return row, None
+
+    async def _request(self, row: outbox.Claimed) -> int:
+        """Send one row's message; its message id."""
+        extra: dict[str, Any] = {"allow_paid_broadcast": True} if self.paid_broadcast else {}
+        taken = _TOKEN_TAKEN.set(True)
+        try:
+            markup = _markup(row.buttons)
+            if row.photo:
+                message = await self.bot.send_photo(
+                    row.telegram_id, row.photo, caption=row.text, reply_markup=markup, **extra
+                )
+            else:
+                message = await self.bot.send_message(
+                    row.telegram_id, row.text, reply_markup=markup, **extra
+                )
         finally:
             _TOKEN_TAKEN.reset(taken)
-        return row, None
+        return message.message_id
 
     async def _finish(
         self, row: outbox.Claimed, *, retry_in: float, error: str, counts: bool

@@ -23,9 +23,12 @@ GREETING = "new dishes"
 # -- the budget alone: who gets the slots, in what order --------------------------------------
 
 
-async def _take(budget: RateBudget, name: str, got: list[str], **kwargs: object) -> None:
-    await budget.acquire(**kwargs)  # type: ignore[arg-type]
-    got.append(name)
+async def _take(
+    budget: RateBudget, name: str, got: list[str], chat_id: int | None = None, reply: bool = False
+) -> None:
+    """Take a slot, note who got it, and let Telegram answer at once."""
+    async with budget.sending(chat_id, reply=reply):
+        got.append(name)
 
 
 async def _until(got: list[str], count: int) -> None:
@@ -86,6 +89,22 @@ async def test_a_waiter_that_gives_up_leaves_its_place_to_the_next() -> None:
         await gone
     await stays
     assert got == ["stays"]
+
+
+async def test_sends_not_answered_yet_and_answered_within_a_second_fill_the_window() -> None:
+    """However late a send reaches Telegram, the window it may land in never holds more than
+    the limit: a send counts from its grant until a second after its answer."""
+    budget = RateBudget(4)
+    for chat in range(4):  # four sends on their way, none answered
+        await budget.acquire(chat)
+    fifth = asyncio.create_task(budget.acquire(99))
+    await asyncio.sleep(1.5)  # the pacing alone would have granted it long ago
+    assert not fifth.done(), "a fifth send went out while four were on their way"
+    budget.release(0)  # one answered now: it still counts for the next second
+    await asyncio.sleep(0.6)
+    assert not fifth.done(), "the fifth went out less than a second after the answer it waited for"
+    await asyncio.wait_for(fifth, 2)
+    budget.release(99)
 
 
 # -- through the emulator: a diner's command during a broadcast -------------------------------
