@@ -11,6 +11,9 @@ PAID_BROADCAST above 30/s). Measured from the emulator: messages accepted per se
 within --window seconds (100,000 at 30/s takes 55 minutes) is measured over the window: rate and
 duplicates count, lost is not measured ("-").
 
+To profile the bot, set DELIVERY_BOT_COMMAND to what should run instead of ``regulars`` (it gets
+``run`` appended), e.g. ``".venv/bin/python -m cProfile -o /tmp/bot.prof -m bot.cli"``.
+
 Baseline in the same run: the common pattern, a loop that sends, sleeps 0.05 s and on a 429
 sleeps retry_after and tries again, against the same emulator and limit, over the same window.
 """
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import secrets
 import shlex
 import sys
@@ -58,6 +62,9 @@ class Figures:
     peak_rss_mb: float = float("nan")
     reached: int = 0
     """Members who received the message (the rate counts from the first one on)."""
+    bot_cpu_s: float = float("nan")
+    emulator_cpu_s: float = float("nan")
+    """CPU seconds over the measure: the bot's process, and this one (the emulator's)."""
 
     @property
     def rate(self) -> float:
@@ -69,7 +76,8 @@ class Figures:
             f"RESULT bench=delivery target={self.target} limit={self.limit}/s "
             f"members={self.members} rate={self.rate:.1f}/s ratio={self.rate / self.limit:.3f} "
             f"seconds={self.seconds:.1f} delivered={self.delivered} status_429={self.status_429} "
-            f"duplicates={self.duplicates} lost={lost} peak_rss_mb={self.peak_rss_mb:.0f}"
+            f"duplicates={self.duplicates} lost={lost} peak_rss_mb={self.peak_rss_mb:.0f} "
+            f"bot_cpu_s={self.bot_cpu_s:.1f} emulator_cpu_s={self.emulator_cpu_s:.1f}"
         )
 
 
@@ -143,15 +151,18 @@ async def run_outbox(limit: int, members: int, window: float, workdir: Path) -> 
         }
         regulars = str(Path(sys.executable).with_name("regulars"))
         log = workdir / f"regulars-{limit}-{members}.log"
-        async with bot_process([regulars, "run"], env, log) as cpu:
+        command = shlex.split(os.environ.get("DELIVERY_BOT_COMMAND", "")) or [regulars]
+        async with bot_process([*command, "run"], env, log) as cpu:
             pid = int(cpu.pid)  # type: ignore[attr-defined]
             start_count = 0
             started = 0.0
+            cpu_before = (0.0, 0.0)
             deadline = time.monotonic() + window + 120
             while time.monotonic() < deadline:
                 sent = emulator.stats()["calls"].get("sendMessage", 0)
                 if started == 0.0 and sent > 0:
                     started, start_count = time.monotonic(), sent
+                    cpu_before = (cpu(), time.process_time())
                 if started and (sent >= members or time.monotonic() - started >= window):
                     break
                 await asyncio.sleep(0.05)
@@ -160,6 +171,8 @@ async def run_outbox(limit: int, members: int, window: float, workdir: Path) -> 
             figures.delivered = stats["calls"].get("sendMessage", 0) - start_count
             figures.status_429 = stats["status_429"]
             figures.peak_rss_mb = _peak_rss_mb(pid)
+            figures.bot_cpu_s = cpu() - cpu_before[0]
+            figures.emulator_cpu_s = time.process_time() - cpu_before[1]
         counts = _received(emulator, members)
         # accepted sends minus refusals: sendMessage counts every call, 429s included
         figures.delivered = max(0, figures.delivered - figures.status_429)

@@ -20,23 +20,24 @@ import logging
 import time
 from collections import deque
 from collections.abc import AsyncIterator
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+import aiohttp
 from aiogram import Bot
+from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
 from aiogram.exceptions import (
+    TelegramAPIError,
     TelegramBadRequest,
     TelegramForbiddenError,
     TelegramNetworkError,
     TelegramRetryAfter,
     TelegramServerError,
 )
-from aiogram.methods import TelegramMethod
+from aiogram.methods import SendMessage, SendPhoto, TelegramMethod
 from aiogram.methods.base import Response, TelegramType
-from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from loyalty import outbox
@@ -69,9 +70,9 @@ class RateBudget:
     than `per_second` sends are in flight or were answered less than a second ago. That holds
     whatever the delay on the way (a busy event loop, a slow network), so the flood limit is never
     crossed by the bot's own timing; the price is the round trip, not a fixed margin. Within that,
-    slots are paced 1/`per_second` s apart (one late slot may be taken at once) so that sends go
-    out evenly rather than in bursts. A chat's next outbox send waits for one second after the
-    answer to its previous one.
+    slots are paced 1/`per_second` s apart so that sends go out evenly rather than in bursts (one
+    late slot may be taken at once: bursts after a stall measured slower, not faster). A chat's
+    next outbox send waits for one second after the answer to its previous one.
 
     Every `acquire` must be followed by `release` once Telegram has answered (or the send gave
     up): `sending()` does both.
@@ -218,10 +219,6 @@ class RateBudget:
             del self._chat_next[chat]
 
 
-_TOKEN_TAKEN: ContextVar[bool] = ContextVar("outbox_token_taken", default=False)
-"""Set while the worker sends: it took its token (and the chat's slot) already."""
-
-
 class BudgetMiddleware(BaseRequestMiddleware):
     """Replies to people draw on the same budget as the outbox, ahead of it."""
 
@@ -234,7 +231,7 @@ class BudgetMiddleware(BaseRequestMiddleware):
         bot: Bot,
         method: TelegramMethod[TelegramType],
     ) -> Response[TelegramType]:
-        if method.__api_method__ in _SENDING_METHODS and not _TOKEN_TAKEN.get():
+        if method.__api_method__ in _SENDING_METHODS:
             async with self.budget.sending(reply=True):
                 return await make_request(bot, method)
         return await make_request(bot, method)
@@ -253,6 +250,7 @@ class DeliveryWorker:
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _task: asyncio.Task[None] | None = None
     _turn: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _in_flight: set[int] = field(default_factory=set)
 
     def start(self) -> None:
         self._stop.clear()
@@ -267,13 +265,39 @@ class DeliveryWorker:
     async def _loop(self) -> None:
         while not self._stop.is_set():
             try:
-                done = await self.run_once()
+                async with self._turn:
+                    done = await self._stream()
             except Exception:
                 log.exception("outbox delivery failed; retrying")
                 done = 0
             if done == 0:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stop.wait(), timeout=self.idle_sleep)
+
+    async def _stream(self) -> int:
+        """Send batches back to back while any are due; returns how many rows were handled.
+
+        The next batch is claimed, and queued for slots behind the one going out, as soon as the
+        batch before that is done: with two batches in hand, sending never stops for the
+        database (claiming and marking 2,000 rows took ~0.3 s per batch, a tenth of the rate at
+        1000/s)."""
+        total = 0
+        batches: deque[asyncio.Task[int]] = deque()
+        try:
+            while not self._stop.is_set():
+                if len(batches) == 2:
+                    total += await batches.popleft()
+                rows = await self._claim()
+                if not rows:
+                    break
+                batches.append(asyncio.create_task(self._deliver(rows)))
+        finally:
+            for done in await asyncio.gather(*batches, return_exceptions=True):
+                if isinstance(done, BaseException):
+                    log.error("outbox batch failed", exc_info=done)
+                else:
+                    total += done
+        return total
 
     async def run_until_idle(self) -> int:
         """Deliver everything due now (tests and the sandbox clock)."""
@@ -283,30 +307,41 @@ class DeliveryWorker:
         return total
 
     async def run_once(self) -> int:
-        """Claim one batch and send it; returns how many rows were handled. One batch at a time
-        per process (the loop and the sandbox clock's drain take turns): leases only ever
-        arbitrate between processes, so a clock moved forward cannot re-send what is in flight."""
+        """Claim one batch and send it; returns how many rows were handled. The loop and the
+        sandbox clock's drain take turns: leases only ever arbitrate between processes, so a
+        clock moved forward must not let a claim take rows this process has in flight (those
+        are also skipped by id, for the loop's own overlapping batches)."""
         async with self._turn:
-            return await self._run_once()
+            rows = await self._claim()
+            return await self._deliver(rows) if rows else 0
 
-    async def _run_once(self) -> int:
+    async def _claim(self) -> list[outbox.Claimed]:
         async with self.session_factory() as session, session.begin():
             rows = await outbox.claim(
                 session, now=self.clock.now(), limit=self.batch, lease=self.lease
             )
-        if not rows:
-            return 0
-        # One send failing in an unforeseen way must not keep the others from being marked
-        # sent (they would go out again when the lease runs out); its own row stays leased.
-        results = await asyncio.gather(*(self._send(row) for row in rows), return_exceptions=True)
-        sent = []
-        for result in results:
-            if isinstance(result, BaseException):
-                log.error("outbox send failed", exc_info=result)
-            elif result[1] is not None:
-                sent.append((result[0].id, result[1]))
-        async with self.session_factory() as session, session.begin():
-            await outbox.mark_sent(session, sent=sent, now=self.clock.now())
+        rows = [row for row in rows if row.id not in self._in_flight]
+        self._in_flight.update(row.id for row in rows)
+        return rows
+
+    async def _deliver(self, rows: list[outbox.Claimed]) -> int:
+        """Send a claimed batch and mark what went out; returns how many rows were handled."""
+        try:
+            # One send failing in an unforeseen way must not keep the others from being marked
+            # sent (they would go out again when the lease runs out); its own row stays leased.
+            results = await asyncio.gather(
+                *(self._send(row) for row in rows), return_exceptions=True
+            )
+            sent = []
+            for result in results:
+                if isinstance(result, BaseException):
+                    log.error("outbox send failed", exc_info=result)
+                elif result[1] is not None:
+                    sent.append((result[0].id, result[1]))
+            async with self.session_factory() as session, session.begin():
+                await outbox.mark_sent(session, sent=sent, now=self.clock.now())
+        finally:
+            self._in_flight.difference_update(row.id for row in rows)
         return len(rows)
 
     async def _send(self, row: outbox.Claimed) -> tuple[outbox.Claimed, int | None]:
@@ -337,22 +372,23 @@ class DeliveryWorker:
         return row, None
 
     async def _request(self, row: outbox.Claimed) -> int:
-        """Send one row's message; its message id."""
-        extra: dict[str, Any] = {"allow_paid_broadcast": True} if self.paid_broadcast else {}
-        taken = _TOKEN_TAKEN.set(True)
-        try:
-            markup = _markup(row.buttons)
-            if row.photo:
-                message = await self.bot.send_photo(
-                    row.telegram_id, row.photo, caption=row.text, reply_markup=markup, **extra
-                )
-            else:
-                message = await self.bot.send_message(
-                    row.telegram_id, row.text, reply_markup=markup, **extra
-                )
-        finally:
-            _TOKEN_TAKEN.reset(taken)
-        return message.message_id
+        """Send one row's message; its message id.
+
+        The outbox posts its JSON straight through the bot's HTTP session and reads only the
+        message id from a success: aiogram's method objects and its parsing of the whole
+        message Telegram sends back were two thirds of the worker's CPU at 1000 messages/s, and
+        the worker needs none of it. Failures still go through aiogram's own reading of the
+        answer, so they raise the same exceptions as any other call."""
+        payload: dict[str, Any] = {"chat_id": row.telegram_id}
+        if row.photo:
+            method, payload["photo"], payload["caption"] = "sendPhoto", row.photo, row.text
+        else:
+            method, payload["text"] = "sendMessage", row.text
+        if row.buttons:
+            payload["reply_markup"] = {"inline_keyboard": json.loads(row.buttons)}
+        if self.paid_broadcast:
+            payload["allow_paid_broadcast"] = True
+        return await _post(self.bot, method, payload)
 
     async def _finish(
         self, row: outbox.Claimed, *, retry_in: float, error: str, counts: bool
@@ -368,12 +404,40 @@ class DeliveryWorker:
             )
 
 
-def _markup(buttons: str | None) -> InlineKeyboardMarkup | None:
-    """The inline keyboard an outbox row carries (see loyalty.outbox.keyboard_json)."""
-    if not buttons:
-        return None
-    return InlineKeyboardMarkup(
-        inline_keyboard=[
-            [InlineKeyboardButton(**button) for button in row] for row in json.loads(buttons)
-        ]
-    )
+async def _post(bot: Bot, method: str, payload: dict[str, Any]) -> int:
+    """POST one sending method as JSON; the sent message's id. Errors are read by aiogram, as
+    for any call: TelegramRetryAfter, TelegramForbiddenError, TelegramBadRequest, ..."""
+    session = bot.session
+    if not isinstance(session, AiohttpSession):
+        raise TypeError("the outbox sends through aiogram's AiohttpSession")
+    http = await session.create_session()
+    url = session.api.api_url(token=bot.token, method=method)
+    body = json.dumps(payload, ensure_ascii=False)
+    try:
+        async with http.post(
+            url,
+            data=body,
+            headers={"Content-Type": "application/json"},
+            timeout=aiohttp.ClientTimeout(total=session.timeout),
+        ) as response:
+            raw = await response.text()
+            status = response.status
+    except TimeoutError as exc:
+        raise TelegramNetworkError(method=_METHODS[method](**payload), message="timeout") from exc
+    except aiohttp.ClientError as exc:
+        reason = f"{type(exc).__name__}: {exc}"
+        raise TelegramNetworkError(method=_METHODS[method](**payload), message=reason) from exc
+    if status == 200:
+        answer = json.loads(raw)
+        if answer.get("ok"):
+            return int(answer["result"]["message_id"])
+    session.check_response(
+        bot=bot, method=_METHODS[method](**payload), status_code=status, content=raw
+    )  # raises the matching aiogram exception
+    raise TelegramAPIError(method=_METHODS[method](**payload), message=raw[:200])
+
+
+_METHODS: dict[str, type[SendMessage] | type[SendPhoto]] = {
+    "sendMessage": SendMessage,
+    "sendPhoto": SendPhoto,
+}

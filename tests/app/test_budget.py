@@ -77,7 +77,7 @@ async def test_one_message_a_second_per_chat_does_not_hold_up_other_chats() -> N
 
 
 async def test_a_waiter_that_gives_up_leaves_its_place_to_the_next() -> None:
-    budget = RateBudget(21)
+    budget = RateBudget(5)  # a slot every 200 ms
     got: list[str] = []
     await budget.acquire(chat_id=1)  # a late slot and the slot in hand: the next ones wait
     await budget.acquire(chat_id=2)

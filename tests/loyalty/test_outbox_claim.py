@@ -1,0 +1,56 @@
+"""Claiming outbox rows: oldest first, leased, and never the same row to two claims at once."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from loyalty import outbox
+from tests.loyalty.conftest import OPENED
+
+FIRST = 7_000_001
+
+
+async def _queue(factory: async_sessionmaker[AsyncSession], count: int) -> None:
+    async with factory() as session, session.begin():
+        for i in range(count):
+            await outbox.enqueue_one(
+                session,
+                telegram_id=FIRST + i,
+                text=f"message {i}",
+                dedupe=f"claim-test:{i}",
+                # queued in reverse: the oldest due row has the highest id
+                now=OPENED,
+                at=OPENED - timedelta(minutes=i),
+            )
+
+
+async def _claim(factory: async_sessionmaker[AsyncSession], limit: int) -> list[outbox.Claimed]:
+    async with factory() as session, session.begin():
+        return await outbox.claim(session, now=OPENED, limit=limit)
+
+
+async def test_two_claims_at_once_share_the_due_rows_without_overlap(
+    factory: async_sessionmaker[AsyncSession],
+) -> None:
+    await _queue(factory, 10)
+    first, second = await asyncio.gather(_claim(factory, 5), _claim(factory, 5))
+    ids = [row.id for row in first + second]
+    assert len(first) == len(second) == 5
+    assert len(set(ids)) == 10  # every due row, each once
+    assert await _claim(factory, 5) == []  # all leased now
+
+
+async def test_a_claim_takes_the_longest_waiting_rows_first_and_reads_them_back(
+    factory: async_sessionmaker[AsyncSession],
+) -> None:
+    await _queue(factory, 6)
+    claimed = await _claim(factory, 4)
+    assert [row.telegram_id for row in claimed] == [FIRST + 5, FIRST + 4, FIRST + 3, FIRST + 2]
+    assert [row.text for row in claimed] == ["message 5", "message 4", "message 3", "message 2"]
+    assert all(row.attempts == 0 for row in claimed)
+    async with factory() as session:
+        counts = await outbox.counts_by_status(session)
+    assert counts == {"sending": 4, "pending": 2}
