@@ -104,5 +104,5 @@ def build_worker(bot: Bot, services: Services, budget: RateBudget) -> DeliveryWo
         budget=budget,
         paid_broadcast=settings.paid_broadcast,
         lease=timedelta(seconds=settings.outbox_lease_seconds),
-        batch=max(50, 2 * settings.outbox_rate),  # two seconds of sending per claim
+        batch=max(50, settings.outbox_rate // 2),  # half a second of sending per claim
     )

@@ -70,9 +70,9 @@ class RateBudget:
     than `per_second` sends are in flight or were answered less than a second ago. That holds
     whatever the delay on the way (a busy event loop, a slow network), so the flood limit is never
     crossed by the bot's own timing; the price is the round trip, not a fixed margin. Within that,
-    slots are paced 1/`per_second` s apart so that sends go out evenly rather than in bursts (one
-    late slot may be taken at once: bursts after a stall measured slower, not faster). A chat's
-    next outbox send waits for one second after the answer to its previous one.
+    slots are paced 1/`per_second` s apart so that sends go out evenly rather than in bursts;
+    slots missed while the event loop was busy are made up, up to a tenth of a second's worth. A
+    chat's next outbox send waits for one second after the answer to its previous one.
 
     Every `acquire` must be followed by `release` once Telegram has answered (or the send gave
     up): `sending()` does both.
@@ -86,6 +86,10 @@ class RateBudget:
     def __init__(self, per_second: int = DEFAULT_PER_SECOND) -> None:
         self.per_second = max(1, per_second)
         self._interval = 1.0 / self.per_second
+        # After a stall (the event loop busy elsewhere, e.g. with the next batch) up to a tenth
+        # of a second's slots are taken at once; the window rule keeps that burst within
+        # Telegram's second.
+        self._catch_up = max(1, self.per_second // 10) * self._interval
         self._next_slot = 0.0
         self._paused_until = 0.0
         self._in_flight = 0
@@ -188,7 +192,7 @@ class RateBudget:
             if chat_id is not None and self._chat_next.get(chat_id, 0.0) > now:
                 granted.set_result(False)  # its chat was sent to meanwhile: it waits again
                 continue
-            self._next_slot = max(self._next_slot, now - self._interval) + self._interval
+            self._next_slot = max(self._next_slot, now - self._catch_up) + self._interval
             self._in_flight += 1
             if chat_id is not None:
                 self._chat_next[chat_id] = float("inf")  # until its answer (release)

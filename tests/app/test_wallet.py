@@ -84,11 +84,16 @@ async def test_gift_wallet_and_redemption_by_code(run: SandboxRun, client: Sandb
 
 async def test_a_coupon_applied_when_paying_in_chat(run: SandboxRun, client: SandboxClient) -> None:
     li_na = await enrol(run, LI_NA, "李娜")
-    sent = await client.say(SANDBOX_OWNER_ID, f"/gift {li_na} ten_off")
-    assert sent["text"].startswith(f"Gift sent to member #{li_na}")
+    before = len(await client.inbox(SANDBOX_OWNER_ID))
+    await client.send(SANDBOX_OWNER_ID, f"/gift {li_na} ten_off")
     told = await client.wait_for(  # she never opened the chat: the bot cannot write first
-        SANDBOX_OWNER_ID, lambda ms: ms[-1]["text"].startswith("The member could not be told")
+        SANDBOX_OWNER_ID,
+        lambda ms: bool(ms) and ms[-1]["text"].startswith("The member could not be told"),
     )
+    assert [m["text"][:22] for m in told[before:]] == [
+        f"Gift sent to member #{li_na}"[:22],
+        "The member could not b",
+    ]
     assert "the coupon is in their /wallet" in told[-1]["text"]
     await client.say(LI_NA, "/start")
     prompt = await open_and_wait(client, LI_NA, await table_link(run, client, 3))
