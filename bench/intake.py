@@ -62,6 +62,8 @@ class Run:
     bot_cpu_seconds: float = 0.0
     latencies: dict[str, list[float]] = field(default_factory=lambda: {s: [] for s in STEP_NAMES})
     failures: list[str] = field(default_factory=list)
+    api_calls: dict[str, int] = field(default_factory=dict)
+    """Bot API calls the bot made during the measure, by method."""
 
     @property
     def all_latencies(self) -> list[float]:
@@ -211,9 +213,16 @@ async def drive(
             await journey(emulator, run, diner, links[index % len(links)])
 
     started, cpu_before = time.perf_counter(), bot_cpu()
+    calls_before = emulator.stats()["calls"]
     await asyncio.gather(*(one(i, d) for i, d in enumerate(diners)))
     run.seconds = time.perf_counter() - started
     run.bot_cpu_seconds = bot_cpu() - cpu_before
+    calls_after = emulator.stats()["calls"]
+    run.api_calls = {
+        method: count - calls_before.get(method, 0)
+        for method, count in calls_after.items()
+        if count > calls_before.get(method, 0)
+    }
 
 
 def base_env() -> dict[str, str]:
@@ -295,6 +304,9 @@ def report(run: Run) -> None:
             f"p99 {percentile(steps, 0.99) * 1000:7.1f} ms",
             flush=True,
         )
+    journeys = max(1, run.diners - len(run.failures))
+    calls = ", ".join(f"{m} {n / journeys:.1f}" for m, n in sorted(run.api_calls.items()))
+    print(f"  Bot API calls per diner: {calls}", flush=True)
     for failure in run.failures[:5]:
         print(f"  failed: {failure}", flush=True)
 
