@@ -17,6 +17,7 @@ from models.migrate import upgrade
 from sandbox.emulator import BotAPIEmulator
 from tests.app.test_bot_process import bot_process, emulator_server, wait_healthy
 from tests.conftest import TEST_SECRET, free_port
+from tests.outbox_rows import queue_messages
 
 pytestmark = pytest.mark.slow
 
@@ -34,15 +35,14 @@ async def test_killed_mid_broadcast_loses_nothing(
     await upgrade(engine)
     factory = create_session_factory(engine)
     now = SystemClock().now()
-    async with factory() as session, session.begin():
-        for i in range(PEOPLE):
-            await outbox.enqueue_one(
-                session,
-                telegram_id=FIRST + i,
-                text=f"Our new menu is out, guest {i}!",
-                dedupe=f"crash-test:{i}",
-                now=now,
-            )
+    await queue_messages(
+        factory,
+        first=FIRST,
+        count=PEOPLE,
+        text="Our new menu is out, guest {i}!",
+        dedupe="crash-test",
+        now=now,
+    )
     async with emulator_server() as (emulator, url):
         for i in range(PEOPLE):  # guests who have used the bot before
             emulator.add_user(id=FIRST + i, first_name=f"Guest{i}", started=True)

@@ -9,22 +9,22 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from loyalty import outbox
 from tests.loyalty.conftest import OPENED
+from tests.outbox_rows import queue_messages
 
 FIRST = 7_000_001
 
 
 async def _queue(factory: async_sessionmaker[AsyncSession], count: int) -> None:
-    async with factory() as session, session.begin():
-        for i in range(count):
-            await outbox.enqueue_one(
-                session,
-                telegram_id=FIRST + i,
-                text=f"message {i}",
-                dedupe=f"claim-test:{i}",
-                # queued in reverse: the oldest due row has the highest id
-                now=OPENED,
-                at=OPENED - timedelta(minutes=i),
-            )
+    # queued in reverse: the oldest due row has the highest id
+    await queue_messages(
+        factory,
+        first=FIRST,
+        count=count,
+        text="message {i}",
+        dedupe="claim-test",
+        now=OPENED,
+        earlier_by=timedelta(minutes=1),
+    )
 
 
 async def _claim(factory: async_sessionmaker[AsyncSession], limit: int) -> list[outbox.Claimed]:
