@@ -71,8 +71,9 @@ class RateBudget:
     whatever the delay on the way (a busy event loop, a slow network), so the flood limit is never
     crossed by the bot's own timing; the price is the round trip, not a fixed margin. Within that,
     slots are paced 1/`per_second` s apart so that sends go out evenly rather than in bursts;
-    slots missed while the event loop was busy are made up, up to a tenth of a second's worth. A
-    chat's next outbox send waits for one second after the answer to its previous one.
+    at 100/s and above, slots missed while the event loop was busy are made up, up to a tenth of
+    a second's worth. A chat's next outbox send waits for one second after the answer to its
+    previous one.
 
     Every `acquire` must be followed by `release` once Telegram has answered (or the send gave
     up): `sending()` does both.
@@ -87,9 +88,11 @@ class RateBudget:
         self.per_second = max(1, per_second)
         self._interval = 1.0 / self.per_second
         # After a stall (the event loop busy elsewhere, e.g. with the next batch) up to a tenth
-        # of a second's slots are taken at once; the window rule keeps that burst within
-        # Telegram's second.
-        self._catch_up = max(1, self.per_second // 10) * self._interval
+        # of a second's slots are taken at once at paid-broadcast rates; the window rule keeps
+        # that burst within Telegram's second. At 30/s and below a slot is longer than such a
+        # stall: one late slot, and a bot's replies keep their pace.
+        catch_up = self.per_second // 10 if self.per_second >= 100 else 1
+        self._catch_up = catch_up * self._interval
         self._next_slot = 0.0
         self._paused_until = 0.0
         self._in_flight = 0
