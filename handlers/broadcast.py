@@ -218,11 +218,29 @@ async def message_written(
         return
     await state.clear()
     await message.answer(_("Preview — exactly what members will receive:"))
+    await _show_preview(
+        message, bot, draft.text, session, session_factory, draft, policy, clock, store, locale
+    )
+
+
+async def _show_preview(
+    message: Message,
+    bot: Bot,
+    text: str,
+    session: AsyncSession,
+    sessions: async_sessionmaker[AsyncSession],
+    draft: Broadcast,
+    policy: Policy,
+    clock: Clock,
+    store: StoreInfo,
+    locale: str,
+) -> None:
+    """The message as members get it (`text`: the version shown), then what sending would do."""
     if draft.photo:
-        await bot.send_photo(message.chat.id, draft.photo, caption=draft.text)
+        await bot.send_photo(message.chat.id, draft.photo, caption=text)
     else:
-        await bot.send_message(message.chat.id, draft.text)
-    await _send_summary(message, session, session_factory, draft, policy, clock, store, locale)
+        await bot.send_message(message.chat.id, text)
+    await _send_summary(message, session, sessions, draft, policy, clock, store, locale)
 
 
 async def _send_summary(
@@ -492,11 +510,9 @@ async def version_written(
         _("Preview — what members who read {language} will receive:").format(language=language)
     )
     text = draft.versions[str(data.get("version"))]
-    if draft.photo:
-        await bot.send_photo(message.chat.id, draft.photo, caption=text)
-    else:
-        await bot.send_message(message.chat.id, text)
-    await _send_summary(message, session, session_factory, draft, policy, clock, store, locale)
+    await _show_preview(
+        message, bot, text, session, session_factory, draft, policy, clock, store, locale
+    )
 
 
 def _cancelled_text(cancelled: broadcasts.Cancelled) -> str:

@@ -257,7 +257,7 @@ class DeliveryWorker:
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _task: asyncio.Task[None] | None = None
     _turn: asyncio.Lock = field(default_factory=asyncio.Lock)
-    _in_flight: set[int] = field(default_factory=set)
+    _in_hand: set[int] = field(default_factory=set)  # ids of the rows claimed and not yet marked
 
     def start(self) -> None:
         self._stop.clear()
@@ -327,8 +327,8 @@ class DeliveryWorker:
             rows = await outbox.claim(
                 session, now=self.clock.now(), limit=self.batch, lease=self.lease
             )
-        rows = [row for row in rows if row.id not in self._in_flight]
-        self._in_flight.update(row.id for row in rows)
+        rows = [row for row in rows if row.id not in self._in_hand]
+        self._in_hand.update(row.id for row in rows)
         return rows
 
     async def _deliver(self, rows: list[outbox.Claimed]) -> int:
@@ -348,7 +348,7 @@ class DeliveryWorker:
             async with self.session_factory() as session, session.begin():
                 await outbox.mark_sent(session, sent=sent, now=self.clock.now())
         finally:
-            self._in_flight.difference_update(row.id for row in rows)
+            self._in_hand.difference_update(row.id for row in rows)
         return len(rows)
 
     async def _send(self, row: outbox.Claimed) -> tuple[outbox.Claimed, int | None]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from datetime import timedelta
-from decimal import Decimal
 from typing import Any
 
 from PIL import Image
@@ -14,12 +13,9 @@ from sqlalchemy import select, update
 from sqlmodel import col
 
 from bot.sandbox_run import SANDBOX_OWNER_ID, SandboxRun
-from loyalty.channels import Channel
-from loyalty.payments import Payer, PaymentSource, StoreRef, record_payment
-from models import queries
 from models.tables import AuditLog, Campaign, Member, OutboxMessage, Role, TelegramUser
 from sandbox.client import Message, SandboxClient
-from tests.app.staffing import hire
+from tests.app.staffing import hire, member_of_another_store
 from tests.app.test_delivery import at_noon, drain, members
 from tests.app.test_member import press
 
@@ -342,24 +338,10 @@ async def test_a_manager_reaches_only_the_members_of_their_store(
     services = run.services
     elsewhere = 7_200_009
     await client.add_user(elsewhere, "Eve", started=True)
+    member_id = await member_of_another_store(run, elsewhere, "Eve")
     async with services.session_factory() as session, session.begin():
-        other = await queries.add_store(
-            session, name="Other Bar", timezone="UTC", currency="USD", now=services.clock.now()
-        )
-        assert other.id is not None
-        outcome = await record_payment(
-            session,
-            source=PaymentSource.POS,
-            external_id="elsewhere",
-            store=StoreRef(id=other.id, timezone="UTC"),
-            amount=Decimal("9.90"),
-            currency="USD",
-            payer=Payer(telegram_id=elsewhere, first_name="Eve", channel=Channel.CHAT),
-            policy=services.policy,
-            now=services.clock.now(),
-        )
         await session.execute(
-            update(Member).where(col(Member.id) == outcome.member_id).values(marketing_consent=True)
+            update(Member).where(col(Member.id) == member_id).values(marketing_consent=True)
         )
     await hire(run, client, MANAGER, "Mia", Role.MANAGER)  # of the sandbox's store only
 

@@ -22,13 +22,11 @@ from sqlmodel import col
 from bot.config import Settings
 from bot.sandbox_run import SANDBOX_CASHIER_ID, SANDBOX_OWNER_ID, SandboxRun, sandbox
 from handlers.exports import AuditNav
-from loyalty.channels import Channel
-from loyalty.payments import Payer, PaymentSource, StoreRef, record_payment
 from loyalty.qr import CardPayload
 from models import queries
 from models.tables import AuditLog, Member, Payment, Role
 from sandbox.client import Message, SandboxClient, button_data
-from tests.app.staffing import hire
+from tests.app.staffing import hire, member_of_another_store
 from tests.app.test_pay import DANA, LI_NA, link, open_and_wait
 from tests.app.test_wallet import enrol
 
@@ -220,23 +218,7 @@ async def test_a_manager_gets_no_personal_data_and_no_audit_log(
             update(Member).where(col(Member.id) == dana).values(birthday=date(1990, 5, 17))
         )
     # a second store the manager does not manage, with a member of its own
-    services = run.services
-    async with services.session_factory() as session, session.begin():
-        other = await queries.add_store(
-            session, name="Other Bar", timezone="UTC", currency="USD", now=services.clock.now()
-        )
-        assert other.id is not None
-        await record_payment(
-            session,
-            source=PaymentSource.POS,
-            external_id="elsewhere",
-            store=StoreRef(id=other.id, timezone="UTC"),
-            amount=Decimal("9.90"),
-            currency="USD",
-            payer=Payer(telegram_id=LI_NA, first_name="李娜", channel=Channel.CHAT),
-            policy=services.policy,
-            now=services.clock.now(),
-        )
+    await member_of_another_store(run, LI_NA, "李娜")
     await make_manager(run, client)
     files = await export_files(run, client, MONA)
     (member,) = files["members"]  # only the manager's store

@@ -20,7 +20,6 @@ from loyalty.channels import Channel
 from loyalty.lifecycle import Stage
 from loyalty.payments import Payer, PaymentSource, StoreRef, record_payment, refund_payment
 from loyalty.policy import Policy, load_policy, load_preset
-from loyalty.stores import ensure_default_store
 from models.db import create_engine, create_session_factory
 from models.migrate import upgrade
 from models.tables import Member, Payment, TelegramUser, TierChange, Visit
@@ -40,15 +39,6 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
 @pytest.fixture
 def factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return create_session_factory(engine)
-
-
-@pytest.fixture
-async def store(factory: async_sessionmaker[AsyncSession]) -> StoreRef:
-    async with factory() as session, session.begin():
-        info = await ensure_default_store(
-            session, name="Noodle Bar", timezone="Asia/Shanghai", currency="CNY", now=NOW
-        )
-    return StoreRef(id=info.id, timezone=info.timezone)
 
 
 def small_cohorts(tmp_path: Path, preset: str = "frequency", least: int = 3) -> Policy:
