@@ -124,6 +124,7 @@ async def test_owner_export_holds_what_was_recorded_and_audit_lists_the_staff_ac
     assert walk_in["caption"].startswith("Receipt QR for $12.30")
     gift = await client.say(SANDBOX_OWNER_ID, f"/gift {dana} twenty_off_100")
     assert gift["text"].startswith(f"Gift sent to member #{dana}")
+    await client.wait_for(DANA, lambda ms: "sent you a gift" in (ms[-1]["text"] or ""))
     advance(run, 1)
     await redeem_gift(client, "126.50")
     refunded = await client.say(SANDBOX_OWNER_ID, f"/refund {counter}")

@@ -131,6 +131,7 @@ async def test_redemption_by_scanning_the_qr_and_the_coupon_at_check_in(
     await client.say(DANA, "/start")
     dana = await enrol(run, DANA, "Dana")
     await client.say(SANDBOX_OWNER_ID, f"/gift {dana} ten_percent")
+    await client.wait_for(DANA, lambda ms: "sent you a gift" in (ms[-1]["text"] or ""))
     welcome = await open_and_wait(client, DANA, await table_link(run, client, 2))
     assert "You have 1 coupon to use on this bill: /wallet" in welcome["text"]
     wallet = await client.say(DANA, "/wallet")
