@@ -318,6 +318,8 @@ async def _credit(
         member.points_balance += points
     if enrolled and member.referrer_member_id is not None and policy.points.referral_bonus:
         referrer = await session.get(Member, member.referrer_member_id)
+        if referrer is not None:  # two friends' first payments at once each add a bonus
+            referrer = await queries.lock_member(session, member=referrer)
         if referrer is not None and referrer.erased_at is None:
             bonus = policy.points.referral_bonus
             session.add(
@@ -444,7 +446,7 @@ async def _member_for(
     else:
         user_id, referred_by, member = found
         if member is not None:
-            return member, False
+            return await queries.lock_member(session, member=member), False
         if referrer is None:
             referrer = referred_by
     if referrer is not None:
@@ -465,7 +467,7 @@ async def _member_for(
         # enrolled concurrently by another payment of the same person
         again = await queries.get_member_by_telegram_id(session, telegram_id=payer.telegram_id)
         assert again is not None
-        return again, False
+        return await queries.lock_member(session, member=again), False
     return member, True
 
 
@@ -584,6 +586,8 @@ async def refund_payment(
     was_credited = payment.status == PaymentStatus.CREDITED.value
     await session.refresh(payment)
     member = await session.get(Member, payment.member_id) if payment.member_id else None
+    if member is not None:  # a payment of theirs may be crediting them at this moment
+        member = await queries.lock_member(session, member=member)
     visit_voided = False
     points_reversed = referral_reversed = 0
     if was_credited and member is not None:
@@ -613,6 +617,8 @@ async def refund_payment(
                 )
         if payment.referrer_member_id is not None and payment.referral_points:
             referrer = await session.get(Member, payment.referrer_member_id)
+            if referrer is not None:
+                referrer = await queries.lock_member(session, member=referrer)
             referral_reversed = (
                 min(payment.referral_points, max(referrer.points_balance, 0)) if referrer else 0
             )
