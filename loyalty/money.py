@@ -192,20 +192,42 @@ def _affixes(code: str) -> tuple[str, ...]:
 # A deployment in one of those currencies needs an override here before taking in-chat payments.
 
 
+_WHOLE_UNITS: Final = frozenset({"CLP", "ISK", "JPY", "KRW", "PYG", "UGX", "VND"})
+"""The currencies Telegram Payments counts in whole units (`exp` 0 in Telegram's
+currencies.json); every other currency it accepts has `exp` 2."""
+
+
+def minor_unit_exponent(currency: str) -> int:
+    """Telegram's `exp` for a currency: invoice amounts are whole numbers of 10^-exp units.
+
+    This is Telegram's list, not CLDR's precision, and the two differ: CLDR (Babel 2.19) gives
+    the rupiah no decimals while Telegram still counts IDR in hundredths, so an invoice of
+    Rp 25.000 carries 2500000. A currency Telegram does not take (KWD) keeps CLDR's places."""
+    code = _checked(currency)
+    if code in _WHOLE_UNITS:
+        return 0
+    return max(2, currency_precision(code))
+
+
 def to_minor_units(amount: Decimal, currency: str) -> int:
-    """86.50 CNY → 8650; 1500 JPY → 1500. Refuses amounts finer than the currency allows."""
-    precision = currency_precision(currency)
+    """86.50 CNY → 8650; 1500 JPY → 1500; 25000 IDR → 2500000 (Telegram's units, see
+    :func:`minor_unit_exponent`). Refuses amounts finer than those units."""
+    exponent = minor_unit_exponent(currency)
     if not amount.is_finite():
         raise ValueError(f"{amount} is not an amount")
-    scaled = amount.scaleb(precision)
+    scaled = amount.scaleb(exponent)
     if scaled != scaled.to_integral_value():
-        raise ValueError(f"{amount} has more than {precision} decimal places for {currency}")
+        raise ValueError(f"{amount} has more than {exponent} decimal places for {currency}")
     return int(scaled)
 
 
 def from_minor_units(units: int, currency: str) -> Decimal:
-    """8650 CNY → Decimal("86.50"); 1500 JPY → Decimal("1500")."""
-    return Decimal(units).scaleb(-currency_precision(currency))
+    """8650 CNY → Decimal("86.50"); 1500 JPY → Decimal("1500"); 2500000 IDR → the rupiah's
+    places (CLDR's), never dropping a fraction that is there."""
+    exact = Decimal(units).scaleb(-minor_unit_exponent(currency))
+    places = Decimal(1).scaleb(-currency_precision(currency))
+    shown = exact.quantize(places)
+    return shown if shown == exact else exact
 
 
 def plain_amount(amount: Decimal, currency: str) -> str:
