@@ -89,11 +89,14 @@ async def _tell_staff(
     i18n: I18n,
     text: Callable[[str], str],
     dedupe: str,
+    store_id: int,
     now: datetime,
 ) -> None:
-    """A message to every owner and manager, in each one's language (`text(locale)`), through
-    the outbox: sent at once, retried if need be, once per `dedupe` and person."""
-    for telegram_id in await feedback.staff_to_tell(session, owner_ids=settings.owner_ids):
+    """A message to every owner and the store's managers, in each one's language
+    (`text(locale)`), through the outbox: sent at once, retried if need be, once per `dedupe`
+    and person."""
+    staff = await feedback.staff_to_tell(session, owner_ids=settings.owner_ids, store_id=store_id)
+    for telegram_id in staff:
         with i18n.use_locale(await their_locale(session, i18n, telegram_id)):
             rendered = text(i18n.current_locale)
         await outbox.enqueue_one(
@@ -150,6 +153,7 @@ async def rated(
             i18n=i18n,
             text=alert,
             dedupe=f"low-rating:{outcome.feedback_id}",
+            store_id=outcome.store_id,
             now=clock.now(),
         )
         await state.set_state(FeedbackFlow.complaint)
@@ -224,6 +228,7 @@ async def complaint_written(
         i18n=i18n,
         text=forward,
         dedupe=f"complaint:{complaint.feedback_id}",
+        store_id=complaint.store_id,
         now=now,
     )
     await message.answer(
@@ -321,7 +326,10 @@ async def inbox(
     """`/feedback`: what diners said that nobody handled yet, complaints first."""
     if not role.at_least(Role.MANAGER):
         raise NotAllowed("feedback")
-    box = await feedback.inbox(session, now=clock.now())
+    assert message.from_user is not None
+    box = await feedback.inbox(
+        session, telegram_id=message.from_user.id, role=role, now=clock.now()
+    )
     days = feedback.SUMMARY_DAYS
     lines = [_("Feedback inbox")]
     if box.average is not None:
@@ -375,6 +383,7 @@ async def mark_handled(
             session,
             feedback_id=callback_data.feedback_id,
             by_telegram_id=query.from_user.id,
+            role=role,
             now=clock.now(),
         )
     except FeedbackProblem as problem:

@@ -20,15 +20,17 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
-from sqlalchemy import String, and_, case, cast, exists, func, or_, select, update
+from sqlalchemy import Select, String, and_, case, cast, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlmodel import col
 
+from loyalty import roles
 from loyalty.errors import DomainError
 from models import queries
-from models.tables import Feedback, Member, OutboxMessage, Store, TelegramUser, Visit
+from models.tables import Feedback, Member, OutboxMessage, Role, Store, TelegramUser, Visit
 
 RATING, COMPLAINT, SUGGESTION = "rating", "complaint", queries.SUGGESTION
 MAX_TEXT = 2000
@@ -152,13 +154,18 @@ class Rated:
     member_id: int = 0
     display_name: str = ""
     tier: str = ""
+    store_id: int = 0
+    """The store of the visit: its managers hear of a low rating."""
 
 
-async def _own_visit(session: AsyncSession, *, visit_id: int, telegram_id: int) -> Member:
-    """The member of this visit when `telegram_id` is theirs; FeedbackProblem otherwise."""
+async def _own_visit(
+    session: AsyncSession, *, visit_id: int, telegram_id: int
+) -> tuple[Member, int]:
+    """The member of this visit and the visit's store, when `telegram_id` is theirs;
+    FeedbackProblem otherwise."""
     row = (
         await session.execute(
-            select(Member)
+            select(Member, col(Visit.store_id))
             .join(Visit, col(Visit.member_id) == col(Member.id))
             .join(TelegramUser, col(TelegramUser.id) == col(Member.telegram_user_id))
             .where(
@@ -168,10 +175,11 @@ async def _own_visit(session: AsyncSession, *, visit_id: int, telegram_id: int) 
                 col(TelegramUser.telegram_id) == telegram_id,
             )
         )
-    ).scalar_one_or_none()
+    ).one_or_none()
     if row is None:
         raise FeedbackProblem("not_yours")
-    return row
+    member, store_id = row
+    return member, int(store_id)
 
 
 async def _on_visit(session: AsyncSession, *, visit_id: int, kind: str) -> Feedback | None:
@@ -194,7 +202,7 @@ async def rate(
     """Record the member's rating of their visit, once."""
     if not 1 <= stars <= 5:
         raise FeedbackProblem("not_yours")  # not a button we made
-    member = await _own_visit(session, visit_id=visit_id, telegram_id=telegram_id)
+    member, store_id = await _own_visit(session, visit_id=visit_id, telegram_id=telegram_id)
     assert member.id is not None
     row = Feedback(
         member_id=member.id, visit_id=visit_id, kind=RATING, rating=stars, created_at=now
@@ -215,6 +223,7 @@ async def rate(
         member_id=member.id,
         display_name=member.display_name,
         tier=member.tier,
+        store_id=store_id,
     )
 
 
@@ -226,6 +235,8 @@ class Complaint:
     tier: str
     rating: int | None
     text: str
+    store_id: int
+    """The store of the visit: its managers hear of it."""
 
 
 async def complain(
@@ -233,7 +244,7 @@ async def complain(
 ) -> Complaint:
     """What went wrong at this visit, in the member's words (once per visit)."""
     cleaned = clean_text(text)
-    member = await _own_visit(session, visit_id=visit_id, telegram_id=telegram_id)
+    member, store_id = await _own_visit(session, visit_id=visit_id, telegram_id=telegram_id)
     assert member.id is not None
     row = Feedback(
         member_id=member.id, visit_id=visit_id, kind=COMPLAINT, text=cleaned, created_at=now
@@ -249,6 +260,7 @@ async def complain(
         tier=member.tier,
         rating=rating.rating if rating is not None else None,
         text=cleaned,
+        store_id=store_id,
     )
 
 
@@ -267,7 +279,7 @@ async def suggest(
         raise FeedbackProblem("not_member")
     cleaned = clean_text(text)
     if visit_id is not None:
-        own = await _own_visit(session, visit_id=visit_id, telegram_id=telegram_id)
+        own, _store = await _own_visit(session, visit_id=visit_id, telegram_id=telegram_id)
         assert own.id == member.id
     today = await queries.count_suggestions(
         session, member_id=member.id, since=now - timedelta(days=1)
@@ -291,10 +303,13 @@ async def is_member(session: AsyncSession, *, telegram_id: int) -> bool:
     return member is not None and member.erased_at is None
 
 
-async def staff_to_tell(session: AsyncSession, *, owner_ids: Collection[int]) -> list[int]:
-    """Who hears of a complaint at once: every owner and every active manager, once each."""
+async def staff_to_tell(
+    session: AsyncSession, *, owner_ids: Collection[int], store_id: int
+) -> list[int]:
+    """Who hears of a complaint at once: every owner and the store's active managers, once
+    each (a manager of another store of the chain does not)."""
     found = dict.fromkeys(owner_ids)
-    found.update(dict.fromkeys(await queries.manager_telegram_ids(session)))
+    found.update(dict.fromkeys(await queries.manager_telegram_ids(session, store_id=store_id)))
     return list(found)
 
 
@@ -327,22 +342,51 @@ _KIND_ORDER = case(
 )
 
 
-async def inbox(session: AsyncSession, *, now: datetime, limit: int = 10) -> Inbox:
-    """Open items, complaints first, then suggestions, then ratings (newest first within each),
-    and the ratings of the last SUMMARY_DAYS days."""
+_STORE = func.coalesce(col(Visit.store_id), col(Member.store_id))
+"""A feedback's store: its visit's, else (a suggestion about nothing in particular) the
+member's."""
+
+
+def _in_stores(query: Select[Any], stores: frozenset[int] | None) -> Select[Any]:
+    """`query` (over Feedback joined to its member) limited to feedback about `stores`; None:
+    every store (an owner)."""
+    query = query.outerjoin(Visit, col(Visit.id) == col(Feedback.visit_id))
+    return query if stores is None else query.where(_STORE.in_(sorted(stores)))
+
+
+async def inbox(
+    session: AsyncSession, *, telegram_id: int, role: Role, now: datetime, limit: int = 10
+) -> Inbox:
+    """Open items about the stores this person manages (an owner: all), complaints first,
+    then suggestions, then ratings (newest first within each), and the ratings of the last
+    SUMMARY_DAYS days."""
+    stores = await roles.managed_stores(session, telegram_id=telegram_id, role=role)
     since = now - timedelta(days=SUMMARY_DAYS)
     average, ratings = (
         await session.execute(
-            select(func.avg(col(Feedback.rating)), func.count()).where(
-                col(Feedback.kind) == RATING, col(Feedback.created_at) >= since
+            _in_stores(
+                select(func.avg(col(Feedback.rating)), func.count())
+                .select_from(Feedback)
+                .join(Member, col(Member.id) == col(Feedback.member_id))
+                .where(col(Feedback.kind) == RATING, col(Feedback.created_at) >= since),
+                stores,
             )
         )
     ).one()
     open_ = col(Feedback.handled_at).is_(None)
     open_count = int(
-        await session.scalar(select(func.count()).select_from(Feedback).where(open_)) or 0
+        await session.scalar(
+            _in_stores(
+                select(func.count())
+                .select_from(Feedback)
+                .join(Member, col(Member.id) == col(Feedback.member_id))
+                .where(open_),
+                stores,
+            )
+        )
+        or 0
     )
-    rows = await session.execute(
+    rows_query = (
         select(
             col(Feedback.id),
             col(Feedback.kind),
@@ -353,11 +397,13 @@ async def inbox(session: AsyncSession, *, now: datetime, limit: int = 10) -> Inb
             col(Member.display_name),
             col(Member.tier),
         )
+        .select_from(Feedback)
         .join(Member, col(Member.id) == col(Feedback.member_id))
         .where(open_)
         .order_by(_KIND_ORDER, col(Feedback.created_at).desc(), col(Feedback.id).desc())
         .limit(limit)
     )
+    rows = await session.execute(_in_stores(rows_query, stores))
     mean = None
     if ratings:
         mean = Decimal(str(average)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
@@ -369,9 +415,27 @@ async def inbox(session: AsyncSession, *, now: datetime, limit: int = 10) -> Inb
 
 
 async def mark_handled(
-    session: AsyncSession, *, feedback_id: int, by_telegram_id: int, now: datetime
+    session: AsyncSession,
+    *,
+    feedback_id: int,
+    by_telegram_id: int,
+    role: Role,
+    now: datetime,
 ) -> bool:
-    """Set handled once: True now, False when it was handled before (nothing changes)."""
+    """Set handled once: True now, False when it was handled before (nothing changes).
+    Feedback about a store this person does not manage is "unknown" to them."""
+    stores = await roles.managed_stores(session, telegram_id=by_telegram_id, role=role)
+    about = await session.scalar(
+        _in_stores(
+            select(_STORE)
+            .select_from(Feedback)
+            .join(Member, col(Member.id) == col(Feedback.member_id))
+            .where(col(Feedback.id) == feedback_id),
+            None,
+        )
+    )
+    if about is None or (stores is not None and about not in stores):
+        raise FeedbackProblem("unknown")
     done = await session.execute(
         update(Feedback)
         .where(and_(col(Feedback.id) == feedback_id, col(Feedback.handled_at).is_(None)))
@@ -379,8 +443,6 @@ async def mark_handled(
         .execution_options(synchronize_session=False)
     )
     if not done.rowcount:  # type: ignore[attr-defined]
-        if await session.get(Feedback, feedback_id) is None:
-            raise FeedbackProblem("unknown")
         return False
     await queries.add_audit(
         session,

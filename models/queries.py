@@ -575,11 +575,15 @@ _COUNT_SUGGESTIONS = (
 )
 
 
-async def manager_telegram_ids(session: AsyncSession) -> list[int]:
-    """Telegram ids of everyone with an active manager role (any store)."""
+async def manager_telegram_ids(session: AsyncSession, *, store_id: int) -> list[int]:
+    """Telegram ids of the store's active managers."""
     result = await session.execute(
         select(col(Staff.telegram_id))
-        .where(col(Staff.role) == Role.MANAGER.value, col(Staff.revoked_at).is_(None))
+        .where(
+            col(Staff.role) == Role.MANAGER.value,
+            col(Staff.revoked_at).is_(None),
+            col(Staff.store_id) == store_id,
+        )
         .distinct()
         .order_by(col(Staff.telegram_id))
     )

@@ -19,6 +19,7 @@ from loyalty.channels import Channel
 from loyalty.payments import Payer, PaymentSource, StoreRef, record_payment
 from models.tables import AuditLog, Feedback, OutboxMessage, Role, Staff, Visit
 from sandbox.client import Message, SandboxClient, button_data
+from tests.app.staffing import hire, member_of_another_store
 from tests.app.test_pay import DANA, LI_NA
 
 MANAGER, DEMOTED, REVOKED = 1_000_201, 1_000_202, 1_000_203
@@ -368,3 +369,87 @@ async def test_suggestions_are_checked_and_kept(run: SandboxRun, client: Sandbox
     assert len(await rows(run)) == 3
     menu = {c["command"] for c in await client.commands(DANA)}
     assert "suggest" in menu
+
+
+OTHER_MANAGER = 1_000_204
+
+
+async def test_each_store_s_managers_hear_of_and_see_only_their_store_s_feedback(
+    run: SandboxRun, client: SandboxClient
+) -> None:
+    """A chain of two stores: a complaint about Other Bar reaches the owner and Other Bar's
+    manager, not Noodle Bar's; each manager's inbox holds their own store's feedback only, and a
+    Noodle Bar manager cannot mark Other Bar's feedback handled."""
+    services = run.services
+    await hire(run, client, MANAGER, "Mei", Role.MANAGER)
+    for who in (SANDBOX_OWNER_ID, LI_NA):
+        await client.say(who, "/start")
+    await member_of_another_store(run, LI_NA, "李娜")
+    async with services.session_factory() as session, session.begin():
+        other_visit, other_store = (
+            await session.execute(select(col(Visit.id), col(Visit.store_id)))
+        ).one()
+        assert other_store != services.store.id
+    await client.add_user(OTHER_MANAGER, "Otto")
+    await client.say(OTHER_MANAGER, "/start")
+    async with services.session_factory() as session, session.begin():
+        await roles.grant(
+            session,
+            telegram_id=OTHER_MANAGER,
+            store_id=other_store,
+            role=Role.MANAGER,
+            display_name="Otto",
+            granted_by=SANDBOX_OWNER_ID,
+            now=services.clock.now(),
+        )
+    before = {who: len(await client.inbox(who)) for who in (MANAGER, OTHER_MANAGER)}
+
+    # Li Na rates her Other Bar visit one star and says why
+    stars_message = await copy_of_buttons(run, client, LI_NA, stars_keyboard_json(other_visit))
+    await press(client, LI_NA, stars_message, RateVisit(visit_id=other_visit, stars=1).pack())
+    await client.wait_for(LI_NA, lambda ms: ms[-1]["text"].startswith("感谢您的评分"))
+    await client.say(LI_NA, "汤是凉的。")
+    await client.wait_for(
+        OTHER_MANAGER,
+        lambda ms: any(m["text"].startswith("Complaint from 李娜") for m in ms),
+        what="the complaint",
+    )
+    await client.wait_for(
+        SANDBOX_OWNER_ID,
+        lambda ms: any(m["text"].startswith("Complaint from 李娜") for m in ms),
+        what="the complaint",
+    )
+    await run.worker.run_until_idle()
+    told = await client.inbox(OTHER_MANAGER)
+    assert [m["text"][:19] for m in told[before[OTHER_MANAGER] :]] == [
+        "Low rating from 李娜 ",
+        "Complaint from 李娜 (",
+    ]
+    assert len(await client.inbox(MANAGER)) == before[MANAGER]  # Noodle Bar's: nothing
+
+    # the inboxes: Noodle Bar's manager has nothing; Other Bar's and the owner see both items
+    (mine,) = await replies(client, MANAGER, "/feedback", 1)
+    assert "No ratings in the last 30 days." in mine["text"]
+    assert "Nothing open: everything has been handled." in mine["text"]
+    theirs = await replies(client, OTHER_MANAGER, "/feedback", 3)
+    assert "2 open items, complaints first:" in theirs[0]["text"]
+    assert "from 1 rating" in theirs[0]["text"]
+    assert theirs[1]["text"].startswith("Complaint from 李娜")
+    owners = await replies(client, SANDBOX_OWNER_ID, "/feedback", 3)
+    assert "2 open items, complaints first:" in owners[0]["text"]
+
+    # Noodle Bar's manager with Other Bar's button (a forwarded copy): refused, nothing written
+    (complaint,) = await rows(run, col(Feedback.kind) == "complaint")
+    button = MarkHandled(feedback_id=complaint.id or 0).pack()
+    copy = await copy_of_buttons(
+        run, client, MANAGER, outbox.keyboard_json([[("Mark handled", button)]])
+    )
+    answer = await press(client, MANAGER, copy, button)
+    assert answer == {"text": "This item no longer exists.", "show_alert": True}
+    (complaint,) = await rows(run, col(Feedback.kind) == "complaint")
+    assert complaint.handled_at is None
+    # Other Bar's manager can
+    done = await press(client, OTHER_MANAGER, theirs[1], handled_button(theirs[1]))
+    assert done["text"] == "Marked as handled."
+    (complaint,) = await rows(run, col(Feedback.kind) == "complaint")
+    assert complaint.handled_by == OTHER_MANAGER
