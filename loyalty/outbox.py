@@ -371,13 +371,17 @@ async def claim(
 ) -> list[Claimed]:
     """Take up to `limit` rows that are due (or whose worker's lease ran out), oldest first.
 
-    One statement: the rows are chosen, leased and read back together (on PostgreSQL the choice
-    skips rows another worker has locked). Three statements with the ids sent back and forth
-    twice cost ~40 ms of the event loop per 2,000 rows, during which nothing was sent."""
+    One statement takes them: the rows are chosen, leased and read back together (on PostgreSQL
+    the choice skips rows another worker has locked). Three statements with the ids sent back
+    and forth twice cost ~40 ms of the event loop per 2,000 rows, during which nothing was sent.
+    Before it, a read asks whether anything is due at all: an idle worker asks twice a second,
+    and on SQLite even an UPDATE that matches nothing takes the database's write lock."""
     due = or_(
         and_(col(OutboxMessage.status) == PENDING, col(OutboxMessage.next_attempt_at) <= now),
         and_(col(OutboxMessage.status) == SENDING, col(OutboxMessage.lease_until) <= now),
     )
+    if await session.scalar(select(col(OutboxMessage.id)).where(due).limit(1)) is None:
+        return []
     chosen = (
         select(col(OutboxMessage.id))
         .where(due)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from loyalty import outbox
@@ -54,3 +55,29 @@ async def test_a_claim_takes_the_longest_waiting_rows_first_and_reads_them_back(
     async with factory() as session:
         counts = await outbox.counts_by_status(session)
     assert counts == {"sending": 4, "pending": 2}
+
+
+async def test_a_claim_with_nothing_due_only_reads(
+    factory: async_sessionmaker[AsyncSession],
+) -> None:
+    """An idle worker claims twice a second: with nothing due it must not write (on SQLite an
+    UPDATE matching nothing still takes the write lock every other writer waits for)."""
+    await queue_messages(factory, first=FIRST, count=3, text="later {i}", dedupe="idle", now=OPENED)
+    statements: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement.split(None, 1)[0].upper())
+
+    engine = factory.kw["bind"].sync_engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        async with factory() as session, session.begin():
+            early = await outbox.claim(session, now=OPENED - timedelta(minutes=5), limit=10)
+        assert early == []
+        assert statements  # it did ask
+        assert "UPDATE" not in statements
+        statements.clear()
+        assert len(await _claim(factory, 10)) == 3  # due now: claimed as before
+        assert "UPDATE" in statements
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
