@@ -348,6 +348,7 @@ async def _credit(
         # a member this payment created has only this visit, and no friend or suggestion can
         # name a member id that did not exist before this transaction: nothing to read
         new_member_history=([(now, payment.amount)] if counted else []) if enrolled else None,
+        paying=payment,
     )
     await session.flush()
     up = change is not None and change.direction == "up"
@@ -374,13 +375,15 @@ async def _reassess(
     visit_at: datetime | None = None,
     rebuild: bool = False,
     new_member_history: list[tuple[datetime, Decimal]] | None = None,
+    paying: Payment | None = None,
 ) -> TierChange | None:
     """The member's tier and rhythm after a payment (`visit_at`: it counted as a visit) or a
     refund (`rebuild`: a visit was voided). A tier change is recorded; the payer is told of an
     upgrade at once with the receipt, so it is recorded as notified.
 
     `new_member_history`: the member was created by this transaction and these are all their
-    visits (none of their referrals or suggestions can exist yet)."""
+    visits (none of their referrals or suggestions can exist yet). `paying`: the payment being
+    credited (its row is written after this)."""
     assert member.id is not None
     if new_member_history is not None:
         history = new_member_history
@@ -388,7 +391,11 @@ async def _reassess(
             session, member=member, policy=policy, now=now, history=history, new_member=True
         )
     else:
-        history = await queries.visit_history(session, member_id=member.id)
+        now_paying = None
+        if paying is not None:
+            assert paying.id is not None
+            now_paying = (paying.id, now, paying.amount)
+        history = await queries.visit_history(session, member_id=member.id, paying=now_paying)
         status = await tiers.status_of(
             session, member=member, policy=policy, now=now, history=history
         )

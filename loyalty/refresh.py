@@ -48,7 +48,7 @@ from loyalty.channels import Channel
 from loyalty.lifecycle import DueDates, Norms, Rhythm, Stage, default_norms
 from loyalty.policy import Policy, Rung
 from models.cache import Expiring
-from models.queries import SUGGESTION
+from models.queries import CREDITED, SUGGESTION
 from models.tables import CohortNorm, Feedback, Member, Payment, TelegramUser, TierChange, Visit
 from models.types import Money, UTCDateTime
 
@@ -280,13 +280,7 @@ def _tier_select(policy: Policy, *, now: datetime, lo: int, hi: int) -> Any:
     since = now - timedelta(days=tiers.window_days)
     in_batch = and_(col(Member.id) > lo, col(Member.id) <= hi)
     window = (
-        select(
-            col(Visit.member_id).label("member_id"),
-            func.count().label("visits"),
-            func.coalesce(func.sum(col(Payment.amount)), 0).label("spend"),
-        )
-        .select_from(Visit)
-        .outerjoin(Payment, col(Visit.payment_id) == col(Payment.id))
+        select(col(Visit.member_id).label("member_id"), func.count().label("visits"))
         .where(
             col(Visit.member_id) > lo,
             col(Visit.member_id) <= hi,
@@ -295,6 +289,23 @@ def _tier_select(policy: Policy, *, now: datetime, lo: int, hi: int) -> Any:
             col(Visit.at) <= now,
         )
         .group_by(col(Visit.member_id))
+        .subquery()
+    )
+    # spend: every payment credited in the window, a sitting's second bill included (it earns
+    # no visit of its own); queries.visit_history counts the same money per sitting
+    paid = (
+        select(
+            col(Payment.member_id).label("member_id"),
+            func.sum(col(Payment.amount)).label("spend"),
+        )
+        .where(
+            col(Payment.member_id) > lo,
+            col(Payment.member_id) <= hi,
+            col(Payment.status) == CREDITED,
+            col(Payment.credited_at) >= since,
+            col(Payment.credited_at) <= now,
+        )
+        .group_by(col(Payment.member_id))
         .subquery()
     )
     referee = aliased(Member)
@@ -326,7 +337,9 @@ def _tier_select(policy: Policy, *, now: datetime, lo: int, hi: int) -> Any:
         .subquery()
     )
     visits = func.coalesce(window.c.visits, 0)
-    spend = func.coalesce(window.c.spend, 0)
+    # spend is joined only when a rung asks for it (the frequency preset's ladder does not)
+    counts_spend = any(rung.min_spend for rung in tiers.ladder)
+    spend = func.coalesce(paid.c.spend, 0) if counts_spend else literal(0)
     referrals = func.coalesce(refs.c.referrals, 0)
     # suggestions are joined only when a rung asks for them (the presets' ladders do not)
     counts_ideas = any(rung.min_suggestions for rung in tiers.ladder)
@@ -351,6 +364,8 @@ def _tier_select(policy: Policy, *, now: datetime, lo: int, hi: int) -> Any:
         .outerjoin(window, window.c.member_id == col(Member.id))
         .outerjoin(refs, refs.c.member_id == col(Member.id))
     )
+    if counts_spend:
+        members = members.outerjoin(paid, paid.c.member_id == col(Member.id))
     if counts_ideas:
         members = members.outerjoin(ideas, ideas.c.member_id == col(Member.id))
     computed = members.where(in_batch, col(Member.erased_at).is_(None)).subquery()

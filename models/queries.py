@@ -16,6 +16,7 @@ from typing import Any, cast
 
 from sqlalchemy import (
     BigInteger,
+    CompoundSelect,
     Executable,
     ScalarSelect,
     Select,
@@ -27,8 +28,10 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    null,
     select,
     text,
+    type_coerce,
     update,
 )
 from sqlalchemy.engine import CursorResult
@@ -527,17 +530,61 @@ async def count_payments(session: AsyncSession) -> int:
     return int(await session.scalar(select(func.count()).select_from(Payment)) or 0)
 
 
-async def visit_history(session: AsyncSession, *, member_id: int) -> list[tuple[datetime, Decimal]]:
-    """(time, amount paid) of each standing visit, oldest first."""
-    result = await session.execute(_VISIT_HISTORY, {"member_id": member_id})
-    return [(at, amount if amount is not None else Decimal(0)) for at, amount in result.all()]
+async def visit_history(
+    session: AsyncSession,
+    *,
+    member_id: int,
+    paying: tuple[int, datetime, Decimal] | None = None,
+) -> list[tuple[datetime, Decimal]]:
+    """(time, amount paid) of each standing visit, oldest first.
+
+    The amount is everything credited during the sitting: the payment that made the visit and
+    any paid after it before the next visit (a second bill within the policy's minutes between
+    visits earns points and spend, not a visit). A payment before the first standing visit (its
+    own visit refunded) counts with that first one: every credited payment counts once.
+
+    `paying`: (id, time, amount) of a payment being credited in this transaction, whose row
+    may not say so yet (it is written once, after this read): counted as given."""
+    params = {"member_id": member_id, "paying_id": paying[0] if paying else -1}
+    rows = [tuple(row) for row in (await session.execute(_VISITS_AND_PAYMENTS, params)).all()]
+    if paying is not None:
+        rows.append((paying[1], paying[2], 1))
+        rows.sort(key=lambda row: (row[0], row[2]))
+    history: list[tuple[datetime, Decimal]] = []
+    before_first = Decimal(0)
+    for at, amount, is_payment in rows:
+        if not is_payment:
+            history.append((at, before_first))
+            before_first = Decimal(0)
+        elif history:
+            last_at, spent = history[-1]
+            history[-1] = (last_at, spent + amount)
+        else:
+            before_first += amount
+    return history
 
 
-_VISIT_HISTORY = (
-    select(col(Visit.at), col(Payment.amount))
-    .outerjoin(Payment, col(Visit.payment_id) == col(Payment.id))
-    .where(col(Visit.member_id) == bindparam("member_id"), col(Visit.voided_at).is_(None))
-    .order_by(col(Visit.at))
+CREDITED = "credited"  # loyalty.payments.PaymentStatus.CREDITED (loyalty is above this layer)
+_VISITS_AND_PAYMENTS: CompoundSelect[Any] = (
+    select(
+        col(Payment.credited_at).label("at"),
+        col(Payment.amount).label("amount"),
+        literal(1).label("is_payment"),
+    )
+    .where(
+        col(Payment.member_id) == bindparam("member_id"),
+        col(Payment.status) == CREDITED,
+        col(Payment.credited_at).is_not(None),
+        col(Payment.id) != bindparam("paying_id"),
+    )
+    .union_all(
+        select(
+            col(Visit.at),
+            type_coerce(null(), Payment.__table__.c.amount.type),  # type: ignore[attr-defined]
+            literal(0),
+        ).where(col(Visit.member_id) == bindparam("member_id"), col(Visit.voided_at).is_(None))
+    )
+    .order_by(text("at"), text("is_payment"))
 )
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
-from loyalty import people, referrals
+from loyalty import people, referrals, refresh
 from loyalty.payments import (
     Channel,
     Payer,
@@ -27,7 +27,7 @@ from loyalty.payments import (
     record_payment,
     refund_payment,
 )
-from loyalty.policy import Policy
+from loyalty.policy import Policy, load_preset
 from models.tables import FraudEvent, Member, Payment, PointsEntry, Visit
 
 NOON = datetime(2026, 11, 23, 4, 0, tzinfo=UTC)  # 12:00 in Shanghai
@@ -369,3 +369,28 @@ async def test_a_refund_racing_a_new_payment_leaves_only_the_new_one(
         assert member is not None
         assert member.total_spend == Decimal("25")
         assert member.points_balance == new.points_awarded == 25
+
+
+async def test_a_sittings_second_bill_counts_toward_spend_tiers(
+    factory: async_sessionmaker[AsyncSession], store: StoreRef
+) -> None:
+    """Value preset, tier B: 3 visits and 600 of spend in 90 days. Three sittings of 150 each,
+    each with a second bill of 60 ten minutes later (not a visit of its own): 630 in all, so
+    the third sitting's second bill makes the member B, and the nightly refresh agrees."""
+    value = load_preset("value")
+    enrolled = NOON - timedelta(days=70)  # graded after 60 days (until then "potential")
+    for day in (0, 35, 70):
+        at = enrolled + timedelta(days=day)
+        await pay(factory, store, value, key=f"meal-{day}", amount="150", at=at)
+        drinks = at + timedelta(minutes=10)
+        outcome = await pay(factory, store, value, key=f"drinks-{day}", amount="60", at=drinks)
+        assert not outcome.visit_counted
+    assert outcome.tier_up == "B"
+    assert outcome.visit_count == 3
+    later = NOON + timedelta(hours=1)
+    result = await refresh.nightly_refresh(factory, policy=value, now=later, batch_size=100)
+    assert (result.upgrades, result.downgrades) == (0, 0)
+    async with factory() as session:
+        member = (await session.execute(select(Member))).scalar_one()
+        assert member.tier == "B"
+        assert member.total_spend == Decimal("630")

@@ -198,6 +198,22 @@ async def _random_members(
                 for _ in range(rng.choice([1, 1, 2, 3, 5, 8, 12, 20]))
             ]
             await add_visits(session, member, store=store, visits=visits)
+            # some sittings had a second bill (drinks, dessert): spend without a visit
+            for n, (at, _) in enumerate(visits):
+                if rng.random() < 0.3:
+                    session.add(
+                        Payment(
+                            source="pos",
+                            external_id=f"{member.id}-second-{n}",
+                            store_id=store.id,
+                            member_id=member.id,
+                            amount=D(rng.randint(5, 300)),
+                            currency="CNY",
+                            status="credited",
+                            created_at=at + timedelta(minutes=10),
+                            credited_at=at + timedelta(minutes=10),
+                        )
+                    )
     return ids
 
 
