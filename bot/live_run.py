@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import logging
@@ -11,6 +12,7 @@ from urllib.parse import urlsplit
 
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
+from redis.asyncio import Redis
 
 from bot.commands import register_commands
 from bot.config import RunMode, Settings
@@ -20,6 +22,7 @@ from bot.services import Services
 from loyalty.clock import SystemClock
 from scheduler import JobContext, Scheduler, default_jobs
 from scheduler.delivery import RateBudget
+from scheduler.shared import LeaderLease, SharedWindow
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +41,17 @@ async def run_live(settings: Settings, stop: asyncio.Event) -> None:
     assert settings.bot_token is not None
     clock = SystemClock()
     services = await Services.start(settings, clock)
-    budget = RateBudget(settings.outbox_rate)
-    bot = build_bot(settings.bot_token.get_secret_value(), settings.telegram_api_url, budget)
+    token = settings.bot_token.get_secret_value()
+    # several processes on one token share Telegram's limits and one scheduler through Redis
+    redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+    namespace = f"regulars:{token.split(':', 1)[0]}"
+    shared = (
+        SharedWindow(redis, namespace=namespace, per_second=settings.outbox_rate)
+        if redis is not None
+        else None
+    )
+    budget = RateBudget(settings.outbox_rate, shared=shared)
+    bot = build_bot(token, settings.telegram_api_url, budget)
     worker = build_worker(bot, services, budget)
     dispatcher = build_dispatcher(services)
     scheduler = Scheduler(
@@ -52,6 +64,7 @@ async def run_live(settings: Settings, stop: asyncio.Event) -> None:
             bot=bot,
         ),
         jobs=default_jobs(),
+        leader=LeaderLease(redis, namespace=namespace) if redis is not None else None,
     )
     dispatcher["wake_job"] = scheduler.wake  # "Send now" plans at once
     try:
@@ -59,6 +72,8 @@ async def run_live(settings: Settings, stop: asyncio.Event) -> None:
     except BaseException:
         await bot.session.close()
         await services.close()
+        if redis is not None:
+            await redis.aclose()
         raise
     assert me.username is not None  # every bot has one
     mode = settings.mode
@@ -100,6 +115,9 @@ async def run_live(settings: Settings, stop: asyncio.Event) -> None:
     finally:
         scheduler.shutdown()
         await worker.stop()
+        if scheduler.leader is not None:
+            with contextlib.suppress(Exception):  # Redis gone: the lease expires by itself
+                await scheduler.leader.resign()
         if polling is not None and not polling.done():
             try:
                 await dispatcher.stop_polling()
@@ -109,6 +127,8 @@ async def run_live(settings: Settings, stop: asyncio.Event) -> None:
         await bot.session.close()
         await runner.cleanup()
         await services.close()
+        if redis is not None:
+            await redis.aclose()
 
 
 async def _wait(stop: asyncio.Event, polling: asyncio.Task[None] | None) -> None:

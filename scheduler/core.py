@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from loyalty import housekeeping
 from loyalty.clock import Clock
 from loyalty.policy import Policy
+from scheduler.shared import LeaderLease
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,8 @@ class Job:
 class Scheduler:
     context: JobContext
     jobs: list[Job]
+    leader: LeaderLease | None = None
+    """With several processes (REDIS_URL): only the holder of the lease runs jobs."""
     _aps: AsyncIOScheduler | None = None
     _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
     _woken: set[asyncio.Task[dict[str, Any]]] = field(default_factory=set)
@@ -74,6 +77,8 @@ class Scheduler:
         self._aps = None
 
     async def run_job(self, job: Job) -> dict[str, Any]:
+        if self.leader is not None and not await self.leader.held():
+            return {"skipped": "another process leads"}
         lock = self._locks.setdefault(job.name, asyncio.Lock())
         async with lock:  # a timer firing while the clock moves must not run the job twice
             try:

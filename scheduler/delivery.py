@@ -42,6 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from loyalty import outbox
 from loyalty.clock import Clock
+from scheduler.shared import SharedWindow
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +85,13 @@ class RateBudget:
     before it, and with no replies waiting the outbox has every slot. An outbox send waits for its
     chat's interval before it queues, so a chat sent to a moment ago never holds up the others."""
 
-    def __init__(self, per_second: int = DEFAULT_PER_SECOND) -> None:
+    def __init__(
+        self, per_second: int = DEFAULT_PER_SECOND, *, shared: SharedWindow | None = None
+    ) -> None:
         self.per_second = max(1, per_second)
+        self.shared = shared
+        """With several processes on one bot token (REDIS_URL): the token's window, per-chat
+        interval and pauses across all of them, taken after this process's own slot."""
         self._interval = 1.0 / self.per_second
         # After a stall (the event loop busy elsewhere, e.g. with the next batch) up to a tenth
         # of a second's slots are taken at once at paid-broadcast rates; the window rule keeps
@@ -114,10 +120,16 @@ class RateBudget:
     ) -> AsyncIterator[None]:
         """A slot for one send, held until Telegram has answered it."""
         await self.acquire(chat_id, reply=reply)
+        token = None
         try:
+            if self.shared is not None:
+                token = await self.shared.take(chat_id)
             yield
         finally:
             self.release(chat_id)
+            if token is not None:
+                assert self.shared is not None
+                await self.shared.give_back(token, chat_id)
 
     async def acquire(self, chat_id: int | None = None, *, reply: bool = False) -> None:
         """Wait for a slot (and, with `chat_id`, for that chat's interval). `reply`: a send the
@@ -357,6 +369,8 @@ class DeliveryWorker:
                 message_id = await self._request(row)
         except TelegramRetryAfter as exc:
             self.budget.pause(exc.retry_after)
+            if self.budget.shared is not None:
+                await self.budget.shared.pause(exc.retry_after)
             await self._finish(
                 row,
                 retry_in=exc.retry_after,
