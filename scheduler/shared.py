@@ -135,10 +135,12 @@ class SharedWindow:
 
 
 class LeaderLease:
-    """At most one process runs the scheduler's jobs: the one holding a Redis key, renewed while
-    it runs jobs; if it stops, another takes over once the key expires."""
+    """At most one process runs the scheduler's jobs: the one holding a Redis key, renewed at
+    each of its job runs (the most frequent job runs every minute, the key lasts three, so the
+    lead stays put); if the leader dies, another takes over once the key expires, if it stops
+    cleanly, at once."""
 
-    def __init__(self, redis: Redis, *, namespace: str, ttl_seconds: float = 60.0) -> None:
+    def __init__(self, redis: Redis, *, namespace: str, ttl_seconds: float = 180.0) -> None:
         self.redis = redis
         self.key = f"{namespace}:scheduler-leader"
         self.me = secrets.token_hex(8)
