@@ -15,6 +15,12 @@ RUN python -m pip install --quiet --upgrade pip \
  && python -m pip install --quiet -e .
 
 FROM python:3.11-slim AS runtime
+# Fonts for the images the bot draws: DejaVu for Latin text on the printed table cards, and
+# WenQuanYi Micro Hei (5 MB) so Chinese store names, tier names and chart labels are drawn as
+# characters, not boxes (charts fall back to keys, and cards to DejaVu, without them).
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends fonts-dejavu-core fonts-wqy-microhei \
+ && rm -rf /var/lib/apt/lists/*
 RUN useradd --create-home --uid 10001 regulars
 WORKDIR /app
 COPY --from=build /opt/venv /opt/venv
