@@ -129,7 +129,12 @@ class RateBudget:
             self.release(chat_id)
             if token is not None:
                 assert self.shared is not None
-                await self.shared.give_back(token, chat_id)
+                # the send is done whatever Redis says now: failing here would make the outbox
+                # send it again; an entry not given back leaves the window with its lease
+                try:
+                    await self.shared.give_back(token, chat_id)
+                except Exception:
+                    log.warning("shared send window: could not give a slot back", exc_info=True)
 
     async def acquire(self, chat_id: int | None = None, *, reply: bool = False) -> None:
         """Wait for a slot (and, with `chat_id`, for that chat's interval). `reply`: a send the

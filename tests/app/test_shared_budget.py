@@ -134,3 +134,22 @@ async def test_only_one_process_runs_the_scheduled_jobs(run: SandboxRun, redis: 
     await leader.leader.resign()
     assert await follower.run_job(follower.jobs[0]) == {"done": 1}
     assert await leader.run_job(leader.jobs[0]) == {"skipped": "another process leads"}
+
+
+async def test_a_send_that_went_out_stays_sent_when_redis_fails_to_take_its_slot_back(
+    redis: Redis,
+) -> None:
+    """Redis failing after the answer must not fail the send (the outbox would send it again);
+    the slot leaves the window with its lease."""
+
+    class Flaky(SharedWindow):
+        async def give_back(self, token: str, chat_id: int | None = None) -> None:
+            raise ConnectionError("Redis went away")
+
+    budget = RateBudget(
+        10, shared=Flaky(redis, namespace=f"test:{secrets.token_hex(6)}", per_second=10)
+    )
+    sent = False
+    async with budget.sending(chat_id=5):
+        sent = True
+    assert sent
