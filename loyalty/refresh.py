@@ -446,16 +446,38 @@ class RefreshResult:
         }
 
 
+_IDS_PER_STATEMENT = 10_000
+"""Ids bound in one statement: SQLite and asyncpg both stop at 32,767 parameters."""
+
+
 async def refresh_batch(
     session: AsyncSession, *, policy: Policy, now: datetime, lo: int, hi: int
 ) -> tuple[int, int, int]:
     """Tiers then rhythm for members lo < id ≤ hi: (members with a rhythm, ups, downs)."""
     changed = (await session.execute(_tier_select(policy, now=now, lo=lo, hi=hi))).all()
     ups = downs = 0
-    if changed:
-        changes = []
-        for member_id, before, after in changed:
-            way = direction(policy, before=before, after=after)
+    moves: dict[tuple[str, str], list[int]] = {}
+    for member_id, before, after in changed:
+        moves.setdefault((before, after), []).append(member_id)
+    changes = []
+    for (before, after), ids in moves.items():
+        way = direction(policy, before=before, after=after)
+        moved: list[int] = []
+        for start in range(0, len(ids), _IDS_PER_STATEMENT):
+            # only members still on the tier read above: a payment that moved one meanwhile
+            # (it reassesses the tier itself) is not undone by this batch's older reading
+            result = await session.execute(
+                update(Member)
+                .where(
+                    col(Member.id).in_(ids[start : start + _IDS_PER_STATEMENT]),
+                    col(Member.tier) == before,
+                )
+                .values(tier=after, tier_since=now)
+                .returning(col(Member.id))
+                .execution_options(synchronize_session=False)
+            )
+            moved.extend(int(i) for i in result.scalars().all() if i is not None)
+        for member_id in moved:
             ups += way == "up"
             downs += way == "down"
             changes.append(
@@ -469,11 +491,8 @@ async def refresh_batch(
                     "notified_at": None if needs_notice(policy, direction=way) else now,
                 }
             )
+    if changes:
         await session.execute(insert(TierChange), changes)
-        await session.execute(  # ORM bulk UPDATE by primary key: one executemany
-            update(Member),
-            [{"id": c["member_id"], "tier": c["to_tier"], "tier_since": now} for c in changes],
-        )
     result = await session.execute(
         update(Member)
         .where(

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import event, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlmodel import col
 
@@ -422,3 +422,51 @@ async def test_payments_keep_the_rhythm_and_refunds_rebuild_it(
         )
         assert member.last_visit_at == NOW + timedelta(days=10)
         assert member.lapsed_due_at == NOW + timedelta(days=10 + 1.5 * 26)
+
+
+async def test_a_tier_a_payment_moved_after_the_refresh_read_is_not_undone(
+    factory: async_sessionmaker[AsyncSession], store: StoreRef
+) -> None:
+    """The refresh reads who changes tier, then writes; a payment committing in between (on
+    PostgreSQL another connection, simulated here between the two statements) reassessed its
+    member already: the refresh's older reading must not overwrite it."""
+    policy = load_preset("frequency")
+    async with factory() as session, session.begin():
+        ids = []
+        for n in range(2):  # newcomer on record, though ten visits this quarter say otherwise
+            member = await add_member(
+                session, store=store, telegram_id=8000 + n, enrolled_at=NOW - timedelta(days=80)
+            )
+            visits = [(NOW - timedelta(days=7 * k + 1), D(60)) for k in range(10)]
+            await add_visits(session, member, store=store, visits=visits)
+            assert member.id is not None
+            ids.append(member.id)
+    paid, untouched = ids
+    async with factory() as session, session.begin():
+        execute = session.execute
+        calls = 0
+
+        async def with_a_payment_in_between(*args: Any, **kwargs: Any) -> Any:
+            nonlocal calls
+            calls += 1
+            result = await execute(*args, **kwargs)
+            if calls == 1:  # the tier SELECT has been read: a payment lands now
+                await execute(update(Member).where(col(Member.id) == paid).values(tier="regular"))
+            return result
+
+        session.execute = with_a_payment_in_between  # type: ignore[method-assign]
+        _members, ups, _downs = await refresh.refresh_batch(
+            session, policy=policy, now=NOW, lo=0, hi=max(ids)
+        )
+    async with factory() as session:
+        first = await session.get(Member, paid)
+        second = await session.get(Member, untouched)
+        assert first is not None
+        assert second is not None
+        changes = (await session.execute(select(TierChange))).scalars().all()
+    assert first.tier == "regular"  # what the payment wrote
+    assert second.tier != "newcomer"  # the refresh did its work for the other one
+    assert [(c.member_id, c.from_tier, c.to_tier) for c in changes] == [
+        (untouched, "newcomer", second.tier)
+    ]
+    assert ups == 1
