@@ -347,11 +347,18 @@ _STORE = func.coalesce(col(Visit.store_id), col(Member.store_id))
 member's."""
 
 
-def _in_stores(query: Select[Any], stores: frozenset[int] | None) -> Select[Any]:
-    """`query` (over Feedback joined to its member) limited to feedback about `stores`; None:
-    every store (an owner)."""
+def _about(stores: frozenset[int] | None, *columns: Any) -> Select[Any]:
+    """`columns` of Feedback joined to its member, about `stores` only (None: every store, an
+    owner's view)."""
+    query = (
+        select(*columns)
+        .select_from(Feedback)
+        .join(Member, col(Member.id) == col(Feedback.member_id))
+    )
+    if stores is None:
+        return query
     query = query.outerjoin(Visit, col(Visit.id) == col(Feedback.visit_id))
-    return query if stores is None else query.where(_STORE.in_(sorted(stores)))
+    return query.where(_STORE.in_(sorted(stores)))
 
 
 async def inbox(
@@ -362,32 +369,15 @@ async def inbox(
     SUMMARY_DAYS days."""
     stores = await roles.managed_stores(session, telegram_id=telegram_id, role=role)
     since = now - timedelta(days=SUMMARY_DAYS)
-    average, ratings = (
-        await session.execute(
-            _in_stores(
-                select(func.avg(col(Feedback.rating)), func.count())
-                .select_from(Feedback)
-                .join(Member, col(Member.id) == col(Feedback.member_id))
-                .where(col(Feedback.kind) == RATING, col(Feedback.created_at) >= since),
-                stores,
-            )
-        )
-    ).one()
-    open_ = col(Feedback.handled_at).is_(None)
-    open_count = int(
-        await session.scalar(
-            _in_stores(
-                select(func.count())
-                .select_from(Feedback)
-                .join(Member, col(Member.id) == col(Feedback.member_id))
-                .where(open_),
-                stores,
-            )
-        )
-        or 0
+    recent_ratings = _about(stores, func.avg(col(Feedback.rating)), func.count()).where(
+        col(Feedback.kind) == RATING, col(Feedback.created_at) >= since
     )
-    rows_query = (
-        select(
+    average, ratings = (await session.execute(recent_ratings)).one()
+    open_ = col(Feedback.handled_at).is_(None)
+    open_count = int(await session.scalar(_about(stores, func.count()).where(open_)) or 0)
+    rows = await session.execute(
+        _about(
+            stores,
             col(Feedback.id),
             col(Feedback.kind),
             col(Feedback.rating),
@@ -397,13 +387,10 @@ async def inbox(
             col(Member.display_name),
             col(Member.tier),
         )
-        .select_from(Feedback)
-        .join(Member, col(Member.id) == col(Feedback.member_id))
         .where(open_)
         .order_by(_KIND_ORDER, col(Feedback.created_at).desc(), col(Feedback.id).desc())
         .limit(limit)
     )
-    rows = await session.execute(_in_stores(rows_query, stores))
     mean = None
     if ratings:
         mean = Decimal(str(average)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
@@ -425,16 +412,10 @@ async def mark_handled(
     """Set handled once: True now, False when it was handled before (nothing changes).
     Feedback about a store this person does not manage is "unknown" to them."""
     stores = await roles.managed_stores(session, telegram_id=by_telegram_id, role=role)
-    about = await session.scalar(
-        _in_stores(
-            select(_STORE)
-            .select_from(Feedback)
-            .join(Member, col(Member.id) == col(Feedback.member_id))
-            .where(col(Feedback.id) == feedback_id),
-            None,
-        )
+    found = await session.scalar(
+        _about(stores, col(Feedback.id)).where(col(Feedback.id) == feedback_id)
     )
-    if about is None or (stores is not None and about not in stores):
+    if found is None:  # no such item, or about a store this person does not manage
         raise FeedbackProblem("unknown")
     done = await session.execute(
         update(Feedback)

@@ -317,9 +317,8 @@ async def _credit(
         )
         member.points_balance += points
     if enrolled and member.referrer_member_id is not None and policy.points.referral_bonus:
-        referrer = await session.get(Member, member.referrer_member_id)
-        if referrer is not None:  # two friends' first payments at once each add a bonus
-            referrer = await queries.lock_member(session, member=referrer)
+        # locked: two friends' first payments at once must each add their bonus
+        referrer = await queries.lock_member(session, member_id=member.referrer_member_id)
         if referrer is not None and referrer.erased_at is None:
             bonus = policy.points.referral_bonus
             session.add(
@@ -453,7 +452,7 @@ async def _member_for(
     else:
         user_id, referred_by, member = found
         if member is not None:
-            return await queries.lock_member(session, member=member), False
+            return await _locked(session, member), False
         if referrer is None:
             referrer = referred_by
     if referrer is not None:
@@ -474,8 +473,16 @@ async def _member_for(
         # enrolled concurrently by another payment of the same person
         again = await queries.get_member_by_telegram_id(session, telegram_id=payer.telegram_id)
         assert again is not None
-        return await queries.lock_member(session, member=again), False
+        return await _locked(session, again), False
     return member, True
+
+
+async def _locked(session: AsyncSession, member: Member) -> Member:
+    """A member this transaction found, locked for crediting (see queries.lock_member)."""
+    assert member.id is not None
+    locked = await queries.lock_member(session, member_id=member.id)
+    assert locked is not None  # members are never deleted (erasure keeps the row)
+    return locked
 
 
 async def _refusal(
@@ -592,9 +599,12 @@ async def refund_payment(
         raise RefundProblem("already")
     was_credited = payment.status == PaymentStatus.CREDITED.value
     await session.refresh(payment)
-    member = await session.get(Member, payment.member_id) if payment.member_id else None
-    if member is not None:  # a payment of theirs may be crediting them at this moment
-        member = await queries.lock_member(session, member=member)
+    # locked: a payment of theirs may be crediting them at this moment
+    member = (
+        await queries.lock_member(session, member_id=payment.member_id)
+        if payment.member_id
+        else None
+    )
     visit_voided = False
     points_reversed = referral_reversed = 0
     if was_credited and member is not None:
@@ -623,9 +633,7 @@ async def refund_payment(
                     session, member, policy=policy, now=now, reason="refund", rebuild=True
                 )
         if payment.referrer_member_id is not None and payment.referral_points:
-            referrer = await session.get(Member, payment.referrer_member_id)
-            if referrer is not None:
-                referrer = await queries.lock_member(session, member=referrer)
+            referrer = await queries.lock_member(session, member_id=payment.referrer_member_id)
             referral_reversed = (
                 min(payment.referral_points, max(referrer.points_balance, 0)) if referrer else 0
             )

@@ -39,12 +39,12 @@ from loyalty.money import currency_precision
 from loyalty.outbox import CANCELLED, FAILED, HOLDOUT, PENDING, SENDING, SENT, UNREACHABLE
 from loyalty.policy import Policy
 from loyalty.refresh import plus_seconds, stage_case
+from models.queries import CREDITED
 from models.tables import Campaign, Coupon, Member, OutboxMessage, Payment, Visit
 
 WEEK = timedelta(days=7)
 LIFT_WINDOW = timedelta(days=14)
 CAMPAIGN_PAGE = 10
-_CREDITED = "credited"  # loyalty.payments.PaymentStatus.CREDITED
 _REDEEMED = "redeemed"  # loyalty.coupons.REDEEMED
 _HUNDRED = Decimal(100)
 _ONE_PLACE = Decimal("0.1")
@@ -139,7 +139,7 @@ async def store_stats(
             .join(Member, col(Member.id) == col(Payment.member_id))
             .where(
                 col(Payment.store_id) == store_id,
-                col(Payment.status) == _CREDITED,
+                col(Payment.status) == CREDITED,
                 col(Member.erased_at).is_(None),
             )
         )

@@ -354,25 +354,23 @@ _MEMBER_BY_TELEGRAM_ID = (
 )
 
 
-async def lock_member(session: AsyncSession, *, member: Member) -> Member:
-    """`member` re-read and locked until the transaction ends, for a change computed from its
+async def lock_member(session: AsyncSession, *, member_id: int) -> Member | None:
+    """The member, read and locked until the transaction ends, for a change computed from their
     current values (spend, points, the day's credited payments).
 
     On PostgreSQL two transactions crediting one member at once would otherwise both read the
     same totals and the later write would undo the earlier (and both would pass the daily
     limit): `SELECT … FOR NO KEY UPDATE` makes the second wait for the first to commit, then read
-    what it wrote. On SQLite a writing transaction already holds the whole database, so the
-    row loaded in it is current: no statement."""
+    what it wrote. On SQLite a writing transaction already holds the whole database: the row
+    is read as usual (from the session when it is loaded already: no statement)."""
     if session.bind.dialect.name == "sqlite":
-        return member
+        return await session.get(Member, member_id)
     # NO KEY UPDATE: rows that name the member (a friend enrolling, a points entry) take a
     # KEY SHARE lock on it for their foreign key; a plain FOR UPDATE would conflict with
     # those and deadlock two friends enrolling at once against each other.
-    locked = await session.get(
-        Member, member.id, with_for_update={"key_share": True}, populate_existing=True
+    return await session.get(
+        Member, member_id, with_for_update={"key_share": True}, populate_existing=True
     )
-    assert locked is not None  # members are never deleted (erasure keeps the row)
-    return locked
 
 
 async def member_telegram_id(session: AsyncSession, *, member_id: int) -> int | None:
