@@ -19,8 +19,15 @@ from sqlalchemy import and_, extract, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from bot.locales import locale_from_language_code
-from bot.texts import (
+from loyalty import coupons, dishes, housekeeping, outbox, refresh
+from loyalty.channels import Channel
+from loyalty.outbox import PlanResult, Recipient
+from loyalty.policy import CouponTemplate, LocalizedText, Policy
+from models.tables import JobRun, Member
+from scheduler.core import JobContext
+from scheduler.lifecycle_jobs import REFRESH_AT
+from ui.locales import locale_from_language_code
+from ui.texts import (
     birthday_text,
     coupon_text,
     holiday_text,
@@ -29,13 +36,6 @@ from bot.texts import (
     taste_name,
     winback_text,
 )
-from loyalty import coupons, dishes, housekeeping, outbox, refresh
-from loyalty.channels import Channel
-from loyalty.outbox import PlanResult, Recipient
-from loyalty.policy import CouponTemplate, LocalizedText, Policy
-from models.tables import JobRun, Member
-from scheduler.core import JobContext
-from scheduler.lifecycle_jobs import REFRESH_AT
 
 log = logging.getLogger(__name__)
 
