@@ -10,6 +10,7 @@ from aiogram import Router
 def get_routers() -> list[Router]:
     from handlers import (
         broadcast,
+        callbacks,
         cashier,
         dishes,
         errors,
@@ -30,6 +31,7 @@ def get_routers() -> list[Router]:
 
     return [
         errors.build_router(),
+        callbacks.build_router(),  # malformed button data: refused before any journey
         links.build_router(),  # /start <payload>: QR codes and deep links
         start.build_router(),
         language.build_router(),

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from aiogram.filters.callback_data import CallbackData
 
+from ui.keyboards.fields import Id0
+
 
 class AuditNav(CallbackData, prefix="aud"):
-    older_than: int = 0
-    newer_than: int = 0
+    older_than: Id0 = 0
+    newer_than: Id0 = 0
