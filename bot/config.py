@@ -18,6 +18,7 @@ from babel.numbers import get_currency_name
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from models.files import create_secret_file
 from ui.locales import SUPPORTED_LOCALES
 
 DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org"
@@ -301,11 +302,8 @@ def ensure_sandbox_secret(settings: Settings) -> Settings:
     path = settings.data_dir / SECRET_FILE_NAME
     if path.exists():
         key = path.read_text(encoding="utf-8").strip()
-    else:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        key = secrets.token_urlsafe(48)
-        path.write_text(key + "\n", encoding="utf-8")
-        path.chmod(0o600)
+    else:  # 0600 from the first byte, written atomically (models/files.py)
+        key = create_secret_file(path, secrets.token_urlsafe(48) + "\n").strip()
     if len(key) < MIN_SECRET_LENGTH:
         raise ConfigError(f"invalid setting SECRET_KEY: the key in {path} is too short")
     return settings.model_copy(update={"secret_key": SecretStr(key)})
