@@ -65,6 +65,8 @@ class Settings(BaseSettings):
     public_base_url: str | None = None  # how a POS reaches this server (absolute URLs)
     sandbox_host: str = "127.0.0.1"
     sandbox_port: int = Field(default=8080, ge=1, le=65535)
+    sandbox_public: bool = False
+    """Listen on SANDBOX_HOST even when it is not loopback (bot/exposure.py)."""
     log_level: str = "INFO"
     outbox_rate: int = Field(default=25, ge=1, le=1000)
     """Messages a second for everything the bot sends (Telegram allows about 30 without paid
