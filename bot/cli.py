@@ -41,6 +41,12 @@ def _parser() -> argparse.ArgumentParser:
     policy_commands.add_parser(
         "show", help="print the policy in force (POLICY_FILE, else the default preset) as TOML"
     )
+    pos = commands.add_parser("pos", help="the POS API")
+    pos.add_subparsers(dest="pos_command", required=True).add_parser(
+        "key",
+        help="print a new POS_API_SECRET created with timestamps (requests must carry "
+        "X-Regulars-Timestamp: replays are refused)",
+    )
     members = commands.add_parser("members", help="the lifecycle engine: tiers, rhythm, due dates")
     member_commands = members.add_subparsers(dest="members_command", required=True)
     explain = member_commands.add_parser(
@@ -236,6 +242,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "policy" and args.policy_command == "check":
         return _policy_check(args.file)
+    if args.command == "pos":  # needs no settings: a key is made before it is configured
+        from bot.pos_keys import new_pos_key
+
+        print(new_pos_key())
+        return 0
     try:
         settings = load_settings()
         if args.command in {"run", "demo", "qr"} and settings.mode is RunMode.SANDBOX:
