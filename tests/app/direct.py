@@ -32,7 +32,7 @@ from aiogram.methods import (
     TelegramMethod,
 )
 from aiogram.methods.base import TelegramType
-from aiogram.types import CallbackQuery, Chat, Message, Update, User
+from aiogram.types import CallbackQuery, Chat, InlineKeyboardMarkup, Message, Update, User
 from sqlalchemy import func, select
 from sqlmodel import SQLModel
 
@@ -119,6 +119,18 @@ class RecordingSession(BaseSession):
             elif isinstance(method, EditMessageReplyMarkup):
                 out.append(Said(_chat(method), "EditMessageReplyMarkup", ""))
         return out
+
+    def buttons(self, chat_id: int) -> list[tuple[str, str]]:
+        """(label, callback data) of the inline keyboard last sent to `chat_id`."""
+        for method in reversed(self.calls):
+            markup = getattr(method, "reply_markup", None)
+            if _chat(method) == chat_id and isinstance(markup, InlineKeyboardMarkup):
+                return [
+                    (button.text, button.callback_data or "")
+                    for row in markup.inline_keyboard
+                    for button in row
+                ]
+        return []
 
 
 def _chat(method: Any) -> int | None:
