@@ -26,7 +26,7 @@ from sqlalchemy import case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from loyalty import tiers
+from loyalty import privacy, tiers
 from loyalty.audiences import tags_column_value, tags_of
 from loyalty.errors import DomainError
 from loyalty.money import currency_precision
@@ -222,6 +222,7 @@ async def set_marketing(
     if member.marketing_consent is not allowed:
         member.marketing_consent = allowed
         member.consent_at = now
+
     return _profile(member, policy)
 
 
@@ -410,6 +411,8 @@ async def erase(session: AsyncSession, *, telegram_id: int, now: datetime) -> Er
         )
         .execution_options(synchronize_session=False)
     )
+    # copies elsewhere: messages to staff quoting them, consent history, audit details
+    await privacy.forget_copies(session, member_id=member_id, telegram_id=telegram_id)
     check_ins = await queries.delete_check_ins_of(session, telegram_id=telegram_id)
     bills = await queries.delete_bills_of(session, telegram_id=telegram_id)
     frauds = await queries.unlink_fraud_events(session, telegram_id=telegram_id)

@@ -500,6 +500,7 @@ class OutboxMessage(SQLModel, table=True):
         Index("ix_outbox_due", "status", "next_attempt_at"),
         Index("ix_outbox_member_at", "member_id", "created_at"),
         Index("ix_outbox_campaign_status", "campaign_id", "status"),
+        Index("ix_outbox_about_member", "about_member_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -520,6 +521,9 @@ class OutboxMessage(SQLModel, table=True):
     coupon_id: int | None = Field(
         default=None, sa_column=Column(Integer, ForeignKey("coupon.id"), nullable=True)
     )
+    about_member_id: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    """A message to someone else that quotes a member (a complaint forwarded to the managers):
+    erasing that member blanks it too (loyalty.privacy)."""
     status: str = Field(default="pending", max_length=12)
     attempts: int = 0
     next_attempt_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
