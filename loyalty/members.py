@@ -212,17 +212,26 @@ async def clear_birthday(
 
 
 async def set_marketing(
-    session: AsyncSession, *, telegram_id: int, allowed: bool, policy: Policy, now: datetime
+    session: AsyncSession,
+    *,
+    telegram_id: int,
+    allowed: bool,
+    policy: Policy,
+    now: datetime,
+    via: str = "profile",
 ) -> Profile | None:
-    """The member turns offers on or off (/profile, /stop). Setting the same value again keeps
-    the time of the original answer."""
+    """The member turns offers on or off (/profile, /stop: `via`). Setting the same value again
+    keeps the time of the original answer."""
     member = await find_member(session, telegram_id=telegram_id)
     if member is None:
         return None
     if member.marketing_consent is not allowed:
         member.marketing_consent = allowed
         member.consent_at = now
-
+        assert member.id is not None
+        await privacy.record_consent(
+            session, member_id=member.id, allowed=allowed, via=via, now=now
+        )
     return _profile(member, policy)
 
 
@@ -238,6 +247,10 @@ async def answer_enrolment_consent(
         return ConsentAnswer(marketing=member.marketing_consent, changed=False)
     member.marketing_consent = allowed
     member.consent_at = now
+    assert member.id is not None
+    await privacy.record_consent(
+        session, member_id=member.id, allowed=allowed, via="enrolment", now=now
+    )
     return ConsentAnswer(marketing=allowed, changed=True)
 
 
@@ -363,6 +376,11 @@ async def export_data(
         }
         for payment in await queries.member_payments(session, member_id=member.id)
     ]
+    document.update(
+        await privacy.history(
+            session, member_id=member.id, telegram_id=telegram_id, currency=currency
+        )
+    )
     return document
 
 

@@ -573,3 +573,18 @@ class Feedback(SQLModel, table=True):
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     handled_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     handled_by: int | None = Field(default=None, sa_column=Column(BigInteger))
+
+
+class ConsentEvent(SQLModel, table=True):
+    """A member said yes or no to offers (the enrolment question, /profile, /stop): the history
+    /mydata shows. Deleted with the member's personal data on erasure."""
+
+    __tablename__ = "consent_event"
+    __table_args__ = (Index("ix_consent_event_member_at", "member_id", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: int = Field(sa_column=Column(Integer, ForeignKey("member.id"), nullable=False))
+    allowed: bool
+    via: str = Field(max_length=16)
+    """enrolment, profile or stop."""
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
