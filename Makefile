@@ -5,6 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 POSTGRES_TEST_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
+CATALOGUES := ui/catalogues
 
 .PHONY: run test test-postgres lint format demo bench clean i18n-extract i18n-update i18n-compile install
 
@@ -42,16 +43,16 @@ bench: $(STAMP)  ## benchmarks; figures go to bench/RESULTS.md by hand
 	$(BIN)/python -m bench.lifecycle
 	$(BIN)/python -m bench.delivery
 
-i18n-extract: $(STAMP)  ## collect strings into locales/messages.pot
+i18n-extract: $(STAMP)  ## collect strings into ui/catalogues/messages.pot
 	$(BIN)/pybabel extract -F babel.cfg -k _ -k __ -k lazy_gettext --no-location --sort-output \
 		--project=Regulars --version=0.1 --msgid-bugs-address=dev@regulars.invalid \
-		--copyright-holder=Regulars -o locales/messages.pot .
+		--copyright-holder=Regulars -o $(CATALOGUES)/messages.pot .
 
 i18n-update: $(STAMP)  ## merge new strings into every catalogue
-	$(BIN)/pybabel update -i locales/messages.pot -d locales --ignore-obsolete --no-fuzzy-matching
+	$(BIN)/pybabel update -i $(CATALOGUES)/messages.pot -d $(CATALOGUES) --ignore-obsolete --no-fuzzy-matching
 
 i18n-compile: $(STAMP)  ## check that every catalogue compiles (the app compiles them in memory)
-	@tmp=$$(mktemp -d) && cp -r locales/. $$tmp && \
+	@tmp=$$(mktemp -d) && cp -r $(CATALOGUES)/. $$tmp && \
 		$(BIN)/pybabel compile -d $$tmp --statistics && rm -rf $$tmp
 
 clean:
