@@ -64,6 +64,26 @@ def load_catalogue(po_path: Traversable, locale: str) -> gettext.GNUTranslations
     return Translations(fp=buffer, domain=DOMAIN)
 
 
+class CatalogueError(RuntimeError):
+    """A catalogue the app needs is missing (a broken install); the message names where."""
+
+
+def catalogue_path(locale: str, catalogues: Traversable) -> Traversable:
+    return catalogues / locale / "LC_MESSAGES" / f"{DOMAIN}.po"
+
+
+def check_catalogues(catalogues: Traversable | None = None) -> None:
+    """Raise :class:`CatalogueError` unless every translated locale has its `.po` file."""
+    where = LOCALES_DIR if catalogues is None else catalogues
+    missing = [
+        str(catalogue_path(loc, where))
+        for loc in SUPPORTED_LOCALES
+        if loc != "en" and not catalogue_path(loc, where).is_file()
+    ]
+    if missing:
+        raise CatalogueError(f"missing catalogues (a broken install?): {', '.join(missing)}")
+
+
 class PoI18n(I18n):
     """aiogram's I18n fed from `.po` files compiled in memory."""
 
@@ -84,14 +104,12 @@ class PoI18n(I18n):
             I18n.reset_current(token)
 
     def find_locales(self) -> dict[str, gettext.GNUTranslations]:
+        check_catalogues(self.catalogues)
         translations: dict[str, gettext.GNUTranslations] = {}
         for locale in SUPPORTED_LOCALES:
-            po_path = self.catalogues / locale / "LC_MESSAGES" / f"{self.domain}.po"
+            po_path = catalogue_path(locale, self.catalogues)
             if po_path.is_file():
                 translations[locale] = load_catalogue(po_path, locale)
-        missing = [loc for loc in SUPPORTED_LOCALES if loc != "en" and loc not in translations]
-        if missing:
-            raise RuntimeError(f"missing catalogues in {self.catalogues}: {', '.join(missing)}")
         return translations
 
 
