@@ -7,7 +7,8 @@ PYTEST_ARGS ?=
 POSTGRES_TEST_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
 CATALOGUES := ui/catalogues
 
-.PHONY: run test test-postgres lint format demo bench clean i18n-extract i18n-update i18n-compile install
+.PHONY: run test test-postgres lint format demo qr policy policy-check bench clean \
+	i18n-extract i18n-update i18n-compile install
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +38,19 @@ format: $(STAMP)
 
 demo: $(STAMP)  ## a scripted story through the bot and the emulator
 	$(BIN)/regulars demo
+
+TABLES ?= 1-10
+STORE  ?= 1
+OUT    ?= qr
+qr: $(STAMP)  ## printable table QR codes into $(OUT)/: make qr TABLES=1-30 [STORE=1 OUT=qr]
+	$(BIN)/regulars qr tables --store $(STORE) --tables $(TABLES) --out $(OUT)
+
+policy: $(STAMP)  ## print the policy in force (POLICY_FILE, else the frequency preset) as TOML
+	$(BIN)/regulars policy show
+
+policy-check: $(STAMP)  ## check a policy file: make policy-check FILE=my-policy.toml
+	$(if $(FILE),,$(error give the file: make policy-check FILE=my-policy.toml))
+	$(BIN)/regulars policy check $(FILE)
 
 bench: $(STAMP)  ## benchmarks; figures go to bench/RESULTS.md by hand
 	$(BIN)/python -m bench.intake

@@ -51,11 +51,25 @@ class SmokeError(Exception):
     """One line saying what is wrong with the installed package."""
 
 
+NOT_SHIPPED = frozenset({"tests", "bench"})  # packages of the repository, not of the product
+
+
 def shipped_packages() -> list[str]:
-    """The top-level packages pyproject.toml ships (`bot*` -> `bot`)."""
+    """The top-level packages of the product; each must be in pyproject.toml's list."""
     pyproject = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
     include = pyproject["tool"]["setuptools"]["packages"]["find"]["include"]
-    return sorted(pattern.rstrip("*").rstrip(".") for pattern in include)
+    listed = {pattern.rstrip("*").rstrip(".") for pattern in include}
+    found = {
+        path.parent.name
+        for path in REPO.glob("*/__init__.py")
+        if path.parent.name not in NOT_SHIPPED
+    }
+    if found - listed:
+        raise SmokeError(
+            f"packages left out of pyproject.toml [tool.setuptools.packages.find] include: "
+            f"{', '.join(sorted(found - listed))}"
+        )
+    return sorted(found)
 
 
 def tracked_files(package: str) -> list[str]:
