@@ -195,12 +195,16 @@ class EmulatorBase:
                 result["entities"] = [dict(entity) for entity in message.entities]
         if message.photo is not None:
             result["photo"] = [size.photo_size() for size in message.photo]
+            if message.spoiler:
+                result["has_media_spoiler"] = True
         if message.document is not None:
             result["document"] = message.document.document()
         if message.caption:
             result["caption"] = message.caption
             if message.caption_entities:
                 result["caption_entities"] = [dict(e) for e in message.caption_entities]
+            if message.caption_above:
+                result["show_caption_above_media"] = True
         if message.invoice is not None:
             result["invoice"] = message.invoice.telegram()
         if message.successful_payment is not None:

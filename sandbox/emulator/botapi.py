@@ -334,6 +334,8 @@ class BotApiMethods(EmulatorBase):
             caption_entities=entities,
             markup=markup,
             reply_to=reply_to,
+            spoiler=params.boolean("has_spoiler"),
+            caption_above=params.boolean("show_caption_above_media"),
         )
         return self.message_json(chat, message)
 
@@ -490,13 +492,17 @@ class BotApiMethods(EmulatorBase):
             raise bad_request("there is no caption in the message to edit")
         caption, entities = self._caption(params)
         markup = self._markup(params, inline_only=True)
-        if (caption, entities, markup) == (
+        above = params.boolean("show_caption_above_media")
+        if (caption, entities, markup, above) == (
             message.caption,
             message.caption_entities,
             message.inline_markup,
+            message.caption_above,
         ):
             raise bad_request(_NOT_MODIFIED)
         message.caption, message.caption_entities = caption, entities
+        # Like the markup, the layout is what this edit says (false when not given).
+        message.caption_above = message.photo is not None and above
         _replace_inline_markup(message, markup)
         message.edit_date = self._now()
         chat.bot_changed(message.message_id)

@@ -110,6 +110,8 @@ class StoredMessage:
     deleted: bool = False
     successful_payment: dict[str, Any] | None = None
     protected: bool = False
+    spoiler: bool = False  # has_media_spoiler (sendPhoto's has_spoiler)
+    caption_above: bool = False  # show_caption_above_media
     # Order among all the messages in the emulator, every chat and both sides (control API only).
     seq: int = 0
 
