@@ -22,7 +22,7 @@ from .state import (
     StoredMessage,
     TimelineItem,
 )
-from .text import Entity, normalize_entities, trim
+from .text import Entity, normalize_entities, trim, with_detected_urls
 
 _SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 _COMMAND = re.compile(r"^[a-z0-9_]{1,32}$")
@@ -117,7 +117,8 @@ class BotApiMethods(EmulatorBase):
             text, entities = raw, given
         else:
             text, entities = raw, []
-        return trim(text, entities)
+        text, entities = trim(text, entities)
+        return text, with_detected_urls(text, entities)
 
     def _caption(self, params: Params) -> tuple[str | None, list[Entity]]:
         caption, entities = self._formatted(params, "caption", "caption_entities")

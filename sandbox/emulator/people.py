@@ -23,7 +23,7 @@ from .state import (
     StoredMessage,
     User,
 )
-from .text import bot_command_entities
+from .text import bot_command_entities, with_detected_urls
 
 _START_PAYLOAD = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _CHAT_ACTION_SECONDS = 5.0
@@ -110,7 +110,7 @@ class PeopleActions(EmulatorBase):
         self._not_blocked(user)
         text = text.strip()
         update_id, message = self._user_message(
-            user, text=text, entities=bot_command_entities(text)
+            user, text=text, entities=with_detected_urls(text, bot_command_entities(text))
         )
         return {"update_id": update_id, "message_id": message.message_id}
 
@@ -138,7 +138,9 @@ class PeopleActions(EmulatorBase):
             user,
             photo=photo,
             caption=caption,
-            caption_entities=bot_command_entities(caption) if caption else [],
+            caption_entities=(
+                with_detected_urls(caption, bot_command_entities(caption)) if caption else []
+            ),
         )
         return {
             "update_id": update_id,

@@ -121,9 +121,10 @@ def test_photos_show_no_debug_link(
 ) -> None:
     _cast(chat_server)
     qr = Upload(make_png(120, 120), "receipt.png", "image/png")
+    caption = f"Scan to claim\n\n{BOT}?start=CARD7"  # the app adds the QR's link for the web chat
     chat_server.run(
         chat_server.emulator.call(
-            "sendPhoto", Params({"chat_id": DANA, "caption": "Scan to claim"}, {"photo": qr})
+            "sendPhoto", Params({"chat_id": DANA, "caption": caption}, {"photo": qr})
         )
     )
     page.goto(chat_server.url + "/")
@@ -133,7 +134,9 @@ def test_photos_show_no_debug_link(
         has=page.get_by_test_id("photo")
     )
     expect(bot_photo).to_have_count(1)
-    expect(bot_photo.get_by_test_id("msg-text")).to_have_text("Scan to claim")
+    expect(bot_photo.get_by_test_id("msg-text")).to_have_text(
+        re.compile(r"^Scan to claim\s+https://t\.me/RegularsSandboxBot\?start=CARD7$")
+    )
     page.wait_for_function(
         "img => img.complete && img.naturalWidth === 120",
         arg=bot_photo.get_by_test_id("photo").element_handle(),
@@ -150,9 +153,13 @@ def test_photos_show_no_debug_link(
 
     # Only the image and its caption: no file URL above or below the caption.
     for bubble in (bot_photo, mine):
-        text = bubble.inner_text()
-        assert "/sandbox/files/" not in text, text
-        assert not re.search(r"https?://", text), text
+        assert "/sandbox/files/" not in bubble.inner_text()
+    assert not re.search(r"https?://", mine.inner_text())
     assert page.locator("[data-testid=photo-url]").count() == 0
+
+    # The link in the caption is a link (Telegram marks it): tapping it scans the code.
+    bot_photo.get_by_role("link", name=re.compile("start=CARD7")).click()
+    scanned = page.locator("[data-testid=msg][data-from=user] [data-testid=msg-text]").last
+    expect(scanned).to_have_text("Scanned: Dana's member card")
     page.screenshot(path=str(tmp_path / "webchat-photos.png"))
     assert page_errors == []

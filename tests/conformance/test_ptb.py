@@ -79,6 +79,9 @@ async def test_messages_photos_documents_and_files(server: Server, ptb: Bot) -> 
     assert sent.reply_markup == JOIN
     # Offsets count UTF-16 code units (the emoji is two): PTB finds the bold word with them.
     assert list(sent.parse_entities().items()) == [(MessageEntity("bold", 3, 5), "Hello")]
+    # Telegram marks links in plain text as url entities by itself.
+    linked = await ptb.send_message(ALICE, "Our menu: https://example.com/menu.")
+    assert list(linked.parse_entities([MessageEntity.URL]).values()) == ["https://example.com/menu"]
 
     png = make_png(320, 200)
     photo = await ptb.send_photo(
