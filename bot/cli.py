@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bot.config import ConfigError, RunMode, Settings, ensure_sandbox_secret, load_settings
+from ui.locales import CatalogueError, check_catalogues
 
 EXIT_CONFIG = 2
 
@@ -251,7 +252,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings()
         if args.command in {"run", "demo", "qr"} and settings.mode is RunMode.SANDBOX:
             settings = ensure_sandbox_secret(settings)
-    except ConfigError as exc:
+        if args.command in {"run", "demo"}:
+            check_catalogues()
+    except (ConfigError, CatalogueError) as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_CONFIG
     logging.basicConfig(

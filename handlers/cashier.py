@@ -108,7 +108,7 @@ async def counter_amount(
         raise NotAllowed("counter")
     amount = read_amount(message.text or "", currency=store.currency, policy=policy, locale=locale)
     if isinstance(amount, str):  # what is wrong with it, for the person
-        await message.answer(f"{amount}\n{_('Send /cancel to stop.')}")
+        await message.answer(amount + "\n" + _("Send /cancel to stop."))
         return
     token = secrets.token_urlsafe(12)
     await state.set_state(CounterFlow.confirm)
@@ -218,7 +218,7 @@ async def walk_in_bill(
         raise NotAllowed("bill")
     amount = read_amount(command.args or "", currency=store.currency, policy=policy, locale=locale)
     if isinstance(amount, str):  # what is wrong with it, for the person
-        await message.answer(f"{amount}\n{_('Usage: /bill 86.50')}")
+        await message.answer(amount + "\n" + _("Usage: /bill 86.50"))
         return
     receipt = await issue_receipt(
         session,
@@ -362,7 +362,7 @@ async def coupon_amount(
         raise NotAllowed("redeem")
     amount = read_amount(message.text or "", currency=store.currency, policy=policy, locale=locale)
     if isinstance(amount, str):  # what is wrong with it, for the person
-        await message.answer(f"{amount}\n{_('Send /cancel to stop.')}")
+        await message.answer(amount + "\n" + _("Send /cancel to stop."))
         return
     redemption_id = int((await state.get_data())["redemption_id"])
     try:

@@ -135,7 +135,7 @@ async def amount_entered(
         return
     amount = read_amount(message.text or "", currency=store.currency, policy=policy, locale=locale)
     if isinstance(amount, str):  # what is wrong with it, for the person
-        await message.answer(f"{amount}\n{_('Send /cancel to stop.')}")
+        await message.answer(amount + "\n" + _("Send /cancel to stop."))
         return
     usable = await coupons.applicable_for_bill(
         session, telegram_id=message.from_user.id, amount=amount, now=clock.now()
