@@ -17,9 +17,10 @@ import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
+from loyalty.policy import PRESETS as PRESET_NAMES
 from loyalty.policy import PRESETS_DIR, PolicyError, load_policy
 
-PRESETS = {path.stem: tomllib.loads(path.read_text()) for path in PRESETS_DIR.glob("*.toml")}
+PRESETS = {name: tomllib.loads((PRESETS_DIR / f"{name}.toml").read_text()) for name in PRESET_NAMES}
 
 
 def toml_value(value: Any) -> str:
