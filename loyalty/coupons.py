@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from loyalty import offers
 from loyalty.errors import DomainError
 from loyalty.money import currency_precision
 from loyalty.payments import (
@@ -170,10 +171,11 @@ async def issue(
     issued_by: int | None = None,
     terms: CouponTemplate | None = None,
     dish_name: str | None = None,
+    adapted: str = "",
 ) -> CouponView:
     """A coupon from the policy's template `template_key`, or on explicit `terms` (a win-back
-    step's amount) recorded under that key; `dish_name` names a free dish the policy does not
-    (a new dish's tasting)."""
+    step's amount, a template fitted to the member) recorded under that key; `dish_name` names
+    a free dish the policy does not (a new dish's tasting); `adapted` what was fitted."""
     template = terms or policy.coupons.templates.get(template_key)
     if template is None:
         raise CouponProblem("unknown_template")
@@ -198,6 +200,7 @@ async def issue(
         issued_by=issued_by,
         issued_at=now,
         valid_until=valid_until(template, now=now, timezone=store.timezone),
+        adapted=adapted[:200],
     )
     session.add(coupon)
     await session.flush()
@@ -539,6 +542,7 @@ async def redeem_at_counter(
     )
     if won.rowcount != 1:  # type: ignore[attr-defined]
         raise CouponProblem("used")
+    await offers.answered(session, member_id=coupon.member_id)
     await session.execute(
         update(CouponRedemption)
         .where(col(CouponRedemption.id) == redemption_id)
@@ -656,6 +660,7 @@ async def settle_for_bill(
         .values(status=REDEEMED, redeemed_at=now, payment_id=payment_id)
         .execution_options(synchronize_session="fetch")
     )
+    await offers.answered(session, member_id=coupon.member_id)
     return coupon
 
 

@@ -50,6 +50,15 @@ class Recipient:
     birthday: date | None = None
     name: str = ""
     store_name: str = ""
+    lost_due_at: datetime | None = None
+    unanswered_offers: int = 0
+    treatment_tier: str = ""
+    """The tier automated campaigns treat them as (loyalty.offers.treatment_tiers); "" until
+    a campaign has looked it up: their tier then."""
+
+    @property
+    def treated_as(self) -> str:
+        return self.treatment_tier or self.tier
 
 
 @dataclass(slots=True)
@@ -129,6 +138,8 @@ async def recipients(session: AsyncSession, *, member_ids: Sequence[int]) -> lis
             col(Member.birthday),
             col(Member.display_name),
             col(Store.name),
+            col(Member.lost_due_at),
+            col(Member.unanswered_offers),
         )
         .join(TelegramUser, col(TelegramUser.id) == col(Member.telegram_user_id))
         .join(Store, col(Store.id) == col(Member.store_id))
@@ -136,8 +147,10 @@ async def recipients(session: AsyncSession, *, member_ids: Sequence[int]) -> lis
         .order_by(col(Member.id))
     )
     return [
-        Recipient(mid, tid, tier, loc, code, tz, consent, blocked is not None, day, name, store)
-        for mid, tid, tier, loc, code, tz, consent, blocked, day, name, store in rows.all()
+        Recipient(
+            mid, tid, tier, loc, code, tz, consent, blocked is not None, day, name, store, lost, n
+        )
+        for mid, tid, tier, loc, code, tz, consent, blocked, day, name, store, lost, n in rows.all()
     ]
 
 

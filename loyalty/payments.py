@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loyalty import lifecycle, refresh, tiers
+from loyalty import lifecycle, offers, refresh, tiers
 from loyalty.channels import Channel as Channel
 from loyalty.errors import DomainError
 from loyalty.money import plain_amount
@@ -301,6 +301,7 @@ async def _credit(
         payment.visit_id = visit.id
         if member.first_visit_at is None:
             member.first_visit_at = now
+        await offers.answered_by_visit(session, policy=policy, member=member, now=now)
     payment.member_id = member.id
     payment.status = PaymentStatus.CREDITED.value
     payment.credited_at = now
@@ -350,7 +351,8 @@ async def _credit(
         paying=payment,
     )
     await session.flush()
-    up = change is not None and change.direction == "up"
+    # an upgrade is congratulated with the receipt, unless this tier was congratulated lately
+    up = change is not None and change.congratulated_at is not None
     return await _outcome(
         session,
         payment,
@@ -399,12 +401,28 @@ async def _reassess(
             session, member=member, policy=policy, now=now, history=history
         )
     change = None
-    if status.tier != member.tier:
-        direction = refresh.direction(policy, before=member.tier, after=status.tier)
+    target = status.tier
+    if policy.tiers.rank(target) < policy.tiers.rank(member.tier):  # down: after the grace
+        lenient = await tiers.status_of(
+            session,
+            member=member,
+            policy=policy,
+            now=now,
+            history=history,
+            grace_days=policy.tiers.downgrade_grace_days,
+        )
+        target = tiers.settle(
+            policy, stored=member.tier, strict=target, lenient=lenient.tier, in_episode=False
+        )
+    if target != member.tier:
+        direction = refresh.direction(policy, before=member.tier, after=target)
+        cheered = direction == "up" and not await refresh.congratulated(
+            session, policy=policy, member_ids=[member.id], tier=target, now=now
+        )
         change = TierChange(
             member_id=member.id,
             from_tier=member.tier,
-            to_tier=status.tier,
+            to_tier=target,
             direction=direction,
             reason=reason,
             at=now,
@@ -413,9 +431,10 @@ async def _reassess(
             notified_at=now
             if direction == "up" or not refresh.needs_notice(policy, direction=direction)
             else None,
+            congratulated_at=now if cheered else None,
         )
         session.add(change)
-        member.tier = status.tier
+        member.tier = target
         member.tier_since = now
     if visit_at is not None or rebuild:
         norms = await refresh.norms_for(

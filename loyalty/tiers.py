@@ -75,15 +75,28 @@ class TierStatus:
     """The next rung is reached by meeting any one of the missing thresholds, not all of them."""
 
 
-def assess(policy: Policy, inp: TierInput, *, now: datetime) -> TierStatus:
-    """The member's tier as of `now` and what the next one takes."""
+def settle(policy: Policy, *, stored: str, strict: str, lenient: str, in_episode: bool) -> str:
+    """The tier a member moves to: up at once to `strict` (the tier as of now); down only as
+    far as `lenient` allows (the tier counting tiers.downgrade_grace_days more), and never
+    while their win-back episode is open (lapsed, not yet lost)."""
+    rank = policy.tiers.rank
+    if rank(strict) >= rank(stored):
+        return strict
+    if in_episode:
+        return stored
+    return lenient if rank(lenient) < rank(stored) else stored
+
+
+def assess(policy: Policy, inp: TierInput, *, now: datetime, grace_days: int = 0) -> TierStatus:
+    """The member's tier as of `now` and what the next one takes (`grace_days`: the window
+    reaches that many days further back — the tier a downgrade may go to)."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     tiers = policy.tiers
     spends = list(inp.spend_by_visit) if inp.spend_by_visit else [_ZERO] * len(inp.visits)
     if len(spends) != len(inp.visits):
         raise ValueError("spend_by_visit must be empty or hold one amount per visit")
-    window = timedelta(days=tiers.window_days)
+    window = timedelta(days=tiers.window_days + grace_days)
     counted = sorted(
         (visit, spend)
         for visit, spend in zip(inp.visits, spends, strict=True)
@@ -176,6 +189,7 @@ async def status_of(
     now: datetime,
     history: Sequence[tuple[datetime, Decimal]] | None = None,
     new_member: bool = False,
+    grace_days: int = 0,
 ) -> TierStatus:
     """A member's tier as of `now`, from their standing (not voided) visits (`history`, when the
     caller has loaded it already), and the referrals and suggestions of the window.
@@ -186,7 +200,7 @@ async def status_of(
     assert member.id is not None
     if history is None:
         history = await queries.visit_history(session, member_id=member.id)
-    since = now - timedelta(days=policy.tiers.window_days)
+    since = now - timedelta(days=policy.tiers.window_days + grace_days)
     referrals = suggestions = 0  # counted only where a rung asks for them (a payment's path)
     ladder = policy.tiers.ladder
     if not new_member and any(rung.min_referrals for rung in ladder):
@@ -200,4 +214,4 @@ async def status_of(
         suggestions=suggestions,
         member_since=member.enrolled_at,
     )
-    return assess(policy, inp, now=now)
+    return assess(policy, inp, now=now, grace_days=grace_days)

@@ -121,6 +121,7 @@ def default_jobs() -> list[Job]:
         Job(name="birthdays", every=timedelta(minutes=30), run=campaign_jobs.birthdays),
         Job(name="second_visits", every=timedelta(minutes=30), run=campaign_jobs.second_visits),
         Job(name="winback", every=timedelta(minutes=30), run=campaign_jobs.winback),
+        Job(name="turns", every=timedelta(minutes=30), run=campaign_jobs.turns),
         Job(name="holidays", every=timedelta(minutes=30), run=campaign_jobs.holidays),
         Job(name="broadcasts", every=timedelta(minutes=1), run=run_broadcasts),
         Job(name="new_dishes", every=timedelta(minutes=5), run=campaign_jobs.plan_new_dishes),
