@@ -15,6 +15,7 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.locales import LANGUAGE_NAMES
 from bot.texts import stage_name, taste_name
+from bot.winback_texts import turn_name
 from loyalty.audiences import Choices, Segment
 from loyalty.broadcasts import Broadcast
 from loyalty.policy import Policy
@@ -68,6 +69,7 @@ def segment_keyboard(
     groups: list[tuple[str, list[tuple[str, str]]]] = [
         ("tiers", [(t, policy.tiers.display_name(t, locale)) for t in choices.tiers]),
         ("stages", [(s, stage_name(s)) for s in choices.stages]),
+        ("turns", [(t, turn_name(t)) for t in choices.turns]),
         ("languages", [(lang, LANGUAGE_NAMES[lang]) for lang in choices.languages]),
         ("tags", [(t, taste_name(policy, t, locale)) for t in choices.tags]),
         ("stores", [(str(i), name) for i, name in choices.stores]),

@@ -15,6 +15,7 @@ from bot.charts import StatsLabels, format_count
 from bot.formatting import format_date, format_local_datetime, format_money
 from bot.locales import babel_locale
 from bot.texts import stage_name
+from bot.winback_texts import care_only_line
 from loyalty.policy import Policy
 from loyalty.reports import LIFT_WINDOW, CampaignResult, Lift, StoreStats
 from loyalty.stores import StoreInfo
@@ -87,6 +88,7 @@ def stats_text(stats: StoreStats, *, policy: Policy, store: StoreInfo, locale: s
         _("• {name}: {count}").format(name=stage_name(b.key), count=count(b.count))
         for b in stats.stages
     ]
+    lines.append(care_only_line(count(stats.care_only)))
     lines += [
         "",
         _(

@@ -31,6 +31,7 @@ from bot.keyboards_console import (
 )
 from bot.locales import LANGUAGE_NAMES
 from bot.texts import stage_name, taste_name
+from bot.winback_texts import turn_name
 from loyalty import audiences, broadcasts, roles
 from loyalty.audiences import Segment, SegmentProblem
 from loyalty.broadcasts import Broadcast, BroadcastProblem
@@ -67,6 +68,9 @@ def segment_text(segment: Segment, policy: Policy, locale: str) -> str:
     if segment.stages:
         names = ", ".join(stage_name(s) for s in segment.stages)
         parts.append(_("stage: {names}").format(names=names))
+    if segment.turns:
+        names = ", ".join(turn_name(t) for t in segment.turns)
+        parts.append(_("turn: {names}").format(names=names))
     if segment.languages:
         names = ", ".join(LANGUAGE_NAMES.get(lang, lang) for lang in segment.languages)
         parts.append(_("language: {names}").format(names=names))

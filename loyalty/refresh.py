@@ -103,6 +103,19 @@ def stage_case(policy: Policy, *, now: datetime) -> ColumnElement[str]:
     )
 
 
+def turn_case(*, now: datetime) -> ColumnElement[str]:
+    """A member's turning point as of `now` as an SQL expression (lifecycle.turned: cooling once
+    the cooling date passed, even before the nightly refresh has marked it)."""
+    at = literal(now, UTCDateTime())
+    return case(
+        (
+            and_(col(Member.cooling_due_at).is_not(None), col(Member.cooling_due_at) <= at),
+            Turn.COOLING.value,
+        ),
+        else_=col(Member.turn),
+    )
+
+
 # -- cohort norms ------------------------------------------------------------------------------
 
 
