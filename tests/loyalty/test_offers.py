@@ -43,17 +43,25 @@ def _fit(
 
 def test_a_minimum_above_the_typical_bill_is_lowered_to_it(policy: Policy) -> None:
     fitted = _fit(policy, "twenty_off_100", D("80.60"))
-    assert (fitted.key, fitted.terms.min_spend, fitted.terms.value) == ("twenty_off_100", 80, 20)
+    assert (fitted.key, fitted.terms.min_spend, fitted.terms.value) == (
+        "twenty_off_100",
+        D(80),
+        D(20),
+    )
     assert fitted.adapted == "min_spend 100->80"  # a whole unit, never above the median
 
 
 def test_a_template_may_say_pick_the_smaller_one(policy: Policy) -> None:
     # forty_off_150 says: smaller = twenty_off_100, which is then lowered to the bill
     fitted = _fit(policy, "forty_off_150", D(120))
-    assert (fitted.key, fitted.terms.value, fitted.terms.min_spend) == ("twenty_off_100", 20, 100)
+    assert (fitted.key, fitted.terms.value, fitted.terms.min_spend) == (
+        "twenty_off_100",
+        D(20),
+        D(100),
+    )
     assert fitted.adapted == "template forty_off_150->twenty_off_100"
     low = _fit(policy, "forty_off_150", D(60))
-    assert (low.key, low.terms.min_spend) == ("twenty_off_100", 60)
+    assert (low.key, low.terms.min_spend) == ("twenty_off_100", D(60))
     assert low.adapted == "template forty_off_150->twenty_off_100; min_spend 100->60"
 
 
@@ -109,7 +117,6 @@ async def _pay(
     *,
     at: datetime,
     ref: str,
-    amount: D = D(80),
 ) -> int:
     async with factory() as session, session.begin():
         outcome = await record_payment(
@@ -117,7 +124,7 @@ async def _pay(
             source=PaymentSource.POS,
             external_id=ref,
             store=store,
-            amount=amount,
+            amount=D(80),
             currency="CNY",
             payer=Payer(telegram_id=501, first_name="Kai", channel=Channel.CHAT),
             policy=policy,
@@ -279,7 +286,7 @@ async def test_turns_are_a_broadcast_segment_and_the_unmoved_are_counted_in_stat
         ids.append(outcome.member_id)
     later = NOON + timedelta(days=2)
     async with factory() as session, session.begin():
-        rows = {
+        rows: dict[int, dict[str, object]] = {
             ids[0]: {"turn": "rising"},
             ids[1]: {"turn": "cooling", "unanswered_offers": 2},
             # not marked yet by the nightly refresh, but the cooling date has passed
@@ -287,7 +294,9 @@ async def test_turns_are_a_broadcast_segment_and_the_unmoved_are_counted_in_stat
             ids[3]: {"unanswered_offers": 1, "cooling_due_at": NOON + timedelta(days=3)},
         }
         for member_id, values in rows.items():
-            await session.execute(update(Member).where(col(Member.id) == member_id).values(values))
+            await session.execute(
+                update(Member).where(col(Member.id) == member_id).values(**values)
+            )
 
     async def count(*turns: str) -> int:
         async with factory() as session:
