@@ -139,7 +139,7 @@ class _QRTablesError(Exception):
 
 
 async def _bot_username(settings: Settings) -> str:
-    from bot.qr_images import SANDBOX_BOT_USERNAME
+    from ui.images import SANDBOX_BOT_USERNAME
 
     if settings.bot_token is None:
         return SANDBOX_BOT_USERNAME
@@ -191,13 +191,13 @@ async def _qr_tables_store(settings: Settings, store_id: int, numbers: list[int]
 
 
 def _qr_tables(settings: Settings, args: argparse.Namespace) -> None:
-    from bot.qr_images import (
+    from loyalty.qr import QRSigner, TablePayload, deep_link
+    from ui.images import (
         DEFAULT_CAPTION,
         DEFAULT_LABEL,
         parse_table_numbers,
         write_table_codes,
     )
-    from loyalty.qr import QRSigner, TablePayload, deep_link
 
     store_text = str(args.store).strip()
     if not store_text.isascii() or not store_text.isdigit() or int(store_text) < 1:

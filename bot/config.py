@@ -18,9 +18,12 @@ from babel.numbers import get_currency_name
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from ui.locales import SUPPORTED_LOCALES
+
 DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org"
 SECRET_FILE_NAME = "secret_key"
 MIN_SECRET_LENGTH = 32
+SANDBOX_PROVIDER_TOKEN = "sandbox-provider-token"  # the emulator accepts any provider token
 
 
 class RunMode(StrEnum):
@@ -155,8 +158,6 @@ class Settings(BaseSettings):
     @field_validator("default_locale")
     @classmethod
     def _locale(cls, value: str) -> str:
-        from bot.locales import SUPPORTED_LOCALES
-
         if value not in SUPPORTED_LOCALES:
             raise ValueError(f"{value!r} is not one of {', '.join(SUPPORTED_LOCALES)}")
         return value
@@ -234,6 +235,16 @@ class Settings(BaseSettings):
         if self.secret_key is None:
             raise ConfigError("SECRET_KEY: not loaded (call ensure_sandbox_secret first)")
         return self.secret_key.get_secret_value().encode()
+
+    def effective_payment_token(self) -> str | None:
+        """The Telegram Payments provider token for invoices in the chat: PAYMENT_PROVIDER_TOKEN;
+        in a sandbox run without it, a test token (the emulator accepts any provider); else None
+        (diners are sent to the counter)."""
+        if self.payment_provider_token is not None:
+            return self.payment_provider_token.get_secret_value()
+        if self.bot_token is None:
+            return SANDBOX_PROVIDER_TOKEN
+        return None
 
     def effective_pos_secret(self) -> bytes | None:
         """The key POS requests are signed with: POS_API_SECRET; in a sandbox run without it, a

@@ -1,12 +1,12 @@
-"""The HTTP side every run mode serves: a health check and the POS API (bot/pos_api.py)."""
+"""The HTTP side every run mode serves: a health check and the POS API (api/pos.py)."""
 
 from __future__ import annotations
 
 from aiohttp import web
 from sqlalchemy import text
 
+from api.pos import PosDeps, add_pos_routes
 from bot.config import RunMode
-from bot.pos_api import add_pos_routes
 from bot.services import Services
 
 SERVICES_KEY = web.AppKey("services", Services)
@@ -31,4 +31,13 @@ def add_app_routes(
     app[MODE_KEY] = mode
     app[BOT_USERNAME_KEY] = bot_username
     app.router.add_get("/healthz", healthz)
-    add_pos_routes(app, services, bot_username)
+    deps = PosDeps(
+        session_factory=services.session_factory,
+        clock=services.clock,
+        policy=services.policy,
+        signer=services.signer,
+        secret=services.settings.effective_pos_secret(),
+        public_base_url=services.settings.public_base_url,
+        bot_username=bot_username,
+    )
+    add_pos_routes(app, deps)

@@ -14,7 +14,6 @@ from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 from redis.asyncio import Redis
 
-from bot.commands import register_commands
 from bot.config import RunMode, Settings
 from bot.factory import build_bot, build_dispatcher, build_worker
 from bot.http import add_app_routes
@@ -23,6 +22,7 @@ from loyalty.clock import SystemClock
 from scheduler import JobContext, Scheduler, default_jobs
 from scheduler.delivery import RateBudget
 from scheduler.shared import LeaderLease, SharedWindow
+from ui.commands import register_commands
 
 log = logging.getLogger(__name__)
 

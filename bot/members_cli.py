@@ -9,12 +9,12 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from bot.config import Settings
-from bot.formatting import format_money
 from loyalty import explain as explaining
 from loyalty import refresh
 from loyalty.policy import Policy, load_policy
 from models.db import create_engine, create_session_factory
 from models.migrate import upgrade
+from ui.formatting import format_money
 
 
 class MembersCLIError(Exception):

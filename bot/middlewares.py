@@ -20,9 +20,9 @@ from aiogram.types import TelegramObject, Update, User
 from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.i18n import locale_from_language_code
 from loyalty import housekeeping, people, roles
 from loyalty.clock import Clock
+from ui.locales import resolve_locale
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 log = logging.getLogger(__name__)
@@ -123,14 +123,6 @@ class LocaleMiddleware(BaseMiddleware):
         data["i18n"] = self.i18n
         with self.i18n.context(), self.i18n.use_locale(locale):
             return await handler(event, data)
-
-
-def resolve_locale(data: dict[str, Any], default: str) -> str:
-    person: people.Person | None = data.get("person")
-    if person is not None and person.locale:
-        return person.locale
-    user: User | None = data.get("event_from_user")
-    return locale_from_language_code(user.language_code if user else None, default)
 
 
 class RoleMiddleware(BaseMiddleware):

@@ -14,11 +14,9 @@ from typing import Any
 from aiogram import Bot, Dispatcher
 from aiohttp import web
 
-from bot.commands import register_commands
 from bot.config import RunMode, Settings, ensure_sandbox_secret
 from bot.factory import build_bot, build_dispatcher, build_worker
 from bot.http import add_app_routes
-from bot.qr_images import SANDBOX_BOT_USERNAME
 from bot.services import Services
 from loyalty import roles
 from loyalty.clock import MovableClock
@@ -29,6 +27,8 @@ from sandbox.emulator import BotAPIEmulator
 from sandbox.webchat import add_webchat_routes
 from scheduler import JobContext, Scheduler, default_jobs
 from scheduler.delivery import DeliveryWorker, RateBudget
+from ui.commands import register_commands
+from ui.images import SANDBOX_BOT_USERNAME
 
 log = logging.getLogger(__name__)
 

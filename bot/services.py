@@ -8,13 +8,13 @@ from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.config import Settings
-from bot.i18n import build_i18n
 from loyalty.clock import Clock
 from loyalty.policy import Policy, load_policy
 from loyalty.qr import QRSigner
 from loyalty.stores import StoreInfo, ensure_default_store
 from models.db import create_engine, create_session_factory
 from models.migrate import upgrade
+from ui.locales import build_i18n
 
 
 @dataclass(slots=True)

@@ -17,8 +17,17 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import ngettext
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.formatting import format_local_datetime
-from bot.keyboards_console import (
+from loyalty import audiences, broadcasts, roles
+from loyalty.audiences import Segment, SegmentProblem
+from loyalty.broadcasts import Broadcast, BroadcastProblem
+from loyalty.clock import Clock
+from loyalty.errors import NotAllowed
+from loyalty.outbox import PlanResult, next_send_time
+from loyalty.policy import Policy
+from loyalty.stores import StoreInfo
+from models.tables import Role
+from ui.formatting import format_local_datetime
+from ui.keyboards.console import (
     BroadcastAct,
     BroadcastAt,
     BroadcastVersion,
@@ -29,18 +38,9 @@ from bot.keyboards_console import (
     segment_keyboard,
     when_keyboard,
 )
-from bot.locales import LANGUAGE_NAMES
-from bot.texts import stage_name, taste_name
-from bot.winback_texts import turn_name
-from loyalty import audiences, broadcasts, roles
-from loyalty.audiences import Segment, SegmentProblem
-from loyalty.broadcasts import Broadcast, BroadcastProblem
-from loyalty.clock import Clock
-from loyalty.errors import NotAllowed
-from loyalty.outbox import PlanResult, next_send_time
-from loyalty.policy import Policy
-from loyalty.stores import StoreInfo
-from models.tables import Role
+from ui.locales import LANGUAGE_NAMES
+from ui.texts import stage_name, taste_name
+from ui.winback_texts import turn_name
 
 WakeJob = Callable[[str], None]
 

@@ -16,11 +16,6 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.formatting import format_local_time, format_money
-from bot.keyboards_pay import CashierCancel, CashierConfirm, cashier_confirm_keyboard
-from bot.keyboards_wallet import CouponConfirm, confirm_coupon_keyboard
-from bot.qr_images import qr_png
-from bot.texts import coupon_problem_text, coupon_text, coupon_until
 from handlers.pay import read_amount
 from handlers.receipts import receipt_text, send_card, tell_payer, their_locale
 from loyalty import coupons, visits
@@ -39,6 +34,11 @@ from loyalty.qr import CardPayload, CouponPayload, QRSigner, ReceiptPayload, dee
 from loyalty.stores import StoreInfo
 from models import queries
 from models.tables import Role
+from ui.formatting import format_local_time, format_money
+from ui.images import qr_png
+from ui.keyboards.pay import CashierCancel, CashierConfirm, cashier_confirm_keyboard
+from ui.keyboards.wallet import CouponConfirm, confirm_coupon_keyboard
+from ui.texts import coupon_problem_text, coupon_text, coupon_until
 
 
 class CounterFlow(StatesGroup):

@@ -9,11 +9,11 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import ngettext
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.keyboards_pay import pay_keyboard
 from loyalty import referrals, visits
 from loyalty.clock import Clock
 from loyalty.qr import ReferralPayload, TablePayload
 from loyalty.stores import StoreInfo
+from ui.keyboards.pay import pay_keyboard
 
 
 async def at_table(

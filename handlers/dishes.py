@@ -14,8 +14,6 @@ from aiogram.types import CallbackQuery, InaccessibleMessage, Message
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.keyboards_console import TagPick, tags_keyboard
-from bot.texts import taste_name
 from loyalty import dishes
 from loyalty.clock import Clock
 from loyalty.dishes import DishProblem
@@ -23,6 +21,8 @@ from loyalty.errors import NotAllowed
 from loyalty.policy import Policy
 from loyalty.stores import StoreInfo
 from models.tables import Role
+from ui.keyboards.console import TagPick, tags_keyboard
+from ui.texts import taste_name
 
 WakeJob = Callable[[str], None]
 

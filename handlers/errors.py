@@ -12,12 +12,12 @@ from aiogram.types import ErrorEvent
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
-from bot.middlewares import resolve_locale
 from loyalty.bills import BillProblem
 from loyalty.errors import DomainError, NotAllowed, UnsupportedLocale
 from loyalty.payments import ReceiptProblem, RefundProblem
 from loyalty.staff import InviteProblem, StaffGone
 from loyalty.visits import UnknownTable
+from ui.locales import resolve_locale
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,6 @@ from zoneinfo import ZoneInfo
 
 from aiogram import Bot, Router
 from aiogram.filters import Command
-from aiogram.filters.callback_data import CallbackData
 from aiogram.types import (
     BufferedInputFile,
     CallbackQuery,
@@ -20,13 +19,14 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import ngettext
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.formatting import format_date, format_local_time
 from loyalty import audit, export
 from loyalty.clock import Clock
 from loyalty.errors import NotAllowed
 from loyalty.policy import Policy
 from loyalty.stores import StoreInfo
 from models.tables import Role
+from ui.formatting import format_date, format_local_time
+from ui.keyboards.audit import AuditNav
 
 _DETAIL_CHARS = 80
 _MESSAGE_CHARS = 4096
@@ -86,11 +86,6 @@ async def export_csv(
 
 
 # -- /audit ------------------------------------------------------------------------------------
-
-
-class AuditNav(CallbackData, prefix="aud"):
-    older_than: int = 0
-    newer_than: int = 0
 
 
 def action_text(action: str) -> str:

@@ -23,17 +23,6 @@ from aiogram.utils.i18n import gettext as _
 from babel.numbers import format_decimal
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import Settings
-from bot.formatting import format_date, format_local_time
-from bot.keyboards_feedback import (
-    MarkHandled,
-    RateVisit,
-    SuggestAbout,
-    handled_keyboard,
-    stars,
-    suggestion_keyboard,
-)
-from bot.locales import babel_locale
 from handlers.receipts import their_locale
 from loyalty import feedback, outbox
 from loyalty.clock import Clock
@@ -42,6 +31,16 @@ from loyalty.feedback import FeedbackProblem
 from loyalty.policy import Policy
 from loyalty.stores import StoreInfo
 from models.tables import Role
+from ui.formatting import format_date, format_local_time
+from ui.keyboards.feedback import (
+    MarkHandled,
+    RateVisit,
+    SuggestAbout,
+    handled_keyboard,
+    stars,
+    suggestion_keyboard,
+)
+from ui.locales import babel_locale
 
 
 class FeedbackFlow(StatesGroup):
@@ -85,7 +84,7 @@ def _kind_name(kind: str) -> str:
 async def _tell_staff(
     session: AsyncSession,
     *,
-    settings: Settings,
+    owner_ids: tuple[int, ...],
     i18n: I18n,
     text: Callable[[str], str],
     dedupe: str,
@@ -95,7 +94,7 @@ async def _tell_staff(
     """A message to every owner and the store's managers, in each one's language
     (`text(locale)`), through the outbox: sent at once, retried if need be, once per `dedupe`
     and person."""
-    staff = await feedback.staff_to_tell(session, owner_ids=settings.owner_ids, store_id=store_id)
+    staff = await feedback.staff_to_tell(session, owner_ids=owner_ids, store_id=store_id)
     for telegram_id in staff:
         with i18n.use_locale(await their_locale(session, i18n, telegram_id)):
             rendered = text(i18n.current_locale)
@@ -113,7 +112,7 @@ async def rated(
     callback_data: RateVisit,
     session: AsyncSession,
     state: FSMContext,
-    settings: Settings,
+    owner_ids: tuple[int, ...],
     policy: Policy,
     clock: Clock,
     i18n: I18n,
@@ -149,7 +148,7 @@ async def rated(
 
         await _tell_staff(
             session,
-            settings=settings,
+            owner_ids=owner_ids,
             i18n=i18n,
             text=alert,
             dedupe=f"low-rating:{outcome.feedback_id}",
@@ -187,7 +186,7 @@ async def complaint_written(
     message: Message,
     state: FSMContext,
     session: AsyncSession,
-    settings: Settings,
+    owner_ids: tuple[int, ...],
     policy: Policy,
     clock: Clock,
     i18n: I18n,
@@ -224,7 +223,7 @@ async def complaint_written(
 
     await _tell_staff(
         session,
-        settings=settings,
+        owner_ids=owner_ids,
         i18n=i18n,
         text=forward,
         dedupe=f"complaint:{complaint.feedback_id}",

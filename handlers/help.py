@@ -6,9 +6,9 @@ from aiogram import Router
 from aiogram.filters import Command
 from aiogram.types import Message
 
-from bot.texts import help_text
 from loyalty.stores import StoreInfo
 from models.tables import Role
+from ui.texts import help_text
 
 
 async def show_help(message: Message, store: StoreInfo, role: Role) -> None:

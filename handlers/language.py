@@ -9,11 +9,11 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.commands import register_chat_commands
-from bot.i18n import LANGUAGE_NAMES, SUPPORTED_LOCALES
-from bot.keyboards import LanguageChoice, Menu, language_keyboard
 from loyalty import people
 from loyalty.clock import Clock
+from ui.commands import register_chat_commands
+from ui.keyboards.start import LanguageChoice, Menu, language_keyboard
+from ui.locales import LANGUAGE_NAMES, SUPPORTED_LOCALES
 
 
 def _prompt() -> str:

@@ -13,7 +13,6 @@ from zoneinfo import ZoneInfo
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command
-from aiogram.filters.callback_data import CallbackData
 from aiogram.types import (
     BufferedInputFile,
     CallbackQuery,
@@ -27,47 +26,20 @@ from aiogram.utils.i18n import ngettext
 from babel.dates import format_skeleton, get_month_names
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.formatting import format_date, format_money, format_points
-from bot.i18n import LANGUAGE_NAMES
-from bot.keyboards import language_keyboard
-from bot.keyboards_console import TagPick, tags_keyboard
-from bot.locales import babel_locale
-from bot.texts import not_a_member_text, taste_name
 from handlers.receipts import send_card
 from loyalty import members
 from loyalty.clock import Clock
 from loyalty.policy import Policy
 from loyalty.qr import QRSigner, ReferralPayload, deep_link
 from loyalty.stores import StoreInfo
+from ui.formatting import format_date, format_money, format_points
+from ui.keyboards.console import TagPick, tags_keyboard
+from ui.keyboards.profile import BirthdayPick, ConsentChoice, ForgetChoice, ProfileAction
+from ui.keyboards.start import language_keyboard
+from ui.locales import LANGUAGE_NAMES, babel_locale
+from ui.texts import not_a_member_text, taste_name
 
 EXPORT_FILE_NAME = "regulars-my-data.json"
-
-
-# -- callback data ------------------------------------------------------------------------
-
-
-class ProfileAction(CallbackData, prefix="prof"):
-    """A button of the /profile panel: birthday, language, offers_on, offers_off, forget_birthday,
-    back."""
-
-    action: str
-
-
-class BirthdayPick(CallbackData, prefix="bday"):
-    """The date picker: a month (day 0: show that month's days), then a day."""
-
-    month: int
-    day: int = 0
-
-
-class ConsentChoice(CallbackData, prefix="consent"):
-    """The answer to the enrolment question (offers yes / no)."""
-
-    allowed: bool
-
-
-class ForgetChoice(CallbackData, prefix="forget"):
-    confirm: bool
 
 
 # -- texts --------------------------------------------------------------------------------

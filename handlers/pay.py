@@ -14,11 +14,6 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import Settings
-from bot.formatting import format_money
-from bot.keyboards_pay import PayStart
-from bot.keyboards_wallet import BillCoupon, bill_coupon_button, no_coupon_button, rows
-from bot.texts import coupon_problem_text, coupon_text
 from handlers.receipts import tell_payer, tell_referrer
 from loyalty import bills, coupons, stores
 from loyalty.bills import BillProblem, BillProblemKind
@@ -28,21 +23,15 @@ from loyalty.payments import Channel, Payer, StoreRef, claim_receipt
 from loyalty.policy import Policy
 from loyalty.qr import QRSigner, ReceiptPayload
 from loyalty.stores import StoreInfo
-
-SANDBOX_PROVIDER_TOKEN = "sandbox-provider-token"
+from ui.formatting import format_money
+from ui.keyboards.pay import PayStart
+from ui.keyboards.wallet import BillCoupon, bill_coupon_button, no_coupon_button, rows
+from ui.texts import coupon_problem_text, coupon_text
 
 
 class PayFlow(StatesGroup):
     amount = State()
     coupon = State()
-
-
-def provider_token(settings: Settings) -> str | None:
-    if settings.payment_provider_token is not None:
-        return settings.payment_provider_token.get_secret_value()
-    if settings.bot_token is None:  # sandbox: the emulator accepts any provider
-        return SANDBOX_PROVIDER_TOKEN
-    return None
 
 
 def amount_prompt(currency: str, locale: str) -> str:
@@ -56,7 +45,7 @@ async def ask_amount(
     query: CallbackQuery,
     callback_data: PayStart,
     state: FSMContext,
-    settings: Settings,
+    payment_token: str | None,
     session: AsyncSession,
     locale: str,
     policy: Policy,
@@ -64,7 +53,7 @@ async def ask_amount(
     await query.answer()
     if query.message is None:
         return
-    if provider_token(settings) is None:
+    if payment_token is None:
         await query.message.answer(
             _(
                 "Paying in the chat is not set up here yet. Please pay at the counter and "
@@ -83,12 +72,12 @@ async def ask_amount(
 async def pay_command(
     message: Message,
     state: FSMContext,
-    settings: Settings,
+    payment_token: str | None,
     store: StoreInfo,
     locale: str,
     policy: Policy,
 ) -> None:
-    if provider_token(settings) is None:
+    if payment_token is None:
         await message.answer(
             _(
                 "Paying in the chat is not set up here yet. Please pay at the counter and "
@@ -131,7 +120,7 @@ async def amount_entered(
     message: Message,
     state: FSMContext,
     session: AsyncSession,
-    settings: Settings,
+    payment_token: str | None,
     clock: Clock,
     locale: str,
     policy: Policy,
@@ -140,7 +129,7 @@ async def amount_entered(
     assert message.from_user is not None
     data = await state.get_data()
     store = await stores.store_info(session, store_id=int(data.get("store_id", 0)))
-    token = provider_token(settings)
+    token = payment_token
     if store is None or token is None:
         await state.clear()
         return
@@ -190,14 +179,14 @@ async def coupon_chosen(
     callback_data: BillCoupon,
     state: FSMContext,
     session: AsyncSession,
-    settings: Settings,
+    payment_token: str | None,
     clock: Clock,
     locale: str,
     policy: Policy,
     bot: Bot,
 ) -> None:
     data = await state.get_data()
-    token = provider_token(settings)
+    token = payment_token
     if await state.get_state() != PayFlow.coupon.state or "amount" not in data or token is None:
         await query.answer(_("This button is no longer active."))
         return

@@ -8,15 +8,15 @@ from aiogram.utils.i18n import I18n, ngettext
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.formatting import format_money
-from bot.locales import locale_from_language_code
-from bot.qr_images import qr_png
-from bot.texts import tier_up_text
 from loyalty import people
 from loyalty.payments import PaymentOutcome, Refusal
 from loyalty.policy import Policy
 from loyalty.qr import CardPayload, QRSigner, deep_link
 from models import queries
+from ui.formatting import format_money
+from ui.images import qr_png
+from ui.locales import locale_from_language_code
+from ui.texts import tier_up_text
 
 
 def receipt_text(outcome: PaymentOutcome, *, store_name: str, locale: str, policy: Policy) -> str:

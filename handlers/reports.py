@@ -7,7 +7,6 @@ import asyncio
 
 from aiogram import Bot, Router
 from aiogram.filters import Command
-from aiogram.filters.callback_data import CallbackData
 from aiogram.types import (
     BufferedInputFile,
     CallbackQuery,
@@ -19,20 +18,17 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import charts, report_texts
 from loyalty import reports
 from loyalty.clock import Clock
 from loyalty.errors import NotAllowed
 from loyalty.policy import Policy
 from loyalty.stores import StoreInfo
 from models.tables import Role
+from ui import charts, report_texts
+from ui.keyboards.reports import CampaignsPage
 
 MESSAGE_LIMIT = 4000
 """Below Telegram's 4096 characters per message."""
-
-
-class CampaignsPage(CallbackData, prefix="cmp"):
-    offset: int
 
 
 async def stats(

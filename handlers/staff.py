@@ -10,14 +10,11 @@ from zoneinfo import ZoneInfo
 from aiogram import Bot, Router
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
 from aiogram.filters import Command, CommandObject
-from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.formatting import format_date
-from bot.texts import coupon_problem_text, coupon_text, coupon_until, role_name
 from handlers.receipts import their_locale
 from loyalty import coupons, payments, staff
 from loyalty.clock import Clock
@@ -27,17 +24,12 @@ from loyalty.qr import QRSigner, StaffInvitePayload, deep_link
 from loyalty.stores import StoreInfo
 from models import queries
 from models.tables import Role
+from ui.formatting import format_date
+from ui.keyboards.staff import InviteRole, RemoveStaff
+from ui.texts import coupon_problem_text, coupon_text, coupon_until, role_name
 
 _NUMBER = re.compile(r"#?[0-9]{1,9}")
 """A payment or member number as typed ("12", "#12"): ASCII digits, within a 32-bit id."""
-
-
-class InviteRole(CallbackData, prefix="inv"):
-    role: str
-
-
-class RemoveStaff(CallbackData, prefix="rms"):
-    id: int
 
 
 def _staff_line(person: staff.StaffMember, timezone: str, locale: str) -> str:

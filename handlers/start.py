@@ -7,10 +7,10 @@ from aiogram.filters import CommandStart
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 
-from bot.keyboards import Menu, welcome_keyboard
-from bot.texts import help_text, role_line
 from loyalty.stores import StoreInfo
 from models.tables import Role
+from ui.keyboards.start import Menu, welcome_keyboard
+from ui.texts import help_text, role_line
 
 
 async def start(message: Message, store: StoreInfo, role: Role) -> None:

@@ -10,15 +10,15 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import ngettext
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.formatting import format_local_time
-from bot.keyboards_wallet import WalletExchange, WalletUse, exchange_button, rows, use_button
-from bot.qr_images import qr_png
-from bot.texts import coupon_problem_text, coupon_text, coupon_until, not_a_member_text
 from loyalty import coupons
 from loyalty.clock import Clock
 from loyalty.policy import Policy
 from loyalty.qr import CouponPayload, QRSigner, deep_link
 from loyalty.stores import StoreInfo
+from ui.formatting import format_local_time
+from ui.images import qr_png
+from ui.keyboards.wallet import WalletExchange, WalletUse, exchange_button, rows, use_button
+from ui.texts import coupon_problem_text, coupon_text, coupon_until, not_a_member_text
 
 
 def _offer_label(key: str, policy: Policy, store: StoreInfo, locale: str) -> str:

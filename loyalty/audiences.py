@@ -149,7 +149,7 @@ def tags_of(stored: str) -> tuple[str, ...]:
 
 
 def locale_expr(default_locale: str) -> ColumnElement[str]:
-    """The person's locale as SQL, as bot.locales.locale_from_language_code decides it: the one
+    """The person's locale as SQL, as ui.locales.locale_from_language_code decides it: the one
     they chose, else their Telegram language (Traditional Chinese regions, other Chinese,
     English), else the deployment's default."""
     code = func.lower(func.replace(func.coalesce(col(TelegramUser.language_code), ""), "_", "-"))

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.locales import locale_from_language_code
 from loyalty import broadcasts
 from loyalty.outbox import PlanResult
 from scheduler.core import JobContext
+from ui.locales import locale_from_language_code
 
 
 async def run_broadcasts(context: JobContext) -> dict[str, Any]:

@@ -20,17 +20,6 @@ from sqlalchemy import and_, extract, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from bot.locales import locale_from_language_code
-from bot.texts import (
-    birthday_text,
-    coupon_text,
-    holiday_text,
-    new_dish_text,
-    second_visit_text,
-    taste_name,
-    winback_text,
-)
-from bot.winback_texts import cooling_text, rising_text
 from loyalty import coupons, dishes, housekeeping, offers, outbox, refresh
 from loyalty.channels import Channel
 from loyalty.lifecycle import Turn
@@ -39,6 +28,17 @@ from loyalty.policy import CouponTemplate, LocalizedText, Policy
 from models.tables import JobRun, Member
 from scheduler.core import JobContext
 from scheduler.lifecycle_jobs import REFRESH_AT
+from ui.locales import locale_from_language_code
+from ui.texts import (
+    birthday_text,
+    coupon_text,
+    holiday_text,
+    new_dish_text,
+    second_visit_text,
+    taste_name,
+    winback_text,
+)
+from ui.winback_texts import cooling_text, rising_text
 
 log = logging.getLogger(__name__)
 

@@ -23,11 +23,11 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from bot.keyboards_feedback import stars_keyboard_json
-from bot.locales import locale_from_language_code
-from bot.texts import feedback_request_text
 from loyalty import feedback, outbox
 from scheduler.core import JobContext
+from ui.keyboards.feedback import stars_keyboard_json
+from ui.locales import locale_from_language_code
+from ui.texts import feedback_request_text
 
 log = logging.getLogger(__name__)
 

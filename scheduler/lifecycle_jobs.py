@@ -10,10 +10,10 @@ from zoneinfo import ZoneInfo
 
 from aiogram.exceptions import TelegramAPIError, TelegramForbiddenError
 
-from bot.locales import locale_from_language_code
-from bot.texts import tier_down_text, tier_up_text
 from loyalty import housekeeping, people, points, refresh
 from scheduler.core import JobContext
+from ui.locales import locale_from_language_code
+from ui.texts import tier_down_text, tier_up_text
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,6 @@ from sqlmodel import col
 
 from bot.config import Settings
 from bot.sandbox_run import SANDBOX_CASHIER_ID, SANDBOX_OWNER_ID, SandboxRun, sandbox
-from handlers.exports import AuditNav
 from loyalty.qr import CardPayload
 from models import queries
 from models.tables import AuditLog, Member, Payment, Role
@@ -29,6 +28,7 @@ from sandbox.client import Message, SandboxClient, button_data
 from tests.app.staffing import hire, member_of_another_store
 from tests.app.test_pay import DANA, LI_NA, link, open_and_wait
 from tests.app.test_wallet import enrol
+from ui.keyboards.audit import AuditNav
 
 MONA = 1_000_201  # a manager
 Rows = list[dict[str, str]]

@@ -12,7 +12,6 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlmodel import col
 
-from bot.keyboards_feedback import MarkHandled, RateVisit, stars_keyboard_json
 from bot.sandbox_run import SANDBOX_CASHIER_ID, SANDBOX_OWNER_ID, SandboxRun
 from loyalty import outbox, roles
 from loyalty.channels import Channel
@@ -21,6 +20,7 @@ from models.tables import AuditLog, Feedback, OutboxMessage, Role, Staff, Visit
 from sandbox.client import Message, SandboxClient, button_data
 from tests.app.staffing import hire, member_of_another_store
 from tests.app.test_pay import DANA, LI_NA
+from ui.keyboards.feedback import MarkHandled, RateVisit, stars_keyboard_json
 
 MANAGER, DEMOTED, REVOKED = 1_000_201, 1_000_202, 1_000_203
 QUESTION = "How was your visit to Noodle Bar?"

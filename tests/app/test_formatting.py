@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from bot.formatting import format_date, format_money, format_points
+from ui.formatting import format_date, format_money, format_points
 
 
 @pytest.mark.parametrize(

@@ -9,9 +9,14 @@ import sys
 import pytest
 from babel.messages.pofile import read_po
 
-from bot.i18n import build_i18n
-from bot.locales import LOCALES_DIR, SUPPORTED_LOCALES, babel_locale, locale_from_language_code
 from tests.conftest import ROOT
+from ui.locales import (
+    LOCALES_DIR,
+    SUPPORTED_LOCALES,
+    babel_locale,
+    build_i18n,
+    locale_from_language_code,
+)
 
 TRANSLATED = [loc for loc in SUPPORTED_LOCALES if loc != "en"]
 PLACEHOLDER = re.compile(r"\{[a-z_]+\}")

@@ -20,10 +20,9 @@ import pytest
 from aiohttp import web
 from sqlalchemy import func, select
 
+from api.pos import MAX_BODY_BYTES, qr_url_sig, sign_body
 from bot.config import RunMode, Settings, load_settings
 from bot.http import add_app_routes
-from bot.pos_api import MAX_BODY_BYTES, qr_url_sig, sign_body
-from bot.qr_images import SANDBOX_BOT_USERNAME, qr_png
 from bot.sandbox_run import SandboxRun, sandbox
 from bot.services import Services
 from loyalty.clock import MovableClock
@@ -32,6 +31,7 @@ from loyalty.qr import ReceiptPayload
 from models.tables import Payment
 from sandbox.client import SandboxClient
 from tests.conftest import TEST_SECRET
+from ui.images import SANDBOX_BOT_USERNAME, qr_png
 
 PAYMENTS = "/api/v1/payments"
 GOOD = {"pos_txn_id": "T-1042", "store_id": 1, "amount": "86.50", "currency": "USD"}
@@ -373,7 +373,7 @@ async def test_store_id_may_be_a_string_of_digits(
 async def test_calls_are_logged_without_secrets(
     run: SandboxRun, http: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="bot.pos_api")
+    caplog.set_level(logging.INFO, logger="api.pos")
     secret = pos_secret(run)
     signature = sign_body(secret, encode(GOOD))
     await pay(http, run, GOOD)

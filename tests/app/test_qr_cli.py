@@ -20,12 +20,12 @@ import segno
 from aiohttp import web
 from PIL import Image
 
-from bot.qr_images import make_qr, qr_modules, qr_png
 from loyalty.qr import QRSigner, TablePayload
 from models import queries
 from models.db import create_engine, create_session_factory
 from sandbox.emulator import BotAPIEmulator
 from tests.conftest import ROOT, TEST_SECRET, free_port, run_regulars
+from ui.images import make_qr, qr_modules, qr_png
 
 pytestmark = pytest.mark.slow
 

@@ -14,8 +14,6 @@ from PIL import Image
 from sqlalchemy import update
 from sqlmodel import col
 
-from bot import charts, report_texts
-from bot.i18n import build_i18n
 from bot.sandbox_run import SANDBOX_CASHIER_ID, SANDBOX_OWNER_ID, SandboxRun
 from loyalty import reports, roles
 from loyalty.channels import Channel
@@ -27,6 +25,8 @@ from models.tables import Campaign, Role, Staff
 from sandbox.client import Message, SandboxClient, button_data
 from tests.app.test_delivery import at_noon, broadcast, members
 from tests.app.test_pay import DANA, LI_NA
+from ui import charts, report_texts
+from ui.locales import build_i18n
 
 STAFF_ONLY = "Sorry, this is only for the restaurant's staff."
 MIA = 5_000_001  # a manager, for a while

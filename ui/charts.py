@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING
 
 from babel.numbers import format_decimal
 
-from bot.locales import babel_locale
 from loyalty.reports import Bar, StoreStats
+from ui.locales import babel_locale
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

@@ -7,7 +7,7 @@ from aiogram.types import BotCommand, BotCommandScopeChat, BotCommandScopeDefaul
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
-from bot.i18n import TELEGRAM_COMMAND_LANGUAGES
+from ui.locales import TELEGRAM_COMMAND_LANGUAGES
 
 
 def command_menu() -> list[BotCommand]:

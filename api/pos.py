@@ -60,14 +60,16 @@ from decimal import Decimal
 from typing import Any, NoReturn
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.qr_images import qr_png
-from bot.services import Services
+from loyalty.clock import Clock
 from loyalty.money import currency_precision
 from loyalty.payments import PaymentSource, PaymentStatus, StoreRef, issue_receipt
-from loyalty.qr import ReceiptPayload, deep_link
+from loyalty.policy import Policy
+from loyalty.qr import QRSigner, ReceiptPayload, deep_link
 from models import queries
 from models.tables import Payment
+from ui.images import qr_png
 
 log = logging.getLogger(__name__)
 
@@ -245,21 +247,33 @@ def _check_amount(amount: Decimal, currency: str, max_bill: Decimal) -> Decimal:
 
 
 @dataclass(frozen=True, slots=True)
-class PosApi:
-    services: Services
+class PosDeps:
+    """What the POS API needs from the running app (the composition root builds it)."""
+
+    session_factory: async_sessionmaker[AsyncSession]
+    clock: Clock
+    policy: Policy
+    signer: QRSigner
+    secret: bytes | None  # POS_API_SECRET; None: the API answers 503
+    public_base_url: str | None  # how a POS reaches this server; None: the request's origin
     bot_username: str
+
+
+@dataclass(frozen=True, slots=True)
+class PosApi:
+    services: PosDeps
 
     @property
     def secret(self) -> bytes | None:
-        return self.services.settings.effective_pos_secret()
+        return self.services.secret
 
     def base_url(self, request: web.Request) -> str:
-        configured = self.services.settings.public_base_url
+        configured = self.services.public_base_url
         return configured if configured else str(request.url.origin())
 
     def claim_url(self, payment_id: int, expires_at: datetime) -> str:
         payload = self.services.signer.sign(ReceiptPayload(payment_id, expires_at))
-        return deep_link(self.bot_username, payload)
+        return deep_link(self.services.bot_username, payload)
 
     def qr_png_url(self, request: web.Request, secret: bytes, payment_id: int) -> str:
         path = QR_PATH.format(payment_id=payment_id)
@@ -420,7 +434,7 @@ async def _read_limited(request: web.Request) -> bytes | None:
             return None
 
 
-def add_pos_routes(app: web.Application, services: Services, bot_username: str) -> None:
-    api = PosApi(services, bot_username)
+def add_pos_routes(app: web.Application, deps: PosDeps) -> None:
+    api = PosApi(deps)
     app.router.add_post(PAYMENTS_PATH, api.create_payment)
     app.router.add_get(QR_PATH, api.claim_qr)

@@ -10,15 +10,15 @@ from aiogram.utils.i18n import I18n, ngettext
 from aiogram.utils.i18n import gettext as _
 from babel.numbers import format_decimal, format_percent
 
-from bot import charts
-from bot.charts import StatsLabels, format_count
-from bot.formatting import format_date, format_local_datetime, format_money
-from bot.locales import babel_locale
-from bot.texts import stage_name
-from bot.winback_texts import care_only_line
 from loyalty.policy import Policy
 from loyalty.reports import LIFT_WINDOW, CampaignResult, Lift, StoreStats
 from loyalty.stores import StoreInfo
+from ui import charts
+from ui.charts import StatsLabels, format_count
+from ui.formatting import format_date, format_local_datetime, format_money
+from ui.locales import babel_locale
+from ui.texts import stage_name
+from ui.winback_texts import care_only_line
 
 NAME_CHARS = 40
 """A broadcast's name is cut to this in the list (the message must stay under 4096)."""

@@ -13,12 +13,12 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 
-from bot.locales import LANGUAGE_NAMES
-from bot.texts import stage_name, taste_name
-from bot.winback_texts import turn_name
 from loyalty.audiences import Choices, Segment
 from loyalty.broadcasts import Broadcast
 from loyalty.policy import Policy
+from ui.locales import LANGUAGE_NAMES
+from ui.texts import stage_name, taste_name
+from ui.winback_texts import turn_name
 
 CHECK = "✓ "
 

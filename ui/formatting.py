@@ -1,6 +1,6 @@
 """Money, dates and points as people read them, in each of our locales (Babel).
 
-The Babel locale behind each of ours comes from :func:`bot.locales.babel_locale`
+The Babel locale behind each of ours comes from :func:`ui.locales.babel_locale`
 (en → en, zh_Hans → zh_Hans_CN, zh_Hant → zh_Hant_TW).
 """
 
@@ -15,7 +15,7 @@ from babel.dates import format_date as babel_format_date
 from babel.dates import format_time as babel_format_time
 from babel.numbers import format_currency, format_decimal
 
-from bot.locales import babel_locale
+from ui.locales import babel_locale
 
 DateFormat = Literal["long", "medium"]
 

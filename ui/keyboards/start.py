@@ -6,7 +6,7 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 
-from bot.i18n import LANGUAGE_NAMES, SUPPORTED_LOCALES
+from ui.locales import LANGUAGE_NAMES, SUPPORTED_LOCALES
 
 
 class LanguageChoice(CallbackData, prefix="lang"):

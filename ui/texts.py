@@ -6,10 +6,10 @@ from zoneinfo import ZoneInfo
 
 from aiogram.utils.i18n import gettext as _
 
-from bot.formatting import format_date, format_money
 from loyalty.coupons import CouponProblem, CouponView
 from loyalty.policy import Policy, Treatment
 from models.tables import Role
+from ui.formatting import format_date, format_money
 
 
 def role_name(role: Role) -> str:

@@ -1,0 +1,1 @@
+"""Inbound HTTP adapters (the POS API). Imports ui, loyalty and models, never bot."""

@@ -1,0 +1,1 @@
+"""Every inline keyboard and its CallbackData, one module per journey."""
