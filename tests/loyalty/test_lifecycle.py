@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -11,7 +12,7 @@ from hypothesis import strategies as st
 
 from loyalty import lifecycle
 from loyalty.lifecycle import DueDates, Norms, Rhythm, Stage, Turn
-from loyalty.policy import Policy, load_preset
+from loyalty.policy import Policy, load_policy, load_preset
 
 START = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 D = Decimal
@@ -353,3 +354,92 @@ def test_the_interval_stays_between_the_smallest_and_largest_gap_used(
         assert rhythm.expected_interval_days is not None
         # to the thousandth of a day E is kept to
         assert min(used) - D("0.001") <= rhythm.expected_interval_days <= max(used) + D("0.001")
+
+
+# -- mutation-found gaps (mutmut over loyalty/lifecycle.py) ---------------------------------------
+
+
+def test_without_shrinkage_the_member_alone_decides(tmp_path: Path) -> None:
+    file = tmp_path / "own.toml"
+    file.write_text('preset = "frequency"\n[lapse]\nshrinkage_visits = 0\n')
+    own_only = load_policy(file)
+    assert lifecycle.blend(own_only, gap_count=1, own_days=D(10), cohort_days=D(30)) == D(10)
+
+
+def test_rising_reads_the_last_two_gaps_and_its_boundary(policy: Policy) -> None:
+    # the last two are 30 and 10: average 20 ≤ 0.8 × 30 (reading the second-last twice: 30)
+    assert lifecycle.is_rising(policy, [D(30), D(30), D(30), D(10)])
+    # exactly 0.8 × the earlier gaps is rising
+    assert lifecycle.is_rising(policy, [D(30), D(24), D(24)])
+    # one gap is no turn at all
+    assert lifecycle.turn_of(policy, [D(30)]) is Turn.NONE
+    assert not lifecycle.is_lengthening(policy, [D(30)])
+
+
+def test_a_turn_keeps_the_time_it_began(policy: Policy) -> None:
+    """Cooling on two visits in a row: the turn began at the first (campaigns act on it once)."""
+    cohort = Norms(gap_days=D(30), first_return_days=D(30))
+    rhythm = Rhythm()
+    visits = [START + timedelta(days=d) for d in (0, 30, 50, 90, 160)]  # 30, 20, 40, 70
+    for i, at in enumerate(visits):
+        rhythm = lifecycle.after_visit(
+            policy, rhythm, at=at, norms=cohort, gaps=lifecycle.gaps_of(visits[: i + 1])
+        )
+        if i == 3:
+            assert (rhythm.turn, rhythm.turn_at) == (Turn.COOLING, visits[3])
+    assert (rhythm.turn, rhythm.turn_at) == (Turn.COOLING, visits[3])
+    assert rhythm.cooling_due_at is None  # already cooling: no date to turn at
+
+
+def test_turned_at_the_very_moment(policy: Policy) -> None:
+    due = START + timedelta(days=10)
+    rhythm = Rhythm(last_visit_at=START, turn=Turn.RISING, cooling_due_at=due)
+    assert lifecycle.turned(rhythm, now=due).turn is Turn.COOLING
+
+
+def test_the_next_visit_of_a_short_rhythm() -> None:
+    at = lifecycle.next_expected_visit(
+        last_visit=START, interval_days=D("0.5"), now=START + timedelta(hours=13)
+    )
+    assert at == START + timedelta(hours=24)
+
+
+def test_rebuilt_is_the_whole_rhythm_of_the_standing_visits(policy: Policy) -> None:
+    """What a refund leaves: every field from the visits that stand (floor aside)."""
+    cohort = Norms(gap_days=D(20), first_return_days=D(25))
+    assert lifecycle.rebuilt(policy, [], norms=cohort) == Rhythm()
+    one = lifecycle.rebuilt(policy, [START], norms=cohort)
+    assert (one.visit_count, one.gap_count, one.first_gap_days, one.gap_mean_days) == (
+        1,
+        0,
+        None,
+        D(0),
+    )
+    assert (one.last_visit_at, one.expected_interval_days) == (START, D(25))
+    visits = [START + timedelta(days=d) for d in (0, 20, 30, 40, 90)]  # 20, 10, 10, 50
+    again = lifecycle.rebuilt(policy, list(reversed(visits)), norms=cohort)
+    gaps = lifecycle.gaps_of(visits)
+    assert again.visit_count == 5
+    assert again.gap_count == 4
+    assert again.last_visit_at == visits[-1]
+    assert again.first_gap_days == D(20)
+    assert again.gap_mean_days == D("22.500")
+    assert again.gap_weighted_days == lifecycle.weighted_gap(policy, gaps)
+    assert (again.turn, again.turn_at) == (Turn.COOLING, visits[-1])  # 50 after 10
+    assert again.due == lifecycle.due_dates(
+        policy, last_visit=visits[-1], interval_days=again.expected_interval_days or D(0)
+    )
+
+
+def test_new_norms_move_the_interval_and_the_due_dates(policy: Policy) -> None:
+    """What the nightly refresh does when the cohort's rhythm moved."""
+    rhythm = lifecycle.rebuilt(
+        policy, [START, START + timedelta(days=20)], norms=Norms(D(20), D(25))
+    )
+    assert rhythm.expected_interval_days == D(20)  # (1·20 + 1·20) / 2
+    moved = lifecycle.with_norms(policy, rhythm, norms=Norms(D(40), D(25)))
+    assert moved.expected_interval_days == D(30)  # (1·20 + 1·40) / 2
+    assert moved.due == lifecycle.due_dates(
+        policy, last_visit=START + timedelta(days=20), interval_days=D(30)
+    )
+    assert lifecycle.with_norms(policy, Rhythm(), norms=Norms(D(40), D(25))) == Rhythm()
