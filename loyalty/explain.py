@@ -106,6 +106,31 @@ async def _norm(
     return NormInfo(row.gap_days, row.members, row.source)
 
 
+def _rungs(
+    policy: Policy, status: tiers.TierStatus, *, referrals: int, suggestions: int
+) -> tuple[RungCheck, ...]:
+    have: dict[str, int | Decimal] = {
+        "visits": status.visits_in_window,
+        "spend": status.spend_in_window,
+        "referrals": referrals,
+        "suggestions": suggestions,
+    }
+    return tuple(
+        RungCheck(
+            tier=rung.name,
+            match=rung.match,
+            conditions=tuple(Condition(key, have[key], need) for key, need in rung.conditions()),
+            met=rung.met_by(
+                visits=status.visits_in_window,
+                spend=status.spend_in_window,
+                referrals=referrals,
+                suggestions=suggestions,
+            ),
+        )
+        for rung in policy.tiers.ladder
+    )
+
+
 async def explain(
     session: AsyncSession, *, member_id: int, policy: Policy, now: datetime
 ) -> Explanation:
@@ -120,38 +145,9 @@ async def explain(
     since = now - timedelta(days=policy.tiers.window_days)
     referrals = await queries.count_referrals(session, member_id=member.id, since=since)
     suggestions = await queries.count_suggestions(session, member_id=member.id, since=since)
-    have: dict[str, int | Decimal] = {
-        "visits": status.visits_in_window,
-        "spend": status.spend_in_window,
-        "referrals": referrals,
-        "suggestions": suggestions,
-    }
-    rungs = tuple(
-        RungCheck(
-            tier=rung.name,
-            match=rung.match,
-            conditions=tuple(Condition(key, have[key], need) for key, need in rung.conditions()),
-            met=rung.met_by(
-                visits=status.visits_in_window,
-                spend=status.spend_in_window,
-                referrals=referrals,
-                suggestions=suggestions,
-            ),
-        )
-        for rung in policy.tiers.ladder
-    )
+    rungs = _rungs(policy, status, referrals=referrals, suggestions=suggestions)
     rhythm = lifecycle.turned(refresh.rhythm_of(member), now=now)
     gaps = tuple(lifecycle.gaps_of([at for at, _ in history]))
-    treated = await offers.treatment_tiers(
-        session, policy=policy, members=[(member.id, member.tier)], now=now
-    )
-    next_visit = None
-    if member.last_visit_at is not None and member.expected_interval_days is not None:
-        next_visit = lifecycle.next_expected_visit(
-            last_visit=member.last_visit_at,
-            interval_days=member.expected_interval_days,
-            now=now,
-        )
     return Explanation(
         member_id=member.id,
         display_name=member.display_name,
@@ -195,8 +191,20 @@ async def explain(
         turn=rhythm.turn,
         turn_at=rhythm.turn_at,
         cooling_due_at=rhythm.cooling_due_at,
-        next_visit=next_visit,
+        next_visit=_next_visit(member, now=now),
         unanswered_offers=member.unanswered_offers,
         unmoved=offers.unmoved(policy, member.unanswered_offers),
-        treatment_tier=treated[member.id],
+        treatment_tier=(
+            await offers.treatment_tiers(
+                session, policy=policy, members=[(member.id, member.tier)], now=now
+            )
+        )[member.id],
+    )
+
+
+def _next_visit(member: Member, *, now: datetime) -> datetime | None:
+    if member.last_visit_at is None or member.expected_interval_days is None:
+        return None
+    return lifecycle.next_expected_visit(
+        last_visit=member.last_visit_at, interval_days=member.expected_interval_days, now=now
     )

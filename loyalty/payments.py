@@ -400,42 +400,9 @@ async def _reassess(
         status = await tiers.status_of(
             session, member=member, policy=policy, now=now, history=history
         )
-    change = None
-    target = status.tier
-    if policy.tiers.rank(target) < policy.tiers.rank(member.tier):  # down: after the grace
-        lenient = await tiers.status_of(
-            session,
-            member=member,
-            policy=policy,
-            now=now,
-            history=history,
-            grace_days=policy.tiers.downgrade_grace_days,
-        )
-        target = tiers.settle(
-            policy, stored=member.tier, strict=target, lenient=lenient.tier, in_episode=False
-        )
-    if target != member.tier:
-        direction = refresh.direction(policy, before=member.tier, after=target)
-        cheered = direction == "up" and not await refresh.congratulated(
-            session, policy=policy, member_ids=[member.id], tier=target, now=now
-        )
-        change = TierChange(
-            member_id=member.id,
-            from_tier=member.tier,
-            to_tier=target,
-            direction=direction,
-            reason=reason,
-            at=now,
-            # an upgrade is told with the receipt; a downgrade the policy wants told is left
-            # for the tier-notices job, like the nightly refresh's
-            notified_at=now
-            if direction == "up" or not refresh.needs_notice(policy, direction=direction)
-            else None,
-            congratulated_at=now if cheered else None,
-        )
-        session.add(change)
-        member.tier = target
-        member.tier_since = now
+    change = await _move_tier(
+        session, member, status=status, history=history, policy=policy, now=now, reason=reason
+    )
     if visit_at is not None or rebuild:
         norms = await refresh.norms_for(
             session, channel=member.acquisition_channel, tier=member.tier, policy=policy
@@ -454,6 +421,58 @@ async def _reassess(
                 gaps=lifecycle.gaps_of(times),
             )
         refresh.store_rhythm(member, rhythm)
+    return change
+
+
+async def _move_tier(
+    session: AsyncSession,
+    member: Member,
+    *,
+    status: tiers.TierStatus,
+    history: list[tuple[datetime, Decimal]],
+    policy: Policy,
+    now: datetime,
+    reason: str,
+) -> TierChange | None:
+    """Move the member to the tier `status` says: up at once (congratulated unless this tier was
+    congratulated lately), down only as far as the downgrade's grace days allow."""
+    assert member.id is not None
+    target = status.tier
+    if policy.tiers.rank(target) < policy.tiers.rank(member.tier):  # down: after the grace
+        lenient = await tiers.status_of(
+            session,
+            member=member,
+            policy=policy,
+            now=now,
+            history=history,
+            grace_days=policy.tiers.downgrade_grace_days,
+        )
+        target = tiers.settle(
+            policy, stored=member.tier, strict=target, lenient=lenient.tier, in_episode=False
+        )
+    if target == member.tier:
+        return None
+    direction = refresh.direction(policy, before=member.tier, after=target)
+    cheered = direction == "up" and not await refresh.congratulated(
+        session, policy=policy, member_ids=[member.id], tier=target, now=now
+    )
+    change = TierChange(
+        member_id=member.id,
+        from_tier=member.tier,
+        to_tier=target,
+        direction=direction,
+        reason=reason,
+        at=now,
+        # an upgrade is told with the receipt; a downgrade the policy wants told is left
+        # for the tier-notices job, like the nightly refresh's
+        notified_at=now
+        if direction == "up" or not refresh.needs_notice(policy, direction=direction)
+        else None,
+        congratulated_at=now if cheered else None,
+    )
+    session.add(change)
+    member.tier = target
+    member.tier_since = now
     return change
 
 

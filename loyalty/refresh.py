@@ -292,14 +292,9 @@ def _in_window(at: Any, since: datetime) -> Any:
     return case((at >= since, 1), else_=0)
 
 
-def _tier_select(policy: Policy, *, now: datetime, lo: int, hi: int) -> Any:
-    """(member id, stored tier, tier as of now, tier counting the grace days too, lapsed due,
-    lost due) for members lo < id ≤ hi whose tier as of now differs from the stored one."""
-    rules = policy.tiers
-    since = now - timedelta(days=rules.window_days)
-    # what left the window keeps counting for the grace days: the tier a downgrade may reach
-    since_long = since - timedelta(days=rules.downgrade_grace_days)
-    in_batch = and_(col(Member.id) > lo, col(Member.id) <= hi)
+def _window_sums(*, now: datetime, since: datetime, since_long: datetime, lo: int, hi: int) -> Any:
+    """Per member lo < id ≤ hi: visits, spend, referrals and suggestions since `since` and since
+    `since_long` (the window, and the window with the downgrade's grace days), one scan each."""
     window = (
         select(
             col(Visit.member_id).label("member_id"),
@@ -365,6 +360,20 @@ def _tier_select(policy: Policy, *, now: datetime, lo: int, hi: int) -> Any:
         )
         .group_by(col(Feedback.member_id))
         .subquery()
+    )
+    return window, paid, refs, ideas
+
+
+def _tier_select(policy: Policy, *, now: datetime, lo: int, hi: int) -> Any:
+    """(member id, stored tier, tier as of now, tier counting the grace days too, lapsed due,
+    lost due) for members lo < id ≤ hi whose tier as of now differs from the stored one."""
+    rules = policy.tiers
+    since = now - timedelta(days=rules.window_days)
+    # what left the window keeps counting for the grace days: the tier a downgrade may reach
+    since_long = since - timedelta(days=rules.downgrade_grace_days)
+    in_batch = and_(col(Member.id) > lo, col(Member.id) <= hi)
+    window, paid, refs, ideas = _window_sums(
+        now=now, since=since, since_long=since_long, lo=lo, hi=hi
     )
     # spend is joined only when a rung asks for it (the frequency preset's ladder does not);
     # suggestions only when a rung asks for them (the presets' ladders do not)

@@ -141,25 +141,14 @@ async def _plan_in_batches(
 
     async def render(person: Recipient, holdout: bool) -> tuple[str, int | None]:
         locale = _locale(context, person)
-        coupon_id = None
         with context.i18n.context(), context.i18n.use_locale(locale):
-            gift_text = None
+            view = None
             if gift is not None and not holdout and action(person) == "coupon":
-                fitted = await _offer(context, session, person, gift, now)
-                view = await coupons.issue(
-                    session,
-                    member_id=person.member_id,
-                    template_key=fitted.key,
-                    policy=policy,
-                    now=now,
-                    campaign=f"{campaign_kind}:{period}",
-                    terms=fitted.terms,
-                    dish_name=dish_name,
-                    adapted=fitted.adapted,
+                view = await _offer(
+                    context, session, person, gift, now, f"{campaign_kind}:{period}", dish_name
                 )
-                coupon_id = view.id
-                gift_text = coupon_text(view, policy, locale)
-            return text(person, gift_text), coupon_id
+            gift_text = None if view is None else coupon_text(view, policy, locale)
+            return text(person, gift_text), None if view is None else view.id
 
     for start in range(0, len(ids), BATCH):
         batch = await outbox.recipients(session, member_ids=ids[start : start + BATCH])
@@ -190,8 +179,11 @@ async def _offer(
     person: Recipient,
     gift: tuple[str, CouponTemplate],
     now: datetime,
-) -> offers.Fitted:
-    """The gift fitted to the member (their bill, their rhythm), counted as an offer."""
+    campaign: str,
+    dish_name: str | None,
+) -> coupons.CouponView:
+    """The gift fitted to the member (their bill, their rhythm), issued and counted as an
+    offer."""
     member = await session.get(Member, person.member_id)
     assert member is not None
     key, terms = gift
@@ -204,8 +196,19 @@ async def _offer(
         now=now,
         timezone=person.timezone,
     )
+    view = await coupons.issue(
+        session,
+        member_id=person.member_id,
+        template_key=fitted.key,
+        policy=context.policy,
+        now=now,
+        campaign=campaign,
+        terms=fitted.terms,
+        dish_name=dish_name,
+        adapted=fitted.adapted,
+    )
     await offers.offered(session, member=member)
-    return fitted
+    return view
 
 
 def _ids(found: Sequence[int | None]) -> list[int]:
