@@ -493,3 +493,77 @@ async def test_a_tier_a_payment_moved_after_the_refresh_read_is_not_undone(
         (untouched, "newcomer", second.tier)
     ]
     assert ups == 1
+
+
+async def test_downgrades_wait_the_grace_and_never_inside_an_episode(
+    factory: async_sessionmaker[AsyncSession], store: StoreRef
+) -> None:
+    """Three loyal members whose eight visits (ten days apart) began 95 days ago: the first
+    visit left the 90-day window 5 days ago. One is within the grace days, one is past them but
+    overdue (lapsed, not lost: her win-back episode is open), one is past them and on rhythm."""
+    policy = load_preset("frequency")
+    ids = []
+    async with factory() as session, session.begin():
+        for n, began in enumerate((95, 125, 125)):
+            member = await add_member(
+                session,
+                store=store,
+                telegram_id=8100 + n,
+                tier="loyal",
+                enrolled_at=NOW - timedelta(days=began + 1),
+            )
+            visits = [(NOW - timedelta(days=began - 10 * k), D(60)) for k in range(8)]
+            await add_visits(session, member, store=store, visits=visits)
+            if n == 1:  # overdue since yesterday, lost in a month
+                member.lapsed_due_at = NOW - timedelta(days=1)
+                member.lost_due_at = NOW + timedelta(days=30)
+            assert member.id is not None
+            ids.append(member.id)
+    await refresh.nightly_refresh(factory, policy=policy, now=NOW)
+    async with factory() as session:
+        tiers_now = [(await session.get(Member, i)).tier for i in ids]  # type: ignore[union-attr]
+    assert tiers_now == ["loyal", "loyal", "regular"]
+
+
+async def test_a_tier_back_within_the_year_is_not_congratulated_again(
+    factory: async_sessionmaker[AsyncSession], store: StoreRef
+) -> None:
+    policy = load_preset("frequency")
+    async with factory() as session, session.begin():
+        ids = []
+        for n in range(2):
+            member = await add_member(
+                session, store=store, telegram_id=8200 + n, enrolled_at=NOW - timedelta(days=200)
+            )
+            visits = [(NOW - timedelta(days=20 * k + 1), D(60)) for k in range(3)]
+            await add_visits(session, member, store=store, visits=visits)
+            assert member.id is not None
+            ids.append(member.id)
+        told, new = ids
+        session.add(  # congratulated on "occasional" four months ago
+            TierChange(
+                member_id=told,
+                from_tier="newcomer",
+                to_tier="occasional",
+                direction="up",
+                reason="payment",
+                at=NOW - timedelta(days=120),
+                notified_at=NOW - timedelta(days=120),
+                congratulated_at=NOW - timedelta(days=120),
+            )
+        )
+    result = await refresh.nightly_refresh(factory, policy=policy, now=NOW)
+    assert result.upgrades == 2
+    async with factory() as session, session.begin():
+        notices = await refresh.claim_tier_notices(session, now=NOW)
+        assert [n.change_id for n in notices] != []
+        assert {n.to_tier for n in notices} == {"occasional"}
+        members = {
+            c.member_id
+            for c in (
+                await session.execute(
+                    select(TierChange).where(col(TierChange.congratulated_at) == NOW)
+                )
+            ).scalars()
+        }
+    assert members == {new}  # only the member never congratulated on it is told
