@@ -413,8 +413,8 @@ async def test_payments_keep_the_rhythm_and_refunds_rebuild_it(
         assert member is not None
         assert (member.tier, member.visit_count, member.gap_count) == ("occasional", 3, 2)
         assert member.first_gap_days == D(10)
-        # first visit: the newcomer norm, 30. Second: (1·10 + 4·30) / 5 = 26, but the floor
-        # 30 − 10/4 = 27.5 holds. Third: (2·10 + 4·30) / 6 = 23.333, floor 27.5 − 10/4 = 25.
+        # first visit: the newcomer norm, 30. Second: (1·10 + 1·30) / 2 = 20, but the floor
+        # 30 − 10/4 = 27.5 holds. Third: (2·10 + 1·30) / 3 = 16.667, floor 27.5 − 10/4 = 25.
         assert member.interval_floor_days == D(25)
         assert member.expected_interval_days == D(25)
         assert member.lapsed_due_at == NOW + timedelta(days=20 + 1.5 * 25)
@@ -437,14 +437,14 @@ async def test_payments_keep_the_rhythm_and_refunds_rebuild_it(
     async with factory() as session:
         member = await session.get(Member, outcomes[0].member_id)
         assert member is not None
-        # back to two visits ten days apart: (1·10 + 4·30) / 5 = 26
+        # back to two visits ten days apart: (1·10 + 1·30) / 2 = 20
         assert (member.visit_count, member.gap_count, member.expected_interval_days) == (
             2,
             1,
-            D(26),
+            D(20),
         )
         assert member.last_visit_at == NOW + timedelta(days=10)
-        assert member.lapsed_due_at == NOW + timedelta(days=10 + 1.5 * 26)
+        assert member.lapsed_due_at == NOW + timedelta(days=10 + 1.5 * 20)
 
 
 async def test_a_tier_a_payment_moved_after_the_refresh_read_is_not_undone(
