@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from aiogram.exceptions import TelegramAPIError, TelegramForbiddenError
 
 from loyalty import housekeeping, people, points, refresh
-from scheduler.core import JobContext
+from scheduler.context import JobContext
 from ui.locales import locale_from_language_code
 from ui.texts import tier_down_text, tier_up_text
 
