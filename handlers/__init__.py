@@ -9,6 +9,7 @@ from aiogram import Router
 
 def get_routers() -> list[Router]:
     from handlers import (
+        bot_blocked,
         broadcast,
         cashier,
         dishes,
@@ -20,7 +21,6 @@ def get_routers() -> list[Router]:
         language,
         links,
         member,
-        membership,
         pay,
         reports,
         staff,
@@ -44,6 +44,6 @@ def get_routers() -> list[Router]:
         pay.build_router(),
         cashier.build_router(),
         feedback.build_router(),  # its free-text steps come after every command above
-        membership.build_router(),
+        bot_blocked.build_router(),
         fallback.build_router(),  # always last: catches what nobody else took
     ]

@@ -9,7 +9,7 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loyalty import people
+from loyalty import telegram_users
 from loyalty.clock import Clock
 from ui.commands import register_chat_commands
 from ui.keyboards.start import LanguageChoice, Menu, language_keyboard
@@ -38,7 +38,7 @@ async def choose_language(
     i18n: I18n,
     bot: Bot,
 ) -> None:
-    person = await people.choose_locale(
+    person = await telegram_users.choose_locale(
         session,
         telegram_id=query.from_user.id,
         locale=callback_data.locale,

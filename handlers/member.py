@@ -27,7 +27,7 @@ from babel.dates import format_skeleton, get_month_names
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.receipts import send_card
-from loyalty import members
+from loyalty import member_account
 from loyalty.clock import Clock
 from loyalty.policy import Policy
 from loyalty.qr import QRSigner, ReferralPayload, deep_link
@@ -103,7 +103,7 @@ def _consent_confirmation(marketing: bool) -> str:
     return _("No offers. You will still get your receipts. You can turn offers on in /profile.")
 
 
-def _progress_text(card: members.Card, policy: Policy, store: StoreInfo, locale: str) -> str:
+def _progress_text(card: member_account.Card, policy: Policy, store: StoreInfo, locale: str) -> str:
     status = card.progress
     if not status.graded:
         graded_from = status.graded_from
@@ -173,7 +173,7 @@ def _progress_text(card: members.Card, policy: Policy, store: StoreInfo, locale:
     return "\n".join(lines)
 
 
-def card_text(card: members.Card, policy: Policy, store: StoreInfo, locale: str) -> str:
+def card_text(card: member_account.Card, policy: Policy, store: StoreInfo, locale: str) -> str:
     lines = [
         _("{store} member card").format(store=store.name),
         card.display_name,
@@ -193,7 +193,7 @@ def card_text(card: members.Card, policy: Policy, store: StoreInfo, locale: str)
     return "\n".join(lines)
 
 
-def profile_text(profile: members.Profile, policy: Policy, locale: str) -> str:
+def profile_text(profile: member_account.Profile, policy: Policy, locale: str) -> str:
     offers = _("Offers and news: on") if profile.marketing else _("Offers and news: off")
     taste = ", ".join(taste_name(policy, t, locale) for t in profile.taste) or _("not set")
     return "\n".join(
@@ -213,7 +213,7 @@ def profile_text(profile: members.Profile, policy: Policy, locale: str) -> str:
     )
 
 
-def profile_keyboard(profile: members.Profile) -> InlineKeyboardMarkup:
+def profile_keyboard(profile: member_account.Profile) -> InlineKeyboardMarkup:
     birthday = _("🎂 Change birthday") if profile.birthday else _("🎂 Add birthday")
     if profile.marketing:
         offers = InlineKeyboardButton(
@@ -270,7 +270,7 @@ def month_keyboard(locale: str, *, has_birthday: bool) -> InlineKeyboardMarkup:
 def day_keyboard(month: int) -> InlineKeyboardMarkup:
     days = [
         InlineKeyboardButton(text=str(day), callback_data=BirthdayPick(month=month, day=day).pack())
-        for day in range(1, members.days_in_month(month) + 1)
+        for day in range(1, member_account.days_in_month(month) + 1)
     ]
     rows = [days[i : i + 7] for i in range(0, len(days), 7)]
     rows.append(
@@ -319,7 +319,7 @@ async def show_card(
     bot: Bot,
 ) -> None:
     assert message.from_user is not None
-    card = await members.get_card(
+    card = await member_account.get_card(
         session, telegram_id=message.from_user.id, policy=policy, now=clock.now()
     )
     if card is None:
@@ -341,7 +341,9 @@ async def show_profile(
     message: Message, session: AsyncSession, policy: Policy, locale: str
 ) -> None:
     assert message.from_user is not None
-    profile = await members.get_profile(session, telegram_id=message.from_user.id, policy=policy)
+    profile = await member_account.get_profile(
+        session, telegram_id=message.from_user.id, policy=policy
+    )
     if profile is None:
         await message.answer(not_a_member_text())
         return
@@ -365,7 +367,7 @@ async def profile_action(
         await _edit(query, _("Choose your language:"), language_keyboard(locale))
         return
     if action in ("offers_on", "offers_off"):
-        profile = await members.set_marketing(
+        profile = await member_account.set_marketing(
             session,
             telegram_id=telegram_id,
             allowed=action == "offers_on",
@@ -378,10 +380,12 @@ async def profile_action(
             else _("Offers are off.")
         )
     elif action == "forget_birthday":
-        profile = await members.clear_birthday(session, telegram_id=telegram_id, policy=policy)
+        profile = await member_account.clear_birthday(
+            session, telegram_id=telegram_id, policy=policy
+        )
         notice = _("Birthday removed.")
     else:
-        profile = await members.get_profile(session, telegram_id=telegram_id, policy=policy)
+        profile = await member_account.get_profile(session, telegram_id=telegram_id, policy=policy)
         notice = ""
     if profile is None:
         await _pay_first(query)
@@ -406,7 +410,9 @@ def _taste_prompt() -> str:
     return _("What do you like? Tap to choose; we invite you to new dishes that match first.")
 
 
-def _taste_keyboard(profile: members.Profile, policy: Policy, locale: str) -> InlineKeyboardMarkup:
+def _taste_keyboard(
+    profile: member_account.Profile, policy: Policy, locale: str
+) -> InlineKeyboardMarkup:
     return tags_keyboard("me", profile.taste, policy, locale, done=_("« Back"))
 
 
@@ -420,11 +426,11 @@ async def pick_taste(
     """A member's own taste (TagPick scope "me"); the empty value goes back to the profile."""
     telegram_id = query.from_user.id
     if callback_data.value:
-        profile = await members.toggle_taste(
+        profile = await member_account.toggle_taste(
             session, telegram_id=telegram_id, tag=callback_data.value, policy=policy
         )
     else:
-        profile = await members.get_profile(session, telegram_id=telegram_id, policy=policy)
+        profile = await member_account.get_profile(session, telegram_id=telegram_id, policy=policy)
     if profile is None:
         await _pay_first(query)
         return
@@ -447,7 +453,9 @@ async def pick_birthday(
         await query.answer(_("This button is no longer active."))
         return
     if day == 0:
-        profile = await members.get_profile(session, telegram_id=query.from_user.id, policy=policy)
+        profile = await member_account.get_profile(
+            session, telegram_id=query.from_user.id, policy=policy
+        )
         if profile is None:
             await _pay_first(query)
             return
@@ -460,10 +468,10 @@ async def pick_birthday(
         )
         return
     try:
-        profile = await members.set_birthday(
+        profile = await member_account.set_birthday(
             session, telegram_id=query.from_user.id, month=month, day=day, policy=policy
         )
-    except members.InvalidBirthday:
+    except member_account.InvalidBirthday:
         await query.answer(_("This button is no longer active."))
         return
     if profile is None:
@@ -485,7 +493,7 @@ async def answer_consent(
     clock: Clock,
     policy: Policy,
 ) -> None:
-    answer = await members.answer_enrolment_consent(
+    answer = await member_account.answer_enrolment_consent(
         session,
         telegram_id=query.from_user.id,
         allowed=callback_data.allowed,
@@ -507,7 +515,7 @@ async def stop_offers(
     message: Message, session: AsyncSession, clock: Clock, policy: Policy, store: StoreInfo
 ) -> None:
     assert message.from_user is not None
-    profile = await members.set_marketing(
+    profile = await member_account.set_marketing(
         session, telegram_id=message.from_user.id, allowed=False, policy=policy, now=clock.now()
     )
     if profile is None:
@@ -536,7 +544,7 @@ async def invite(
     bot: Bot,
 ) -> None:
     assert message.from_user is not None
-    member = await members.find_member(session, telegram_id=message.from_user.id)
+    member = await member_account.find_member(session, telegram_id=message.from_user.id)
     if member is None or member.id is None:
         await message.answer(not_a_member_text())
         return
@@ -575,7 +583,7 @@ async def my_data(
     locale: str,
 ) -> None:
     assert message.from_user is not None
-    document = await members.export_data(
+    document = await member_account.export_data(
         session, telegram_id=message.from_user.id, policy=policy, locale=locale, now=clock.now()
     )
     data = json.dumps(document, ensure_ascii=False, indent=2).encode("utf-8")
@@ -601,7 +609,7 @@ async def ask_forget(
     message: Message, session: AsyncSession, store: StoreInfo, locale: str
 ) -> None:
     assert message.from_user is not None
-    member = await members.find_member(session, telegram_id=message.from_user.id)
+    member = await member_account.find_member(session, telegram_id=message.from_user.id)
     if member is None:
         text = _(
             "Erase what {store} keeps about you? You are not a member, so that is only your "
@@ -636,7 +644,7 @@ async def answer_forget(
         await query.answer()
         await _edit(query, _("Nothing was erased."))
         return
-    erasure = await members.erase(session, telegram_id=query.from_user.id, now=clock.now())
+    erasure = await member_account.erase(session, telegram_id=query.from_user.id, now=clock.now())
     done = _("Done: your data is erased.")
     await query.answer(done)
     if erasure.member_id is not None:

@@ -8,7 +8,7 @@ from aiogram.utils.i18n import I18n, ngettext
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loyalty import people
+from loyalty import telegram_users
 from loyalty.payments import PaymentOutcome, Refusal
 from loyalty.policy import Policy
 from loyalty.qr import CardPayload, QRSigner, deep_link
@@ -132,5 +132,5 @@ async def tell_referrer(
 
 
 async def their_locale(session: AsyncSession, i18n: I18n, telegram_id: int) -> str:
-    chosen, code = await people.locale_of(session, telegram_id=telegram_id)
+    chosen, code = await telegram_users.locale_of(session, telegram_id=telegram_id)
     return chosen or locale_from_language_code(code, i18n.default_locale)

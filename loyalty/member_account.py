@@ -1,4 +1,5 @@
-"""A member's own corner: card, profile (birthday, marketing consent), export and erasure.
+"""A member's own account as they see it: card, profile (birthday, taste, marketing consent),
+export and erasure. (Who writes to the bot at all, member or not: :mod:`loyalty.telegram_users`.)
 
 Plain values in and out, no aiogram. Every function is keyed by the person's Telegram id and
 returns None when that person is not a member (the bot then says "pay first"); erased members
