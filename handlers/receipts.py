@@ -16,6 +16,7 @@ from models import queries
 from ui.formatting import format_money
 from ui.images import qr_png
 from ui.locales import locale_from_language_code
+from ui.privacy import consent_prompt
 from ui.texts import tier_up_text
 
 
@@ -105,8 +106,6 @@ async def tell_payer(
         await send_card(
             bot, chat_id=chat_id, member_id=outcome.member_id, signer=signer, caption=welcome
         )
-        from handlers.member import consent_prompt
-
         text, keyboard = consent_prompt(policy)
         await bot.send_message(chat_id, text, reply_markup=keyboard)
 
