@@ -19,7 +19,7 @@ from loyalty import bills, coupons, stores
 from loyalty.bills import BillProblem, BillProblemKind
 from loyalty.clock import Clock
 from loyalty.money import AmountReason, InvalidAmount, currency_precision, parse_amount
-from loyalty.payments import Channel, Payer, StoreRef, claim_receipt
+from loyalty.payments import Channel, Payer, StoreRef, claim_receipt, receipt_store
 from loyalty.policy import Policy
 from loyalty.qr import QRSigner, ReceiptPayload
 from loyalty.stores import StoreInfo
@@ -322,14 +322,7 @@ async def claim(
     """A walk-in scanned the receipt QR: enrol and credit them (only the first scanner)."""
     assert message.from_user is not None
     person = message.from_user
-    from models.tables import Payment
-
-    payment = await session.get(Payment, payload.payment_id)
-    store = await stores.store_info(session, store_id=payment.store_id) if payment else None
-    if store is None:
-        from loyalty.payments import ReceiptProblem
-
-        raise ReceiptProblem("unknown")
+    store = await receipt_store(session, payment_id=payload.payment_id)
     outcome = await claim_receipt(
         session,
         payment_id=payload.payment_id,

@@ -26,6 +26,7 @@ from loyalty.channels import Channel as Channel
 from loyalty.errors import DomainError
 from loyalty.money import plain_amount
 from loyalty.policy import Policy
+from loyalty.stores import StoreInfo, store_info
 from models import queries
 from models.tables import FraudEvent, Member, Payment, PointsEntry, TierChange, Visit
 
@@ -211,6 +212,15 @@ async def issue_receipt(
             now=now,
         )
     return _receipt(payment, created=True)
+
+
+async def receipt_store(session: AsyncSession, *, payment_id: int) -> StoreInfo:
+    """The store a receipt QR's payment was made at (the one a claim credits and names)."""
+    payment = await session.get(Payment, payment_id)
+    store = await store_info(session, store_id=payment.store_id) if payment else None
+    if store is None:
+        raise ReceiptProblem("unknown")
+    return store
 
 
 async def claim_receipt(
