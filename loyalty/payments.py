@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from loyalty import lifecycle, refresh, tiers
 from loyalty.channels import Channel as Channel
-from loyalty.errors import DomainError
+from loyalty.errors import Problem
 from loyalty.money import plain_amount
 from loyalty.policy import Policy
 from loyalty.stores import StoreInfo, store_info
@@ -50,18 +50,12 @@ class PaymentStatus(StrEnum):
     REFUNDED = "refunded"
 
 
-class ReceiptProblem(DomainError):
+class ReceiptProblem(Problem):
     """A receipt claim cannot be used: unknown, expired or already claimed."""
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
-
-class RefundProblem(DomainError):
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+class RefundProblem(Problem):
+    """A payment cannot be refunded: unknown, already (refunded before) or unclaimed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,9 +139,8 @@ async def record_payment(
         created_at=now,
     )
     # Recorded before (a redelivery, a retry) or concurrently: answer like a redelivery.
-    if not await queries.insert_unless_exists(session, payment, unique=_PAYMENT_KEY):
-        again = await queries.get_payment(session, source=source.value, external_id=external_id)
-        assert again is not None
+    again = await _recorded_before(session, payment)
+    if again is not None:
         return await _outcome(session, again, duplicate=True, enrolled=False)
     outcome = await _credit(session, payment, payer=payer, store=store, policy=policy, now=now)
     if cashier_telegram_id is not None and audit:
@@ -167,6 +160,17 @@ async def record_payment(
 
 
 _PAYMENT_KEY = ("source", "external_id")
+
+
+async def _recorded_before(session: AsyncSession, payment: Payment) -> Payment | None:
+    """Insert the new payment, unless one with its (source, external id) exists: then that one."""
+    if await queries.insert_unless_exists(session, payment, unique=_PAYMENT_KEY):
+        return None
+    again = await queries.get_payment(
+        session, source=payment.source, external_id=payment.external_id
+    )
+    assert again is not None
+    return again
 
 
 async def issue_receipt(
@@ -196,9 +200,8 @@ async def issue_receipt(
         claim_expires_at=now + timedelta(minutes=policy.payments.receipt_claim_ttl_minutes),
         created_at=now,
     )
-    if not await queries.insert_unless_exists(session, payment, unique=_PAYMENT_KEY):
-        again = await queries.get_payment(session, source=source.value, external_id=external_id)
-        assert again is not None
+    again = await _recorded_before(session, payment)
+    if again is not None:
         return _receipt(again, created=False)
     if cashier_telegram_id is not None:
         await queries.add_audit(
