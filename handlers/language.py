@@ -14,20 +14,17 @@ from loyalty.clock import Clock
 from ui.commands import register_chat_commands
 from ui.keyboards.start import LanguageChoice, Menu, language_keyboard
 from ui.locales import LANGUAGE_NAMES, SUPPORTED_LOCALES
-
-
-def _prompt() -> str:
-    return _("Choose your language:")
+from ui.texts import language_prompt
 
 
 async def ask_language(message: Message, locale: str) -> None:
-    await message.answer(_prompt(), reply_markup=language_keyboard(locale))
+    await message.answer(language_prompt(), reply_markup=language_keyboard(locale))
 
 
 async def ask_language_from_menu(query: CallbackQuery, locale: str) -> None:
     await query.answer()
     if query.message is not None:
-        await query.message.answer(_prompt(), reply_markup=language_keyboard(locale))
+        await query.message.answer(language_prompt(), reply_markup=language_keyboard(locale))
 
 
 async def choose_language(

@@ -279,3 +279,7 @@ def invalid_code_text() -> str:
         "This code is not valid. Please scan the QR code on your table again, "
         "or ask the staff for help."
     )
+
+
+def language_prompt() -> str:
+    return _("Choose your language:")
