@@ -16,6 +16,12 @@ afterwards as ``reply``, null if none came):
 - ``open`` ``{"url"}`` (a t.me deep link: ``/start <payload>``), ``press`` ``{"message_id",
   "data", "wait"?}`` (an inline button), ``pay`` ``{"message_id"}`` (an invoice).
 - ``block`` / ``unblock``; ``GET .../inbox``, ``GET .../history``, ``GET .../commands``.
+  A message the person sent by opening a link carries ``opened``: ``{"payload", "label",
+  "kind"}``, the label and kind of the printed code with that payload (null when unknown).
+
+Printed codes (what lies around the room to scan): ``POST /sandbox/codes`` ``{"kind", "codes":
+[{"label", "url"}]}`` makes the codes of that kind exactly these (deep links to the bot with a
+start payload); ``GET /sandbox/codes`` lists them all as ``{"kind", "label", "url", "payload"}``.
   Each message there carries ``seq``: its place among all messages in the emulator, every chat
   and both sides, so tests and benchmarks can tell what was sent before what.
 """
@@ -26,7 +32,7 @@ import base64
 import binascii
 import json
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Protocol
 
 from aiohttp import web
@@ -126,6 +132,8 @@ class Operator(Protocol):
     def redeliver(self, update_id: int) -> dict[str, Any]: ...
     async def advance_clock(self, seconds: float) -> dict[str, Any]: ...
     def printed_codes(self) -> list[dict[str, str]]: ...
+    async def refresh_printed_codes(self) -> None: ...
+    def set_printed_codes(self, kind: str, codes: Iterable[tuple[str, str]]) -> None: ...
     def file(self, file_id: str) -> StoredFile | None: ...
 
 
@@ -258,7 +266,8 @@ def _action_routes(people: PeopleActions) -> list[tuple[str, str, Route]]:
 
 
 def _operator_routes(operator: Operator) -> list[tuple[str, str, Route]]:
-    """The operator's side: the bot, stats, flood limits, redelivery, the clock, files, codes."""
+    """The operator's side: the bot, stats, flood limits, redelivery, the clock, files, printed
+    codes."""
 
     async def get_bot(request: web.Request) -> web.StreamResponse:
         return web.json_response(operator.bot_info())
@@ -296,6 +305,17 @@ def _operator_routes(operator: Operator) -> list[tuple[str, str, Route]]:
         return web.json_response(await operator.advance_clock(seconds))
 
     async def codes(request: web.Request) -> web.StreamResponse:
+        await operator.refresh_printed_codes()
+        return web.json_response({"codes": operator.printed_codes()})
+
+    async def post_codes(request: web.Request) -> web.StreamResponse:
+        body = await _body(request)
+        listed = body.get("codes")
+        if not isinstance(listed, list) or not all(isinstance(c, dict) for c in listed):
+            raise ControlError(400, 'codes must be a list of {"label", "url"} objects')
+        operator.set_printed_codes(
+            _str(body, "kind"), [(_str(code, "label"), _str(code, "url")) for code in listed]
+        )
         return web.json_response({"codes": operator.printed_codes()})
 
     async def file(request: web.Request) -> web.StreamResponse:
@@ -313,6 +333,7 @@ def _operator_routes(operator: Operator) -> list[tuple[str, str, Route]]:
         ("POST", "/sandbox/clock", clock),
         ("GET", "/sandbox/files/{file_id}", file),
         ("GET", "/sandbox/codes", codes),
+        ("POST", "/sandbox/codes", post_codes),
     ]
 
 
