@@ -42,6 +42,7 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.sql.selectable import Subquery
 from sqlmodel import col
 
 from loyalty.channels import Channel
@@ -274,67 +275,62 @@ def _condition(
     return or_(*parts) if rung.match == "any" else and_(*parts)
 
 
+def _per_member(
+    member: Any,  # a member-id column: col(Visit.member_id) and the like
+    value: ColumnElement[Any],
+    *where: ColumnElement[bool],
+    lo: int,
+    hi: int,
+) -> Subquery:
+    """One `value` per member lo < id ≤ hi (a count or a sum) over the rows matching `where`."""
+    return (
+        select(member.label("member_id"), value)
+        .where(member > lo, member <= hi, *where)
+        .group_by(member)
+        .subquery()
+    )
+
+
 def _tier_select(policy: Policy, *, now: datetime, lo: int, hi: int) -> Any:
     """(member id, stored tier, tier as of now) for members lo < id ≤ hi whose tier changed."""
     tiers = policy.tiers
     since = now - timedelta(days=tiers.window_days)
     in_batch = and_(col(Member.id) > lo, col(Member.id) <= hi)
-    window = (
-        select(col(Visit.member_id).label("member_id"), func.count().label("visits"))
-        .where(
-            col(Visit.member_id) > lo,
-            col(Visit.member_id) <= hi,
-            col(Visit.voided_at).is_(None),
-            col(Visit.at) >= since,
-            col(Visit.at) <= now,
-        )
-        .group_by(col(Visit.member_id))
-        .subquery()
+    window = _per_member(
+        col(Visit.member_id),
+        func.count().label("visits"),
+        col(Visit.voided_at).is_(None),
+        col(Visit.at) >= since,
+        col(Visit.at) <= now,
+        lo=lo,
+        hi=hi,
     )
     # spend: every payment credited in the window, a sitting's second bill included (it earns
     # no visit of its own); queries.visit_history counts the same money per sitting
-    paid = (
-        select(
-            col(Payment.member_id).label("member_id"),
-            func.sum(col(Payment.amount)).label("spend"),
-        )
-        .where(
-            col(Payment.member_id) > lo,
-            col(Payment.member_id) <= hi,
-            col(Payment.status) == CREDITED,
-            col(Payment.credited_at) >= since,
-            col(Payment.credited_at) <= now,
-        )
-        .group_by(col(Payment.member_id))
-        .subquery()
+    paid = _per_member(
+        col(Payment.member_id),
+        func.sum(col(Payment.amount)).label("spend"),
+        col(Payment.status) == CREDITED,
+        col(Payment.credited_at) >= since,
+        col(Payment.credited_at) <= now,
+        lo=lo,
+        hi=hi,
     )
     referee = aliased(Member)
-    refs = (
-        select(
-            col(referee.referrer_member_id).label("member_id"),
-            func.count().label("referrals"),
-        )
-        .where(
-            col(referee.referrer_member_id) > lo,
-            col(referee.referrer_member_id) <= hi,
-            col(referee.enrolled_at) >= since,
-        )
-        .group_by(col(referee.referrer_member_id))
-        .subquery()
+    refs = _per_member(
+        col(referee.referrer_member_id),
+        func.count().label("referrals"),
+        col(referee.enrolled_at) >= since,
+        lo=lo,
+        hi=hi,
     )
-    ideas = (
-        select(
-            col(Feedback.member_id).label("member_id"),
-            func.count().label("suggestions"),
-        )
-        .where(
-            col(Feedback.member_id) > lo,
-            col(Feedback.member_id) <= hi,
-            col(Feedback.kind) == SUGGESTION,
-            col(Feedback.created_at) >= since,
-        )
-        .group_by(col(Feedback.member_id))
-        .subquery()
+    ideas = _per_member(
+        col(Feedback.member_id),
+        func.count().label("suggestions"),
+        col(Feedback.kind) == SUGGESTION,
+        col(Feedback.created_at) >= since,
+        lo=lo,
+        hi=hi,
     )
     visits = func.coalesce(window.c.visits, 0)
     # spend is joined only when a rung asks for it (the frequency preset's ladder does not)
