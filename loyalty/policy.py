@@ -3,8 +3,9 @@
 A policy holds the rules a restaurant may tune without touching code: the points rate, payment
 limits, fraud limits, consent mode, the tier ladder and its display names, the lapse factors, the
 win-back ladder, the marketing caps and quiet hours, the holiday calendar and the treatment of each
-tier. Two presets ship in ``policies/`` (``frequency``, the default, and ``value``); a deployment's
-file may start from one with ``preset = "frequency"`` and override keys:
+tier. Two presets ship inside the package, in ``loyalty/presets/`` (``frequency``, the default, and
+``value``; package data, read with ``importlib.resources`` so an installed wheel has them); a
+deployment's file may start from one with ``preset = "frequency"`` and override keys:
 
 * tables merge key by key; a list (``tiers.ladder``, ``ladder.steps``, ``holidays``) is replaced as
   a whole;
@@ -30,7 +31,9 @@ from collections.abc import Mapping
 from dataclasses import fields, is_dataclass
 from decimal import ROUND_FLOOR, Decimal
 from functools import cache
-from pathlib import Path
+from importlib.resources import files
+from importlib.resources.abc import Traversable
+from pathlib import PurePath
 from types import MappingProxyType
 from typing import Annotated, Any, Final, Literal
 
@@ -48,7 +51,7 @@ from pydantic.dataclasses import dataclass
 
 from loyalty.money import is_known_currency
 
-PRESETS_DIR: Final = Path(__file__).resolve().parent.parent / "policies"
+PRESETS_DIR: Final[Traversable] = files("loyalty") / "presets"
 PRESETS: Final = ("frequency", "value")
 DEFAULT_PRESET: Final = "frequency"
 POLICY_LOCALES: Final = ("en", "zh_Hans", "zh_Hant")
@@ -635,21 +638,22 @@ _ADAPTER: Final = TypeAdapter(Policy)
 # -- loading -----------------------------------------------------------------------------------
 
 
-def load_policy(path: Path | None = None) -> Policy:
-    """Read and check a policy file; None gives the `frequency` preset.
+def load_policy(path: Traversable | None = None) -> Policy:
+    """Read and check a policy file (a path, or a preset inside the package); None gives the
+    `frequency` preset.
 
     Raises :class:`PolicyError` (one line: the file, the key, what is wrong).
     """
     if path is None:
         return load_preset(DEFAULT_PRESET)
     data = _read(path)
-    name = data.pop("name", path.stem)
+    name = data.pop("name", PurePath(path.name).stem)
     preset = data.pop("preset", None)
     if preset is not None:
         if not isinstance(preset, str) or preset not in PRESETS:
             choices = " or ".join(repr(p) for p in PRESETS)
             raise PolicyError(f"{path}: preset must be {choices}, not {preset!r}")
-        base = _read(PRESETS_DIR / f"{preset}.toml")
+        base = _read(preset_file(preset))
         base.pop("name", None)
         data = _extend(base, data)
     data["name"] = name
@@ -661,10 +665,15 @@ def load_preset(name: str) -> Policy:
     """One of the shipped presets (``frequency`` or ``value``)."""
     if name not in PRESETS:
         raise PolicyError(f"no preset {name!r} (presets: {', '.join(PRESETS)})")
-    return load_policy(PRESETS_DIR / f"{name}.toml")
+    return load_policy(preset_file(name))
 
 
-def _read(path: Path) -> dict[str, Any]:
+def preset_file(name: str) -> Traversable:
+    """The shipped preset `name` (package data: a wheel carries it, whatever the working dir)."""
+    return PRESETS_DIR / f"{name}.toml"
+
+
+def _read(path: Traversable) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -715,7 +724,7 @@ def _ladder_keys(ladder: Any) -> set[Any]:
     return {rung.get("name") for rung in ladder if isinstance(rung, dict)}
 
 
-def _build(path: Path, data: dict[str, Any]) -> Policy:
+def _build(path: Traversable, data: dict[str, Any]) -> Policy:
     try:
         policy = _ADAPTER.validate_python(data)
     except ValidationError as exc:

@@ -42,6 +42,7 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.sql.selectable import Subquery
 from sqlmodel import col
 
 from loyalty import tiers
@@ -288,78 +289,79 @@ def _condition(
     return or_(*parts) if rung.match == "any" else and_(*parts)
 
 
+def _per_member(
+    member: Any,  # a member-id column: col(Visit.member_id) and the like
+    values: Sequence[ColumnElement[Any]],
+    *where: ColumnElement[bool],
+    lo: int,
+    hi: int,
+) -> Subquery:
+    """`values` per member lo < id ≤ hi (counts or sums) over the rows matching `where`."""
+    return (
+        select(member.label("member_id"), *values)
+        .where(member > lo, member <= hi, *where)
+        .group_by(member)
+        .subquery()
+    )
+
+
 def _in_window(at: Any, since: datetime) -> Any:
     return case((at >= since, 1), else_=0)
 
 
-def _window_sums(*, now: datetime, since: datetime, since_long: datetime, lo: int, hi: int) -> Any:
+def _window_sums(
+    *, now: datetime, since: datetime, since_long: datetime, lo: int, hi: int
+) -> tuple[Subquery, Subquery, Subquery, Subquery]:
     """Per member lo < id ≤ hi: visits, spend, referrals and suggestions since `since` and since
     `since_long` (the window, and the window with the downgrade's grace days), one scan each."""
-    window = (
-        select(
-            col(Visit.member_id).label("member_id"),
+    window = _per_member(
+        col(Visit.member_id),
+        (
             func.sum(_in_window(col(Visit.at), since)).label("visits"),
             func.count().label("visits_long"),
-        )
-        .where(
-            col(Visit.member_id) > lo,
-            col(Visit.member_id) <= hi,
-            col(Visit.voided_at).is_(None),
-            col(Visit.at) >= since_long,
-            col(Visit.at) <= now,
-        )
-        .group_by(col(Visit.member_id))
-        .subquery()
+        ),
+        col(Visit.voided_at).is_(None),
+        col(Visit.at) >= since_long,
+        col(Visit.at) <= now,
+        lo=lo,
+        hi=hi,
     )
     # spend: every payment credited in the window, a sitting's second bill included (it earns
     # no visit of its own); queries.visit_history counts the same money per sitting
-    paid = (
-        select(
-            col(Payment.member_id).label("member_id"),
-            func.sum(case((col(Payment.credited_at) >= since, col(Payment.amount)), else_=0)).label(
-                "spend"
-            ),
+    in_window = col(Payment.credited_at) >= since
+    paid = _per_member(
+        col(Payment.member_id),
+        (
+            func.sum(case((in_window, col(Payment.amount)), else_=0)).label("spend"),
             func.sum(col(Payment.amount)).label("spend_long"),
-        )
-        .where(
-            col(Payment.member_id) > lo,
-            col(Payment.member_id) <= hi,
-            col(Payment.status) == CREDITED,
-            col(Payment.credited_at) >= since_long,
-            col(Payment.credited_at) <= now,
-        )
-        .group_by(col(Payment.member_id))
-        .subquery()
+        ),
+        col(Payment.status) == CREDITED,
+        col(Payment.credited_at) >= since_long,
+        col(Payment.credited_at) <= now,
+        lo=lo,
+        hi=hi,
     )
     referee = aliased(Member)
-    refs = (
-        select(
-            col(referee.referrer_member_id).label("member_id"),
+    refs = _per_member(
+        col(referee.referrer_member_id),
+        (
             func.sum(_in_window(col(referee.enrolled_at), since)).label("referrals"),
             func.count().label("referrals_long"),
-        )
-        .where(
-            col(referee.referrer_member_id) > lo,
-            col(referee.referrer_member_id) <= hi,
-            col(referee.enrolled_at) >= since_long,
-        )
-        .group_by(col(referee.referrer_member_id))
-        .subquery()
+        ),
+        col(referee.enrolled_at) >= since_long,
+        lo=lo,
+        hi=hi,
     )
-    ideas = (
-        select(
-            col(Feedback.member_id).label("member_id"),
+    ideas = _per_member(
+        col(Feedback.member_id),
+        (
             func.sum(_in_window(col(Feedback.created_at), since)).label("suggestions"),
             func.count().label("suggestions_long"),
-        )
-        .where(
-            col(Feedback.member_id) > lo,
-            col(Feedback.member_id) <= hi,
-            col(Feedback.kind) == SUGGESTION,
-            col(Feedback.created_at) >= since_long,
-        )
-        .group_by(col(Feedback.member_id))
-        .subquery()
+        ),
+        col(Feedback.kind) == SUGGESTION,
+        col(Feedback.created_at) >= since_long,
+        lo=lo,
+        hi=hi,
     )
     return window, paid, refs, ideas
 

@@ -107,18 +107,8 @@ def assess(policy: Policy, inp: TierInput, *, now: datetime, grace_days: int = 0
 
     graded_from = inp.member_since + timedelta(days=tiers.min_membership_days)
     if tiers.ungraded_tier is not None and now < graded_from:
-        return TierStatus(
-            tier=tiers.ungraded_tier,
-            next_tier=None,
-            visits_needed=0,
-            spend_needed=_ZERO,
-            referrals_needed=0,
-            suggestions_needed=0,
-            deadline=None,
-            graded=False,
-            graded_from=graded_from,
-            visits_in_window=visits,
-            spend_in_window=spend,
+        return _nothing_to_reach(
+            tiers.ungraded_tier, graded_from=graded_from, visits=visits, spend=spend
         )
 
     def meets(rung: Rung) -> bool:
@@ -130,19 +120,7 @@ def assess(policy: Policy, inp: TierInput, *, now: datetime, grace_days: int = 0
     current = tiers.ladder[index]
     upper = tiers.ladder[index + 1] if index + 1 < len(tiers.ladder) else None
     if upper is None:
-        return TierStatus(
-            tier=current.name,
-            next_tier=None,
-            visits_needed=0,
-            spend_needed=_ZERO,
-            referrals_needed=0,
-            suggestions_needed=0,
-            deadline=None,
-            graded=True,
-            graded_from=None,
-            visits_in_window=visits,
-            spend_in_window=spend,
-        )
+        return _nothing_to_reach(current.name, graded_from=None, visits=visits, spend=spend)
     return TierStatus(
         tier=current.name,
         next_tier=upper.name,
@@ -156,6 +134,26 @@ def assess(policy: Policy, inp: TierInput, *, now: datetime, grace_days: int = 0
         visits_in_window=visits,
         spend_in_window=spend,
         any_of=upper.match == "any" and len(upper.conditions()) > 1,
+    )
+
+
+def _nothing_to_reach(
+    tier: str, *, graded_from: datetime | None, visits: int, spend: Decimal
+) -> TierStatus:
+    """The top tier (`graded_from` None), or the tier of a member not graded yet (graded from
+    then): no next tier, nothing needed."""
+    return TierStatus(
+        tier=tier,
+        next_tier=None,
+        visits_needed=0,
+        spend_needed=_ZERO,
+        referrals_needed=0,
+        suggestions_needed=0,
+        deadline=None,
+        graded=graded_from is None,
+        graded_from=graded_from,
+        visits_in_window=visits,
+        spend_in_window=spend,
     )
 
 

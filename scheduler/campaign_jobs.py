@@ -26,7 +26,7 @@ from loyalty.lifecycle import Turn
 from loyalty.outbox import PlanResult, Recipient
 from loyalty.policy import CouponTemplate, LocalizedText, Policy
 from models.tables import JobRun, Member
-from scheduler.core import JobContext
+from scheduler.context import JobContext
 from scheduler.lifecycle_jobs import REFRESH_AT
 from ui.locales import locale_from_language_code
 from ui.texts import (
