@@ -109,7 +109,7 @@ async def _story(run: SandboxRun, story: Story) -> dict[str, Any]:
 
     async def dana_starts() -> None:
         welcome = await story.text(DANA, "/start", "no sign-up form")
-        await story.tap(DANA, welcome, "How it works", "Here is what I can do")
+        await story.tap(DANA, welcome, "How it works", "you are a member")
 
     async def li_na_starts() -> None:
         await story.text(LI_NA, "/start", "无需注册")

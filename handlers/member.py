@@ -37,6 +37,7 @@ from ui.keyboards.console import TagPick, tags_keyboard
 from ui.keyboards.profile import BirthdayPick, ConsentChoice, ForgetChoice, ProfileAction
 from ui.keyboards.start import language_keyboard
 from ui.locales import LANGUAGE_NAMES, babel_locale
+from ui.reminder_texts import multiplier_lines
 from ui.texts import not_a_member_text, taste_name
 
 EXPORT_FILE_NAME = "regulars-my-data.json"
@@ -186,6 +187,7 @@ def card_text(card: members.Card, policy: Policy, store: StoreInfo, locale: str)
     lines += [
         "",
         _("Points: {points}").format(points=format_points(card.points_balance, locale)),
+        *multiplier_lines(policy, locale),
         _("Visits: {count}").format(count=card.visit_count),
         "",
         _("Show this code at the counter when you pay. The cashier can also open the link below."),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from contextlib import suppress
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -16,7 +17,7 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.receipts import their_locale
-from loyalty import coupons, payments, staff
+from loyalty import coupons, payments, roles, staff
 from loyalty.clock import Clock
 from loyalty.errors import NotAllowed
 from loyalty.policy import Policy
@@ -24,6 +25,7 @@ from loyalty.qr import QRSigner, StaffInvitePayload, deep_link
 from loyalty.stores import StoreInfo
 from models import queries
 from models.tables import Role
+from ui.commands import set_chat_menu
 from ui.formatting import format_date
 from ui.keyboards.staff import InviteRole, RemoveStaff
 from ui.texts import coupon_problem_text, coupon_text, coupon_until, role_name
@@ -122,8 +124,10 @@ async def remove_staff(
     clock: Clock,
     i18n: I18n,
     bot: Bot,
+    owner_ids: Collection[int],
 ) -> None:
-    """Remove a cashier or manager: their role ends now (their next tap is a diner's)."""
+    """Remove a cashier or manager: their role ends now (their next tap is a diner's), and
+    their command menu becomes that of the role they still hold (a diner's, usually)."""
     if not role.at_least(Role.MANAGER):
         raise NotAllowed("staff")
     removed = await staff.revoke(
@@ -147,6 +151,8 @@ async def remove_staff(
         )
     with suppress(TelegramForbiddenError, TelegramBadRequest):
         await bot.send_message(removed.telegram_id, text)
+    holder = await roles.role_holder(session, telegram_id=removed.telegram_id, owner_ids=owner_ids)
+    await set_chat_menu(bot, i18n, holder)
 
 
 async def join(
@@ -155,6 +161,9 @@ async def join(
     *,
     session: AsyncSession,
     clock: Clock,
+    bot: Bot,
+    i18n: I18n,
+    owner_ids: Collection[int],
     **_data: Any,
 ) -> None:
     assert message.from_user is not None
@@ -170,6 +179,8 @@ async def join(
             "Welcome to the team of {store}! You are now a {role}. Send /help to see your tools."
         ).format(store=joined.store_name, role=role_name(joined.role))
     )
+    holder = await roles.role_holder(session, telegram_id=message.from_user.id, owner_ids=owner_ids)
+    await set_chat_menu(bot, i18n, holder)  # the tools of their best role, in their menu
 
 
 async def refund(

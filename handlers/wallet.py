@@ -18,6 +18,7 @@ from loyalty.stores import StoreInfo
 from ui.formatting import format_local_time
 from ui.images import qr_png
 from ui.keyboards.wallet import WalletExchange, WalletUse, exchange_button, rows, use_button
+from ui.reminder_texts import multiplier_lines
 from ui.texts import coupon_problem_text, coupon_text, coupon_until, not_a_member_text
 
 
@@ -30,6 +31,7 @@ def wallet_text(held: coupons.Wallet, policy: Policy, store: StoreInfo, locale: 
     lines = [
         _("Your wallet at {store}").format(store=store.name),
         ngettext("Points: {n}", "Points: {n}", held.points).format(n=held.points),
+        *multiplier_lines(policy, locale),
         "",
     ]
     if held.coupons:

@@ -298,6 +298,18 @@ async def usable_coupons(
     return [_view(c) for c in result.scalars().all()]
 
 
+async def expiring_between(
+    session: AsyncSession, *, now: datetime, until: datetime
+) -> list[CouponView]:
+    """Coupons still usable now whose last moment comes by `until`, soonest first (reminders)."""
+    result = await session.execute(
+        select(Coupon)
+        .where(_usable(now), col(Coupon.valid_until) <= until)  # type: ignore[arg-type]
+        .order_by(col(Coupon.valid_until), col(Coupon.id))
+    )
+    return [_view(c) for c in result.scalars().all()]
+
+
 @dataclass(frozen=True, slots=True)
 class Offer:
     template: str
