@@ -155,10 +155,9 @@ class RoleMiddleware(BaseMiddleware):
 class MenuMiddleware(BaseMiddleware):
     """Someone new whose menu the per-language menus cannot give (Traditional Chinese: Telegram
     keys menus by two-letter codes, and "zh" is Simplified; or staff granted before they first
-    wrote) gets a menu on their own chat, once, after their first update is handled."""
+    wrote) gets a menu on their own chat, once, before the first reply reaches them."""
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
-        result = await handler(event, data)
         person: people.Person | None = data.get("person")
         if person is not None and person.is_new:
             role: Role = data.get("role", Role.DINER)
@@ -167,4 +166,4 @@ class MenuMiddleware(BaseMiddleware):
                     person.telegram_id, role, person.locale, person.language_code
                 )
                 await set_chat_menu(data["bot"], data["i18n"], holder)
-        return result
+        return await handler(event, data)

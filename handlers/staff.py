@@ -138,6 +138,8 @@ async def remove_staff(
         now=clock.now(),
     )
     name = removed.display_name or str(removed.telegram_id)
+    holder = await roles.role_holder(session, telegram_id=removed.telegram_id, owner_ids=owner_ids)
+    await set_chat_menu(bot, i18n, holder)  # the tools go with the role, before anyone is told
     await query.answer(_("{name} is no longer on the staff.").format(name=name))
     if query.message is not None:
         await query.message.answer(
@@ -151,8 +153,6 @@ async def remove_staff(
         )
     with suppress(TelegramForbiddenError, TelegramBadRequest):
         await bot.send_message(removed.telegram_id, text)
-    holder = await roles.role_holder(session, telegram_id=removed.telegram_id, owner_ids=owner_ids)
-    await set_chat_menu(bot, i18n, holder)
 
 
 async def join(
@@ -174,13 +174,13 @@ async def join(
         display_name=message.from_user.first_name,
         now=clock.now(),
     )
+    holder = await roles.role_holder(session, telegram_id=message.from_user.id, owner_ids=owner_ids)
+    await set_chat_menu(bot, i18n, holder)  # their best role's tools, ready with the welcome
     await message.answer(
         _(
             "Welcome to the team of {store}! You are now a {role}. Send /help to see your tools."
         ).format(store=joined.store_name, role=role_name(joined.role))
     )
-    holder = await roles.role_holder(session, telegram_id=message.from_user.id, owner_ids=owner_ids)
-    await set_chat_menu(bot, i18n, holder)  # the tools of their best role, in their menu
 
 
 async def refund(
