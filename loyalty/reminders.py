@@ -297,7 +297,9 @@ async def keep_tier(
         return []
     window = timedelta(days=policy.tiers.window_days)
     horizon = now + timedelta(days=days)
-    floor = {policy.tiers.ladder[0].name, policy.tiers.ungraded_tier}
+    floor = [policy.tiers.ladder[0].name]
+    if policy.tiers.ungraded_tier is not None:
+        floor.append(policy.tiers.ungraded_tier)  # (NOT IN with a NULL matches nothing)
     ageing = exists().where(  # a visit leaves the window within the days ahead
         col(Visit.member_id) == col(Member.id),
         col(Visit.voided_at).is_(None),
