@@ -15,6 +15,7 @@ points_expiring    the last day it looks ahead to   points the nightly refresh w
                                                     within the next N days; not again until
                                                     that day has passed
 coupon_expiring    the coupon                       its last day is at most N days away
+                                                    (not within a day of its issue)
 near_reward        next tier and the day its        a visit in the last RECENT days left
                    missing visits must come by;     them at most N visits short
                    or offer and exchanges so far
@@ -68,6 +69,7 @@ KINDS = (
 )
 """Every reminder, most urgent first: when the weekly cap leaves room for one, it goes first."""
 
+FRESH_COUPON = timedelta(days=1)
 RECENT = timedelta(days=3)
 """Near a reward: a visit this recent put them there (a capped reminder is retried meanwhile)."""
 ANNIVERSARY_DAYS = 7
@@ -148,7 +150,8 @@ async def points_expiring(
 async def coupons_expiring(
     session: AsyncSession, *, policy: Policy, now: datetime, today: date, timezone: str
 ) -> list[Reminder]:
-    """Usable coupons whose last day is at most reminders.coupon_expiring_days away."""
+    """Usable coupons whose last day is at most reminders.coupon_expiring_days away (a coupon
+    given within the last FRESH_COUPON was just announced: it waits a day)."""
     days = policy.reminders.coupon_expiring_days
     if days <= 0:
         return []
@@ -162,7 +165,9 @@ async def coupons_expiring(
             coupon=view,
             day=view.valid_until.astimezone(zone).date(),
         )
-        for view in await coupons.expiring_between(session, now=now, until=until)
+        for view in await coupons.expiring_between(
+            session, now=now, until=until, issued_before=now - FRESH_COUPON
+        )
     ]
 
 

@@ -145,10 +145,10 @@ async def _queue(
     if not found:
         return total
     policy = context.policy
-    campaign = await outbox.ensure_campaign(
+    campaign = await outbox.ensure_campaign(  # one a month per kind: /campaigns stays readable
         session,
         kind=kind,
-        period=today.isoformat(),
+        period=f"{today:%Y-%m}",
         holdout_share=policy.reminders.holdout_share,
         now=now,
     )

@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 from sqlmodel import col
 
 from bot.config import Settings
-from bot.sandbox_run import SandboxRun, sandbox
+from bot.sandbox_run import SANDBOX_OWNER_ID, SandboxRun, sandbox
 from loyalty import coupons, outbox
 from loyalty.channels import Channel
 from loyalty.payments import Payer, PaymentSource, StoreRef, record_payment
@@ -177,6 +177,10 @@ async def test_points_expiring_once_a_week_ahead_in_each_language(
         "在那之前来用掉吧：/wallet 可查看积分能兑换什么。"
     ]
     assert await said(client, DANA, "expire") == []
+    # the manager sees the month's reminders among the campaigns
+    report = (await client.say(SANDBOX_OWNER_ID, "/campaigns"))["text"]
+    block = next(b for b in report.split("\n\n") if "Reminder: points expire" in b)
+    assert "Audience 1 (holdout 0): sent 1, waiting 0, failed 0" in block
 
     # Dana's week frees on day 28: still three days ahead, so she is told then
     jobs = await days.to(27, 5)

@@ -166,45 +166,40 @@ async def test_only_usable_coupons_in_their_last_days_are_recalled(
 ) -> None:
     policy = policy_with(
         tmp_path,
-        "[coupons.templates.soon]\nkind = 'amount'\nvalue = 5\nvalid_days = 3\n"
-        "[coupons.templates.far]\nkind = 'amount'\nvalue = 5\nvalid_days = 4\n",
+        "[coupons.templates.soon]\nkind = 'amount'\nvalue = 5\nvalid_days = 4\n"
+        "[coupons.templates.far]\nkind = 'amount'\nvalue = 5\nvalid_days = 5\n"
+        "[coupons.templates.short]\nkind = 'amount'\nvalue = 5\nvalid_days = 3\n",
     )
     member = await pay(factory, store, policy, who=1, at=START)
+    now = START + timedelta(days=1, hours=1)
+    given = {}
     async with factory() as session, session.begin():
-        soon = await coupons.gift(
-            session,
-            member_id=member,
-            template_key="soon",
-            by_telegram_id=9,
-            policy=policy,
-            now=START,
-        )
-        await coupons.gift(
-            session,
-            member_id=member,
-            template_key="far",
-            by_telegram_id=9,
-            policy=policy,
-            now=START,
-        )
-        gone = await coupons.gift(
-            session,
-            member_id=member,
-            template_key="soon",
-            by_telegram_id=9,
-            policy=policy,
-            now=START,
-        )
+        for label, key, at in (
+            ("soon", "soon", START),  # last day: day 4
+            ("far", "far", START),  # day 5: beyond the three days
+            ("used", "soon", START),  # redeemed below
+            ("fresh", "short", now - timedelta(hours=1)),  # day 4 too, but given an hour ago
+        ):
+            view = await coupons.gift(
+                session,
+                member_id=member,
+                template_key=key,
+                by_telegram_id=9,
+                policy=policy,
+                now=at,
+            )
+            given[label] = view.id
         await session.execute(
-            update(Coupon).where(col(Coupon.id) == gone.id).values(status="redeemed")
+            update(Coupon).where(col(Coupon.id) == given["used"]).values(status="redeemed")
         )
-    today = START.astimezone(ZoneInfo(ZONE)).date()
+    today = now.astimezone(ZoneInfo(ZONE)).date()
     async with factory() as session:
         found = await reminders.coupons_expiring(
-            session, policy=policy, now=START, today=today, timezone=ZONE
+            session, policy=policy, now=now, today=today, timezone=ZONE
         )
-    # "soon" ends on day 3 (three days ahead), "far" on day 4; the redeemed one is left out
-    assert [(r.period, r.day) for r in found] == [(f"coupon{soon.id}", today + timedelta(days=3))]
+    assert [(r.period, r.day) for r in found] == [
+        (f"coupon{given['soon']}", today + timedelta(days=3))
+    ]
 
 
 # -- near a reward -----------------------------------------------------------------------------
