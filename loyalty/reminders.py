@@ -69,6 +69,8 @@ KINDS = (
 )
 """Every reminder, most urgent first: when the weekly cap leaves room for one, it goes first."""
 
+BATCH = 1000
+"""Members per statement where a list of ids goes into the SQL."""
 FRESH_COUPON = timedelta(days=1)
 RECENT = timedelta(days=3)
 """Near a reward: a visit this recent put them there (a capped reminder is retried meanwhile)."""
@@ -122,13 +124,16 @@ async def points_expiring(
     if not refreshes or policy.points.expire_days <= 0:
         return []
     horizon = refreshes[-1][0].isoformat()
-    losing = await points.expiring_by(session, policy=policy, at=refreshes[-1][1])
-    told = await outbox.told_periods(session, kind=POINTS_EXPIRING, member_ids=list(losing))
-    # told about the days up to a horizon still ahead: that reminder covers them
-    fresh = [m for m in losing if all(p <= today.isoformat() for p in told.get(m, []))]
-    schedule = await points.expiry_schedule(
-        session, policy=policy, member_ids=fresh, refreshes=[at for _, at in refreshes]
-    )
+    losing = sorted(await points.expiring_by(session, policy=policy, at=refreshes[-1][1]))
+    schedule: dict[int, list[int]] = {}
+    for start in range(0, len(losing), BATCH):
+        batch = losing[start : start + BATCH]
+        told = await outbox.told_periods(session, kind=POINTS_EXPIRING, member_ids=batch)
+        # told about the days up to a horizon still ahead: that reminder covers them
+        fresh = [m for m in batch if all(p <= today.isoformat() for p in told.get(m, []))]
+        schedule |= await points.expiry_schedule(
+            session, policy=policy, member_ids=fresh, refreshes=[at for _, at in refreshes]
+        )
     found = []
     for member_id, amounts in sorted(schedule.items()):
         total = amounts[-1]
@@ -191,7 +196,10 @@ async def near_rewards(
         )
     )
     members = list(rows.scalars().all())
-    exchanges = await _exchanges_made(session, member_ids=[m.id for m in members if m.id])
+    ids = [m.id for m in members if m.id is not None]
+    exchanges: dict[int, int] = {}
+    for start in range(0, len(ids), BATCH):
+        exchanges |= await _exchanges_made(session, member_ids=ids[start : start + BATCH])
     currencies = {}
     for store_id in {m.store_id for m in members}:
         store = await queries.get_store(session, store_id=store_id)
