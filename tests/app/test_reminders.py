@@ -54,6 +54,11 @@ kind = "amount"
 value = 8
 valid_days = 6
 
+[coupons.templates.week]
+kind = "amount"
+value = 9
+valid_days = 7
+
 [reminders]
 announce_multipliers = true
 
@@ -215,7 +220,7 @@ async def test_points_expiring_once_a_week_ahead_in_each_language(
     assert await said(client, CHEN_MING, "積分") == []
 
 
-async def test_each_coupon_is_recalled_three_days_before_its_last_day(
+async def test_each_coupon_is_recalled_three_days_before_its_last_day_within_the_cap(
     run: SandboxRun, client: SandboxClient
 ) -> None:
     days = await start_days(run, client)
@@ -223,7 +228,7 @@ async def test_each_coupon_is_recalled_three_days_before_its_last_day(
     chen = await pay(run, CHEN_MING, 20, "chen")
     await consent(run, dana, True)
     async with run.services.session_factory() as session, session.begin():
-        for member, key in ((dana, "soon"), (dana, "later"), (chen, "soon")):
+        for member, key in ((dana, "soon"), (dana, "later"), (dana, "week"), (chen, "soon")):
             await coupons.gift(
                 session,
                 member_id=member,
@@ -246,8 +251,12 @@ async def test_each_coupon_is_recalled_three_days_before_its_last_day(
     assert told[1].startswith(
         f"Dana, your coupon “$8.00 off” runs out on {format_date(days.date(6), 'en')}."
     )
+    # the third runs out on day 7, but two reminders this week are the most (caps)
+    jobs = await days.to(4, 10)
+    assert jobs["reminders"]["coupon_expiring"]["capped"] == 1
     await days.to(9, 10)
     assert len(await said(client, DANA, "runs out")) == 2
+    assert await said(client, DANA, "$9.00") == []
     assert await said(client, CHEN_MING, "優惠券") == []  # no consent given: none
 
 
