@@ -122,13 +122,13 @@ def _rounds(found: Sequence[Reminder]) -> list[list[Reminder]]:
     """The reminders split so that each member appears once per round (two coupons running out
     are two reminders, planned one after the other)."""
     rounds: list[list[Reminder]] = []
+    seen: dict[int, int] = {}  # member → rounds they are in already
     for reminder in found:
-        for round_ in rounds:
-            if all(r.member_id != reminder.member_id for r in round_):
-                round_.append(reminder)
-                break
-        else:
-            rounds.append([reminder])
+        index = seen.get(reminder.member_id, 0)
+        seen[reminder.member_id] = index + 1
+        if index == len(rounds):
+            rounds.append([])
+        rounds[index].append(reminder)
     return rounds
 
 
