@@ -16,6 +16,12 @@ afterwards as ``reply``, null if none came):
 - ``open`` ``{"url"}`` (a t.me deep link: ``/start <payload>``), ``press`` ``{"message_id",
   "data", "wait"?}`` (an inline button), ``pay`` ``{"message_id"}`` (an invoice).
 - ``block`` / ``unblock``; ``GET .../inbox``, ``GET .../history``, ``GET .../commands``.
+  A message the person sent by opening a link carries ``opened``: ``{"payload", "label",
+  "kind"}``, the label and kind of the printed code with that payload (null when unknown).
+
+Printed codes (what lies around the room to scan): ``POST /sandbox/codes`` ``{"kind", "codes":
+[{"label", "url"}]}`` makes the codes of that kind exactly these (deep links to the bot with a
+start payload); ``GET /sandbox/codes`` lists them all as ``{"kind", "label", "url", "payload"}``.
   Each message there carries ``seq``: its place among all messages in the emulator, every chat
   and both sides, so tests and benchmarks can tell what was sent before what.
 """
@@ -258,6 +264,17 @@ def add_control_routes(app: web.Application, emulator: BotAPIEmulator) -> None:
         return web.json_response(await emulator.advance_clock(seconds))
 
     async def codes(request: web.Request) -> web.StreamResponse:
+        await emulator.refresh_printed_codes()
+        return web.json_response({"codes": emulator.printed_codes()})
+
+    async def post_codes(request: web.Request) -> web.StreamResponse:
+        body = await _body(request)
+        listed = body.get("codes")
+        if not isinstance(listed, list) or not all(isinstance(c, dict) for c in listed):
+            raise ControlError(400, 'codes must be a list of {"label", "url"} objects')
+        emulator.set_printed_codes(
+            _str(body, "kind"), [(_str(code, "label"), _str(code, "url")) for code in listed]
+        )
         return web.json_response({"codes": emulator.printed_codes()})
 
     async def file(request: web.Request) -> web.StreamResponse:
@@ -288,6 +305,7 @@ def add_control_routes(app: web.Application, emulator: BotAPIEmulator) -> None:
         ("POST", "/sandbox/clock", clock),
         ("GET", "/sandbox/files/{file_id}", file),
         ("GET", "/sandbox/codes", codes),
+        ("POST", "/sandbox/codes", post_codes),
     ]
     for method, path, handler in routes:
         app.router.add_route(method, path, _guard(handler))
