@@ -92,7 +92,7 @@ class Reminder:
     points: int = 0
     """Points expiring, or points missing for the reward."""
     visits: int = 0
-    """Visits missing (near a reward), or visits made (anniversary)."""
+    """Visits missing (near a reward)."""
     tier: str | None = None
     template: str | None = None
     """Near a reward by points: the coupon template the points buy."""
@@ -410,12 +410,12 @@ async def anniversaries(
     if not ranges:
         return []
     rows = await session.execute(
-        select(col(Member.id), col(Member.enrolled_at), col(Member.visit_count)).where(
+        select(col(Member.id), col(Member.enrolled_at)).where(
             col(Member.erased_at).is_(None), or_(*ranges)
         )
     )
     found = []
-    for member_id, enrolled_at, visits in rows.all():
+    for member_id, enrolled_at in rows.all():
         joined = enrolled_at.astimezone(zone).date()
         for year in {first.year, today.year}:
             day = celebrated_on(joined, year)
@@ -427,7 +427,6 @@ async def anniversaries(
                         period=str(year),
                         day=day,
                         years=year - joined.year,
-                        visits=int(visits),
                     )
                 )
     return found
