@@ -305,6 +305,11 @@ async def test_a_regular_who_stops_coming_is_told_a_week_before_the_tier_goes(
     await consent(run, chen, None)  # never answered: opt-in means no
 
     # day 0's visit leaves the window on day 90 at 10:00: a week before is day 84's morning
+    # (day 83's run, at 05:00, looks a week ahead: to day 90 at 05:00)
+    jobs = await days.to(83, 5)
+    assert (
+        jobs["reminders"]["keep_tier"]["queued"] + jobs["reminders"]["keep_tier"]["deferred"] == 0
+    )
     await days.to(83, 10)
     assert await said(client, DANA, "to stay") == []
     jobs = await days.to(84, 6)
