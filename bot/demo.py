@@ -121,7 +121,7 @@ def expect_in(message: Message, expected: str) -> None:
 
 async def dana_starts(story: Story) -> None:
     welcome = await story.text(DANA, "/start", "no sign-up form")
-    await story.tap(DANA, welcome, "How it works", "Here is what I can do")
+    await story.tap(DANA, welcome, "How it works", "you are a member")
 
 
 async def li_na_starts(story: Story) -> None:
