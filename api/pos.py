@@ -73,11 +73,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from loyalty.clock import Clock
 from loyalty.money import currency_precision
-from loyalty.payments import PaymentSource, PaymentStatus, StoreRef, issue_receipt
+from loyalty.payments import PaymentSource, PaymentStatus, Receipt, StoreRef, issue_receipt
 from loyalty.policy import Policy
 from loyalty.qr import QRSigner, ReceiptPayload, deep_link
 from models import queries
-from models.tables import Payment
+from models.tables import Payment, Store
 from ui.images import qr_png
 
 log = logging.getLogger(__name__)
@@ -291,6 +291,80 @@ def _check_amount(amount: Decimal, currency: str, max_bill: Decimal) -> Decimal:
 # -- handlers -----------------------------------------------------------------------------
 
 
+def _unauthorized(
+    request: web.Request, secret: bytes, body: bytes, *, now: datetime
+) -> web.Response | None:
+    """401 unless the signature (and the timestamp it covers) holds; None when it does."""
+    stamp = request.headers.get(TIMESTAMP_HEADER)
+    timestamp = int(stamp) if stamp is not None and _UNIX_SECONDS.fullmatch(stamp) else None
+    problem = ""
+    if stamp is None and requires_timestamp(secret):
+        problem = f"missing {TIMESTAMP_HEADER} (this key was created with timestamps)"
+    elif stamp is not None and timestamp is None:
+        problem = f"{TIMESTAMP_HEADER} must be Unix seconds"
+    elif not signature_matches(
+        secret, body, request.headers.get(SIGNATURE_HEADER), timestamp=timestamp
+    ):
+        covered = "the timestamp, a '.' and the body" if stamp is not None else "the body"
+        problem = (
+            f"missing or wrong {SIGNATURE_HEADER} "
+            f"(sha256=<hex HMAC-SHA256 of {covered} with POS_API_SECRET>)"
+        )
+    elif timestamp is not None:
+        drift = abs(now.timestamp() - timestamp)
+        if drift > TIMESTAMP_TOLERANCE.total_seconds():
+            problem = (
+                f"{TIMESTAMP_HEADER} is more than "
+                f"{int(TIMESTAMP_TOLERANCE.total_seconds() // 60)} minutes from the "
+                "server's clock (a replayed request, or a clock to set right)"
+            )
+    if not problem:
+        return None
+    log.warning("POS API call refused from %s: %s", request.remote, problem)
+    return _error(401, "unauthorized", problem)
+
+
+async def _signed_body(request: web.Request, secret: bytes, clock: Clock) -> bytes | web.Response:
+    """The request's body if it is small enough, signed with the secret (and, when stamped or
+    the key requires it, within TIMESTAMP_TOLERANCE of the clock) and declared as JSON; else
+    the answer (413, 401, 415)."""
+    body = await _read_limited(request)
+    if body is None:
+        log.warning("POS API call refused: body over %d bytes", MAX_BODY_BYTES)
+        return _error(413, "too_large", f"the body is larger than {MAX_BODY_BYTES} bytes")
+    refused = _unauthorized(request, secret, body, now=clock.now())
+    if refused is not None:
+        return refused
+    if not _is_json(request):  # after the signature: strangers learn nothing
+        log.warning("POS API call refused: content type %r", request.content_type)
+        return _error(415, "unsupported_media_type", "the body must be sent as application/json")
+    return body
+
+
+async def _repeated_otherwise(
+    session: AsyncSession, receipt: Receipt, *, pos_txn_id: str, store: Store, amount: Decimal
+) -> web.Response | None:
+    """A repeated pos_txn_id is a retry only with the same store, amount and currency: else 409."""
+    payment = await session.get(Payment, receipt.payment_id)
+    assert payment is not None
+    if (payment.store_id, payment.amount, payment.currency) == (store.id, amount, store.currency):
+        return None
+    log.warning(
+        "POS payment %r repeated with other details: payment %s has %s %s at store %s",
+        pos_txn_id,
+        payment.id,
+        payment.amount,
+        payment.currency,
+        payment.store_id,
+    )
+    return _error(
+        409,
+        "conflict",
+        f"pos_txn_id {pos_txn_id!r} was recorded with another store, amount or currency",
+        field="pos_txn_id",
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class PosDeps:
     """What the POS API needs from the running app (the composition root builds it)."""
@@ -329,18 +403,9 @@ class PosApi:
         if secret is None:
             log.warning("POS API call refused: POS_API_SECRET is not configured")
             return _not_configured()
-        body = await _read_limited(request)
-        if body is None:
-            log.warning("POS API call refused: body over %d bytes", MAX_BODY_BYTES)
-            return _error(413, "too_large", f"the body is larger than {MAX_BODY_BYTES} bytes")
-        refused = self._unauthorized(request, secret, body)
-        if refused is not None:
-            return refused
-        if not _is_json(request):  # after the signature: strangers learn nothing
-            log.warning("POS API call refused: content type %r", request.content_type)
-            return _error(
-                415, "unsupported_media_type", "the body must be sent as application/json"
-            )
+        body = await _signed_body(request, secret, self.services.clock)
+        if isinstance(body, web.Response):
+            return body
         try:
             fields = parse_body(body)
         except _Invalid as bad:
@@ -372,29 +437,11 @@ class PosApi:
                 now=services.clock.now(),
             )
             if not receipt.created:
-                payment = await session.get(Payment, receipt.payment_id)
-                assert payment is not None
-                if (payment.store_id, payment.amount, payment.currency) != (
-                    store.id,
-                    amount,
-                    store.currency,
-                ):
-                    log.warning(
-                        "POS payment %r repeated with other details: payment %s has %s %s "
-                        "at store %s",
-                        fields.pos_txn_id,
-                        payment.id,
-                        payment.amount,
-                        payment.currency,
-                        payment.store_id,
-                    )
-                    return _error(
-                        409,
-                        "conflict",
-                        f"pos_txn_id {fields.pos_txn_id!r} was recorded with another store, "
-                        "amount or currency",
-                        field="pos_txn_id",
-                    )
+                conflict = await _repeated_otherwise(
+                    session, receipt, pos_txn_id=fields.pos_txn_id, store=store, amount=amount
+                )
+                if conflict is not None:
+                    return conflict
         body_out = {
             "payment_id": receipt.payment_id,
             "claim_url": self.claim_url(receipt.payment_id, receipt.expires_at),
@@ -410,38 +457,6 @@ class PosApi:
             "new" if receipt.created else "repeat",
         )
         return web.json_response(body_out, status=201 if receipt.created else 200)
-
-    def _unauthorized(
-        self, request: web.Request, secret: bytes, body: bytes
-    ) -> web.Response | None:
-        """401 unless the signature (and the timestamp it covers) holds; None when it does."""
-        stamp = request.headers.get(TIMESTAMP_HEADER)
-        timestamp = int(stamp) if stamp is not None and _UNIX_SECONDS.fullmatch(stamp) else None
-        problem = ""
-        if stamp is None and requires_timestamp(secret):
-            problem = f"missing {TIMESTAMP_HEADER} (this key was created with timestamps)"
-        elif stamp is not None and timestamp is None:
-            problem = f"{TIMESTAMP_HEADER} must be Unix seconds"
-        elif not signature_matches(
-            secret, body, request.headers.get(SIGNATURE_HEADER), timestamp=timestamp
-        ):
-            covered = "the timestamp, a '.' and the body" if stamp is not None else "the body"
-            problem = (
-                f"missing or wrong {SIGNATURE_HEADER} "
-                f"(sha256=<hex HMAC-SHA256 of {covered} with POS_API_SECRET>)"
-            )
-        elif timestamp is not None:
-            drift = abs(self.services.clock.now().timestamp() - timestamp)
-            if drift > TIMESTAMP_TOLERANCE.total_seconds():
-                problem = (
-                    f"{TIMESTAMP_HEADER} is more than "
-                    f"{int(TIMESTAMP_TOLERANCE.total_seconds() // 60)} minutes from the "
-                    "server's clock (a replayed request, or a clock to set right)"
-                )
-        if not problem:
-            return None
-        log.warning("POS API call refused from %s: %s", request.remote, problem)
-        return _error(401, "unauthorized", problem)
 
     async def claim_qr(self, request: web.Request) -> web.Response:
         secret = self.secret

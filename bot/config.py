@@ -18,6 +18,7 @@ from babel.numbers import get_currency_name
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from loyalty.policy import DEFAULT_PRESET, PolicyError, load_policy
 from models.files import create_secret_file
 from ui.locales import SUPPORTED_LOCALES
 
@@ -177,8 +178,6 @@ class Settings(BaseSettings):
     @field_validator("policy_file")
     @classmethod
     def _policy(cls, value: Path | None) -> Path | None:
-        from loyalty.policy import DEFAULT_PRESET, PolicyError, load_policy
-
         try:
             load_policy(value)
         except PolicyError as exc:

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.notify import diner_not_told, tell
 from handlers.pay import read_amount
-from handlers.receipts import receipt_text, send_card, tell_payer, their_locale
+from handlers.receipts import send_card, tell_payer, their_locale
 from loyalty import coupons, visits
 from loyalty.clock import Clock
 from loyalty.errors import NotAllowed
@@ -39,7 +39,9 @@ from ui.formatting import format_local_time, format_money
 from ui.images import qr_png
 from ui.keyboards.pay import CashierCancel, CashierConfirm, cashier_confirm_keyboard
 from ui.keyboards.wallet import CouponConfirm, confirm_coupon_keyboard
-from ui.texts import coupon_problem_text, coupon_text, coupon_until
+from ui.pay import coupon_seen_text
+from ui.receipts import receipt_text
+from ui.texts import coupon_problem_text, coupon_text
 
 
 class CounterFlow(StatesGroup):
@@ -253,20 +255,6 @@ async def walk_in_bill(
 # -- coupons at the counter -----------------------------------------------------------------------
 
 
-def _coupon_seen_text(
-    seen: coupons.AtCounter, policy: Policy, store: StoreInfo, locale: str
-) -> str:
-    return _(
-        "Coupon: {coupon} ({until})\nFor: {name} · {tier}\n"
-        "Send the bill amount before the discount."
-    ).format(
-        coupon=coupon_text(seen.coupon, policy, locale),
-        until=coupon_until(seen.coupon, timezone=store.timezone, locale=locale),
-        name=seen.member_name or "—",
-        tier=policy.tiers.display_name(seen.member_tier, locale),
-    )
-
-
 async def _ask_for_the_bill(
     message: Message,
     state: FSMContext,
@@ -277,7 +265,7 @@ async def _ask_for_the_bill(
 ) -> None:
     await state.set_state(CouponFlow.amount)
     await state.update_data(redemption_id=seen.redemption_id)
-    await message.answer(_coupon_seen_text(seen, policy, store, locale))
+    await message.answer(coupon_seen_text(seen, policy, store, locale))
 
 
 async def coupon_scanned(

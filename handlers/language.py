@@ -9,25 +9,24 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loyalty import people
+from loyalty import telegram_users
 from loyalty.clock import Clock
-from ui.commands import register_chat_commands
+from loyalty.roles import RoleHolder
+from models.tables import Role
+from ui.commands import set_chat_menu
 from ui.keyboards.start import LanguageChoice, Menu, language_keyboard
 from ui.locales import LANGUAGE_NAMES, SUPPORTED_LOCALES
-
-
-def _prompt() -> str:
-    return _("Choose your language:")
+from ui.texts import language_prompt
 
 
 async def ask_language(message: Message, locale: str) -> None:
-    await message.answer(_prompt(), reply_markup=language_keyboard(locale))
+    await message.answer(language_prompt(), reply_markup=language_keyboard(locale))
 
 
 async def ask_language_from_menu(query: CallbackQuery, locale: str) -> None:
     await query.answer()
     if query.message is not None:
-        await query.message.answer(_prompt(), reply_markup=language_keyboard(locale))
+        await query.message.answer(language_prompt(), reply_markup=language_keyboard(locale))
 
 
 async def choose_language(
@@ -37,8 +36,9 @@ async def choose_language(
     clock: Clock,
     i18n: I18n,
     bot: Bot,
+    role: Role,
 ) -> None:
-    person = await people.choose_locale(
+    person = await telegram_users.choose_locale(
         session,
         telegram_id=query.from_user.id,
         locale=callback_data.locale,
@@ -53,7 +53,8 @@ async def choose_language(
     if message is not None and not isinstance(message, InaccessibleMessage):
         hint = _("Send /help to see what I can do.")
         await message.edit_text(f"{done}\n\n{hint}")
-    await register_chat_commands(bot, chat_id=query.from_user.id)
+    holder = RoleHolder(query.from_user.id, role, locale, person.language_code)
+    await set_chat_menu(bot, i18n, holder)  # their role's menu, in the language they picked
 
 
 def build_router() -> Router:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from aiogram import Bot, Router
 from aiogram.filters import Command, CommandObject
@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.notify import gift_not_told, member_not_told, person_not_told, tell
 from handlers.receipts import their_locale
-from loyalty import coupons, payments, staff
+from loyalty import coupons, payments, roles, staff
 from loyalty.clock import Clock
 from loyalty.errors import NotAllowed
 from loyalty.policy import Policy
@@ -23,20 +23,13 @@ from loyalty.qr import QRSigner, StaffInvitePayload, deep_link
 from loyalty.stores import StoreInfo
 from models import queries
 from models.tables import Role
-from ui.formatting import format_date
+from ui.commands import set_chat_menu
 from ui.keyboards.staff import InviteRole, RemoveStaff
+from ui.staff import staff_line
 from ui.texts import coupon_problem_text, coupon_text, coupon_until, role_name
 
 _NUMBER = re.compile(r"#?[0-9]{1,9}")
 """A payment or member number as typed ("12", "#12"): ASCII digits, within a 32-bit id."""
-
-
-def _staff_line(person: staff.StaffMember, timezone: str, locale: str) -> str:
-    return _("{name} — {role} since {date}").format(
-        name=person.display_name or str(person.telegram_id),
-        role=role_name(person.role),
-        date=format_date(person.since.astimezone(ZoneInfo(timezone)).date(), locale, "medium"),
-    )
 
 
 async def staff_menu(
@@ -46,7 +39,7 @@ async def staff_menu(
         raise NotAllowed("staff")
     team = await staff.list_staff(session, store_id=store.id)
     lines = [_("Staff of {store}:").format(store=store.name)]
-    lines += [f"• {_staff_line(person, store.timezone, locale)}" for person in team] or [
+    lines += [f"• {staff_line(person, store.timezone, locale)}" for person in team] or [
         _("Nobody yet.")
     ]
     removable = [person for person in team if staff.may_invite(role, person.role)]
@@ -121,8 +114,10 @@ async def remove_staff(
     clock: Clock,
     i18n: I18n,
     bot: Bot,
+    owner_ids: Collection[int],
 ) -> None:
-    """Remove a cashier or manager: their role ends now (their next tap is a diner's)."""
+    """Remove a cashier or manager: their role ends now (their next tap is a diner's), and
+    their command menu becomes that of the role they still hold (a diner's, usually)."""
     if not role.at_least(Role.MANAGER):
         raise NotAllowed("staff")
     removed = await staff.revoke(
@@ -133,6 +128,8 @@ async def remove_staff(
         now=clock.now(),
     )
     name = removed.display_name or str(removed.telegram_id)
+    holder = await roles.role_holder(session, telegram_id=removed.telegram_id, owner_ids=owner_ids)
+    await set_chat_menu(bot, i18n, holder)  # the tools go with the role, before anyone is told
     await query.answer(_("{name} is no longer on the staff.").format(name=name))
     if query.message is not None:
         await query.message.answer(
@@ -155,6 +152,9 @@ async def join(
     *,
     session: AsyncSession,
     clock: Clock,
+    bot: Bot,
+    i18n: I18n,
+    owner_ids: Collection[int],
     **_data: Any,
 ) -> None:
     assert message.from_user is not None
@@ -165,6 +165,8 @@ async def join(
         display_name=message.from_user.first_name,
         now=clock.now(),
     )
+    holder = await roles.role_holder(session, telegram_id=message.from_user.id, owner_ids=owner_ids)
+    await set_chat_menu(bot, i18n, holder)  # their best role's tools, ready with the welcome
     await message.answer(
         _(
             "Welcome to the team of {store}! You are now a {role}. Send /help to see your tools."

@@ -109,6 +109,7 @@ Factor = Annotated[float, BeforeValidator(_number_to_float)]
 Text = Annotated[str, Strict(), Field(min_length=1, max_length=64)]
 TierKey = Annotated[str, Strict(), Field(min_length=1, max_length=32), AfterValidator(_tier_key)]
 CurrencyKey = Annotated[str, Strict(), AfterValidator(_currency_key)]
+Adapt = Literal["lower_minimum", "smaller"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)
@@ -212,7 +213,16 @@ class Tiers:
     """Members younger than this are not graded yet (they stand on `ungraded_tier`)."""
     ungraded_tier: TierKey | None = None
     downgrade: Literal["silent", "notify"] = "silent"
-    """Whether a member who drops a tier is told (an upgrade is always congratulated)."""
+    """Whether a member who drops a tier is told (an upgrade is congratulated, see below)."""
+    downgrade_grace_days: Annotated[int, Strict(), _days(365)] = 30
+    """A downgrade waits this long: what left the window keeps counting for these days more
+    (and no downgrade happens while the member's win-back episode is open)."""
+    treatment_lookback_days: Annotated[int, Strict(), Field(ge=0, le=730)] = 180
+    """Automated campaigns treat a member as the highest tier they held within these days, so a
+    loyal member who pauses is still treated as loyal (care, never a discount)."""
+    congratulate_once_days: Annotated[int, Strict(), Field(ge=0, le=3650)] = 365
+    """An upgrade to a tier already congratulated within these days is not congratulated again
+    (a tier that flaps between a payment and the nightly refresh)."""
 
     @property
     def keys(self) -> tuple[str, ...]:
@@ -249,9 +259,12 @@ class Lapse:
     """Each member's own rhythm decides when they are slowing, lapsed (the win-back ladder
     starts) and lost: at these factors times their expected interval since the last visit."""
 
-    shrinkage_visits: Annotated[int, Strict(), Field(ge=0, le=100)] = 4
+    shrinkage_visits: Annotated[int, Strict(), Field(ge=0, le=100)] = 1
     """How many visit gaps of the cohort's rhythm weigh against the member's own: the expected
     interval is (n·own + k·cohort) / (n + k) for n visit gaps and k = shrinkage_visits."""
+    half_life_visits: Annotated[Factor, Field(gt=0, le=100)] = 2.0
+    """Recency: a gap weighs half as much as one `half_life_visits` visits more recent in the
+    member's own typical gap (see loyalty.lifecycle)."""
     slowing_factor: Annotated[Factor, Field(ge=1, le=10)] = 1.25
     """Slowing once the time since the last visit exceeds this times the expected interval."""
     lapsed_factor: Annotated[Factor, Field(gt=1, le=20)] = 1.5
@@ -267,6 +280,9 @@ class Lapse:
     """From this many visits on, a member on rhythm is "active"; below it "returning"."""
     rising_ratio: Annotated[Factor, Field(gt=0, lt=1)] = 0.8
     """Rising: the last two gaps average at most this share of the member's earlier gaps."""
+    cooling_ratio: Annotated[Factor, Field(gt=1, le=10)] = 1.25
+    """Cooling: a gap runs longer than this times the one before it after shortening or steady
+    gaps (the turn of seed 004), noticed while it runs, before the member is overdue."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)
@@ -280,6 +296,10 @@ class LadderStep:
     """Amount off, in the store's currency (coupon steps only)."""
     coupon_min_spend: Amount = Decimal(0)
     coupon_valid_days: Annotated[int, Strict(), Field(ge=1, le=365)] = 14
+    coupon_adapt: Adapt = "lower_minimum"
+    """When the minimum spend is above the member's typical (median) bill: "lower_minimum" to
+    that bill, or "smaller": issue the template `coupon_smaller` instead."""
+    coupon_smaller: TierKey | None = None
 
     @model_validator(mode="after")
     def _coupon_fields(self) -> LadderStep:
@@ -287,6 +307,8 @@ class LadderStep:
             raise ValueError('needs a coupon_value (it has message = "coupon")')
         if self.message == "care" and self.coupon_value is not None:
             raise ValueError('has a coupon_value, which only message = "coupon" steps take')
+        if self.coupon_adapt == "smaller" and self.coupon_smaller is None:
+            raise ValueError('needs coupon_smaller (a template key) for coupon_adapt = "smaller"')
         return self
 
 
@@ -309,6 +331,17 @@ class Ladder:
     steps: Annotated[tuple[LadderStep, ...], Field(max_length=8)] = Field(
         default_factory=_default_steps
     )
+    max_unanswered_offers: Annotated[int, Strict(), Field(ge=1, le=20)] = 2
+    """After this many automated coupon offers in a row went unanswered (across episodes), the
+    member gets care messages only, no coupons, until they answer one."""
+    offer_answered_by: Literal["redemption", "visit"] = "redemption"
+    """An offer is answered when it is redeemed, or ("visit") also when the member comes back
+    while it is valid."""
+    validity_slack_days: Annotated[int, Strict(), _days(90)] = 7
+    """An automated coupon stays valid at least until the member's next expected visit plus
+    these days."""
+    lost_keeps: tuple[Literal["birthday", "holiday", "new_dish"], ...] = ("birthday",)
+    """The automated campaigns a lost member still gets (with their consent); the others stop."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -462,6 +495,10 @@ class CouponTemplate:
     """The most a percentage coupon takes off."""
     valid_days: Annotated[int, Strict(), Field(ge=0, le=365)] = 30
     dish: LocalizedText | None = None
+    adapt: Adapt = "lower_minimum"
+    """An automated coupon whose min_spend is above the member's typical (median) bill:
+    "lower_minimum" to that bill, or "smaller": issue the template `smaller` instead."""
+    smaller: TierKey | None = None
 
     @model_validator(mode="after")
     def _fields_of_kind(self) -> CouponTemplate:
@@ -473,6 +510,8 @@ class CouponTemplate:
             raise ValueError('needs a dish (en, zh_Hans, zh_Hant names) for kind = "dish"')
         if self.kind != "dish" and self.dish is not None:
             raise ValueError('has a dish, which only kind = "dish" coupons take')
+        if self.adapt == "smaller" and self.smaller is None:
+            raise ValueError('needs smaller (a template key) for adapt = "smaller"')
         return self
 
     def discount(self, bill: Decimal, *, places: int) -> Decimal:
@@ -509,6 +548,10 @@ class Campaigns:
     """A new dish's free tasting (tiers whose treatment gives new_dish = "coupon") takes at most
     this off the bill, in the store's currency."""
     new_dish_tasting_days: Annotated[int, Strict(), Field(ge=1, le=90)] = 14
+    on_cooling: Literal["off", "care"] = "care"
+    """A member turning cooling (seed 004's turn) gets an early care message, before overdue."""
+    on_rising: Literal["off", "thanks"] = "thanks"
+    """A member whose gaps shorten gets a thank-you that names their next tier."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)
@@ -538,6 +581,30 @@ class Coupons:
     wrong_code_limit: Annotated[int, Strict(), Field(ge=1, le=100)] = 5
     """Wrong codes a cashier may type within wrong_code_window_minutes before a pause."""
     wrong_code_window_minutes: Annotated[int, Strict(), Field(ge=1, le=_MINUTES_PER_DAY)] = 15
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)
+class Reminders:
+    """The reminders members expect from a loyalty app. Each is marketing: only to members who
+    said yes, within caps.max_marketing_per_week, never in caps.quiet_hours; each fires once.
+    A number of 0 turns its reminder off."""
+
+    points_expiring_days: Annotated[int, Strict(), _days(60)] = 7
+    """Days before the nightly refresh would expire points (points.expire_days)."""
+    coupon_expiring_days: Annotated[int, Strict(), _days(30)] = 3
+    """Days before a coupon's last day."""
+    near_reward_visits: Annotated[int, Strict(), _days(5)] = 1
+    """Tell a member this close to the next tier (visits missing) or to what points buy (the
+    points they usually earn in this many visits)."""
+    keep_tier_days: Annotated[int, Strict(), _days(60)] = 7
+    """Days before a member drops a tier unless they visit, when their rhythm would not bring
+    them back in time."""
+    anniversary: Annotated[bool, Strict()] = True
+    """Thank members on each anniversary of joining."""
+    announce_multipliers: Annotated[bool, Strict()] = False
+    """On a day a points.multipliers rule with weekdays applies, tell members in the morning."""
+    holdout_share: Annotated[Factor, Field(ge=0, le=0.5)] = 0.0
+    """A control group for reminders, as campaigns.holdout_share is for campaigns."""
 
 
 Action = Literal["off", "message", "coupon"]
@@ -580,6 +647,7 @@ class Policy:
     treatments: Annotated[Mapping[TierKey, Treatment], AfterValidator(_frozen_mapping)] = Field(
         default_factory=dict
     )
+    reminders: Reminders = Field(default_factory=Reminders)
 
     def max_bill_for(self, currency: str) -> Decimal:
         return self.payments.max_bill_by_currency.get(currency.upper(), self.payments.max_bill)
@@ -701,7 +769,30 @@ _SPEND_KEYS: Final = ("min_spend", "min_referrals", "min_suggestions")
 
 def _check(policy: Policy) -> str | None:
     """The first rule that spans several keys and is broken, as "<key path> <what>"."""
-    return _check_ladder(policy.tiers) or _check_tier_keys(policy) or _check_other(policy)
+    return (
+        _check_ladder(policy.tiers)
+        or _check_tier_keys(policy)
+        or _check_other(policy)
+        or _check_reminders(policy)
+    )
+
+
+def _check_reminders(policy: Policy) -> str | None:
+    reminders, expire = policy.reminders, policy.points.expire_days
+    if expire and reminders.points_expiring_days >= expire:
+        return (
+            f"reminders.points_expiring_days must be less than points.expire_days ({expire}), "
+            f"not {reminders.points_expiring_days}: points would be announced as expiring "
+            "as soon as they are earned"
+        )
+    if reminders.announce_multipliers and not any(
+        rule.weekdays for rule in policy.points.multipliers
+    ):
+        return (
+            "reminders.announce_multipliers is true, but no points.multipliers rule names "
+            "weekdays: there is no day to announce"
+        )
+    return None
 
 
 def _check_ladder(tiers: Tiers) -> str | None:
@@ -792,6 +883,9 @@ def _check_other(policy: Policy) -> str | None:
                 f"points.exchange[{i}].template {offer.template!r} is not a coupon template"
                 f"{_did_you_mean(offer.template, policy.coupons.templates)} (templates: {known})"
             )
+    problem = _check_smaller(policy)
+    if problem is not None:
+        return problem
     strongest = Decimal(0)
     for i, step in enumerate(policy.ladder.steps):
         if step.coupon_value is None:
@@ -802,6 +896,33 @@ def _check_other(policy: Policy) -> str | None:
                 f"({strongest}): each coupon is at least as strong as the one before"
             )
         strongest = step.coupon_value
+    return None
+
+
+def _check_smaller(policy: Policy) -> str | None:
+    """A "smaller" template exists and asks a lower minimum spend (so a chain always ends)."""
+    templates = policy.coupons.templates
+    known = ", ".join(templates) or "none"
+    pairs: list[tuple[str, str | None, Decimal]] = [
+        (f"coupons.templates.{key}.smaller", t.smaller, t.min_spend) for key, t in templates.items()
+    ]
+    pairs += [
+        (f"ladder.steps[{i}].coupon_smaller", step.coupon_smaller, step.coupon_min_spend)
+        for i, step in enumerate(policy.ladder.steps)
+    ]
+    for where, name, min_spend in pairs:
+        if name is None:
+            continue
+        if name not in templates:
+            return (
+                f"{where} {name!r} is not a coupon template"
+                f"{_did_you_mean(name, templates)} (templates: {known})"
+            )
+        if templates[name].min_spend >= min_spend:
+            return (
+                f"{where} {name!r} must ask a lower min_spend than {min_spend} "
+                f"(it asks {templates[name].min_spend})"
+            )
     return None
 
 

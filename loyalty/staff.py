@@ -10,20 +10,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from loyalty import roles
-from loyalty.errors import DomainError, NotAllowed
+from loyalty.errors import DomainError, NotAllowed, Problem
 from models import queries
 from models.tables import Role, Staff, StaffInvite
 
 INVITE_TTL = timedelta(hours=24)
 
 
-class InviteProblem(DomainError):
-    """reason: unknown, used (by someone else), expired, revoked (used by this person, whose
-    role was taken back since)."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+class InviteProblem(Problem):
+    """A staff invite cannot be used: unknown, expired, used (by someone else), or revoked (used
+    by this person, whose role was taken back since)."""
 
 
 class StaffGone(DomainError):

@@ -23,7 +23,7 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
 
-from loyalty.people import Person
+from loyalty.telegram_users import Person
 
 LOCALES_DIR: Final[Traversable] = files("ui") / "catalogues"
 DOMAIN: Final = "messages"

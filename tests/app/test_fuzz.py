@@ -35,7 +35,7 @@ from hypothesis import strategies as st
 from pydantic.fields import FieldInfo
 
 from handlers.callbacks import why_malformed
-from loyalty import people
+from loyalty import telegram_users
 from loyalty.money import InvalidAmount, currency_precision, parse_amount
 from loyalty.qr import (
     CardPayload,
@@ -104,7 +104,7 @@ async def locale_now(cast: Cast, telegram_id: int, *, before: str | None = None)
     """The person's language as the bot sees it now: a press may have changed it (/language),
     or erased the person (/forget: then `before`, the language they had when they pressed)."""
     async with cast.app.services.session_factory() as session:
-        chosen, code = await people.locale_of(session, telegram_id=telegram_id)
+        chosen, code = await telegram_users.locale_of(session, telegram_id=telegram_id)
     if chosen is None and code is None:
         return before or cast.locale(telegram_id)
     return chosen or locale_from_language_code(code, "en")

@@ -37,6 +37,14 @@ def test_check_accepts_the_shipped_presets(preset: str, app_env: dict[str, str])
             "caps.quiet_hours must look like",
         ),
         ('preset = "frequency"\n[fraud]\ncashier_self_credit = true\n', "must be false"),
+        (
+            'preset = "frequency"\n[ladder]\nmax_unanswered_offers = "two"\n',
+            "ladder.max_unanswered_offers must be a whole number, not 'two'",
+        ),
+        (
+            'preset = "value"\n[coupons.templates.forty_off_150]\nsmaller = "twenty_off"\n',
+            "coupons.templates.forty_off_150.smaller 'twenty_off' is not a coupon template",
+        ),
         ("this is not toml", "policy.toml"),
     ],
 )
