@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
+from pydantic import AfterValidator
 
-from loyalty.audiences import Choices, Segment
+from loyalty.audiences import DIMENSIONS, Choices, Segment
 from loyalty.broadcasts import Broadcast
 from loyalty.policy import Policy
 from ui.keyboards.fields import Id, Key, KeyOrEmpty, UnixTime
@@ -25,8 +26,14 @@ from ui.winback_texts import turn_name
 CHECK = "✓ "
 
 
+def _dimension(value: str) -> str:
+    if value not in DIMENSIONS:
+        raise ValueError("not a segment dimension")
+    return value
+
+
 class SegmentPick(CallbackData, prefix="bcs"):
-    dim: Literal["tiers", "stages", "languages", "tags", "stores"]
+    dim: Annotated[str, AfterValidator(_dimension)]  # one of loyalty.audiences.DIMENSIONS
     value: Key
 
 
