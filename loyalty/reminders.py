@@ -384,7 +384,7 @@ async def _drop_moment(
 
 def _counting(policy: Policy) -> timedelta:
     """How long a visit keeps counting toward the tier a member holds: the tier window and the
-    downgrade grace after it (a downgrade goes only as far as the lenient tier; loyalty/tiers.settle)."""
+    downgrade grace after it (a downgrade goes only as far as the lenient tier: tiers.settle)."""
     return timedelta(days=policy.tiers.window_days + policy.tiers.downgrade_grace_days)
 
 
