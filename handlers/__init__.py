@@ -10,6 +10,7 @@ from aiogram import Router
 def get_routers() -> list[Router]:
     from handlers import (
         broadcast,
+        care,
         cashier,
         dishes,
         errors,
@@ -44,6 +45,7 @@ def get_routers() -> list[Router]:
         pay.build_router(),
         cashier.build_router(),
         feedback.build_router(),  # its free-text steps come after every command above
+        care.build_router(),  # /care; its free-text steps (a manager's note) likewise
         membership.build_router(),
         fallback.build_router(),  # always last: catches what nobody else took
     ]

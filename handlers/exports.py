@@ -106,6 +106,10 @@ def action_text(action: str) -> str:
         "broadcast.cancel": _("cancelled a broadcast"),
         "dish.add": _("added a new dish"),
         "feedback.handled": _("marked feedback as handled"),
+        "care.write": _("wrote to a member from the care list"),
+        "care.ask": _("asked a member why they come less"),
+        "care.done": _("marked a care list entry done"),
+        "care.later": _("put a care list entry off until later"),
         "export": _("exported the data as CSV files"),
     }
     return phrases.get(action, action)

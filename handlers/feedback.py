@@ -24,13 +24,14 @@ from babel.numbers import format_decimal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.receipts import their_locale
-from loyalty import feedback, outbox
+from loyalty import care, feedback, outbox
 from loyalty.clock import Clock
 from loyalty.errors import NotAllowed
 from loyalty.feedback import FeedbackProblem
 from loyalty.policy import Policy
 from loyalty.stores import StoreInfo
 from models.tables import Role
+from ui.care import survey_feedback_text
 from ui.formatting import format_date, format_local_time
 from ui.keyboards.feedback import (
     MarkHandled,
@@ -74,6 +75,7 @@ def _kind_name(kind: str) -> str:
         feedback.COMPLAINT: _("Complaint"),
         feedback.SUGGESTION: _("Suggestion"),
         feedback.RATING: _("Rating"),
+        care.SURVEY_KIND: _("Survey answer"),
     }
     return names.get(kind, kind)
 
@@ -308,7 +310,9 @@ def _item_text(item: feedback.Item, policy: Policy, store: StoreInfo, locale: st
     ]
     if item.rating is not None:
         lines.append(stars(item.rating))
-    if item.text:
+    if item.kind == care.SURVEY_KIND:
+        lines.append(survey_feedback_text(item.text))
+    elif item.text:
         lines.append(item.text)
     return "\n".join(lines)
 

@@ -30,6 +30,8 @@ class JobContext:
     timezone: str
     """The deployment's local time zone (the default store's): "nightly" and quiet hours."""
     i18n: I18n
+    owner_ids: tuple[int, ...] = ()
+    """The owners (OWNER_IDS): the care lists and the weekly digest reach them."""
     bot: Bot | None = None
     """Set once the bot exists; jobs that message members wait until then."""
 
@@ -109,7 +111,7 @@ async def forget_old_updates(context: JobContext) -> dict[str, Any]:
 
 
 def default_jobs() -> list[Job]:
-    from scheduler import campaign_jobs, feedback_jobs
+    from scheduler import campaign_jobs, care_jobs, feedback_jobs
     from scheduler.broadcast_jobs import run_broadcasts
     from scheduler.lifecycle_jobs import nightly_refresh, tier_notices
 
@@ -125,4 +127,5 @@ def default_jobs() -> list[Job]:
         Job(name="broadcasts", every=timedelta(minutes=1), run=run_broadcasts),
         Job(name="new_dishes", every=timedelta(minutes=5), run=campaign_jobs.plan_new_dishes),
         Job(name="feedback", every=timedelta(minutes=15), run=feedback_jobs.feedback_requests),
+        Job(name="care_lists", every=timedelta(minutes=15), run=care_jobs.care_lists),
     ]

@@ -68,6 +68,7 @@ def help_text(role: Role, store: str) -> str:
             _("/stats — members, visits and tiers, with a chart"),
             _("/campaigns — what each campaign sent and brought"),
             _("/feedback — ratings, complaints and suggestions"),
+            _("/care — who needs a personal touch today"),
             _("/gift <member> <coupon> — give a member a coupon"),
             _("/refund <payment> — refund a payment"),
             _("/export — members, visits, payments and coupons as CSV"),
