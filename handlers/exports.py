@@ -6,7 +6,7 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 from aiogram import Bot, Router
-from aiogram.filters import Command
+from aiogram.filters import Command, CommandObject
 from aiogram.types import (
     BufferedInputFile,
     CallbackQuery,
@@ -19,14 +19,16 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import ngettext
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from loyalty import audit, export
+from loyalty import audit, export, period_export, periods
 from loyalty.clock import Clock
 from loyalty.errors import NotAllowed
+from loyalty.periods import PeriodProblem
 from loyalty.policy import Policy
 from loyalty.stores import StoreInfo
 from models.tables import Role
 from ui.formatting import format_date, format_local_time
 from ui.keyboards.audit import AuditNav
+from ui.period_texts import period_caption, period_problem_text
 
 _DETAIL_CHARS = 80
 _MESSAGE_CHARS = 4096
@@ -43,22 +45,34 @@ def _caption(file: export.ExportFile) -> str:
         return ngettext("Visits: {n} row", "Visits: {n} rows", n).format(n=n)
     if file.kind == "payments":
         return ngettext("Payments: {n} row", "Payments: {n} rows", n).format(n=n)
+    if file.kind in period_export.KINDS:
+        return period_caption(file.kind, n)
     return ngettext("Coupons: {n} row", "Coupons: {n} rows", n).format(n=n)
 
 
 async def export_csv(
     message: Message,
+    command: CommandObject,
     session: AsyncSession,
     session_factory: async_sessionmaker[AsyncSession],
     role: Role,
     policy: Policy,
     clock: Clock,
+    store: StoreInfo,
     bot: Bot,
 ) -> None:
-    """`/export`: members, visits, payments and coupons, one CSV document each."""
+    """`/export` (or `/export 2026-01-01 2026-03-31`): members, visits, payments and coupons,
+    then the period reports (the last 3 months, or the dates given), one CSV document each."""
     if not role.at_least(Role.MANAGER):
         raise NotAllowed("export")
     assert message.from_user is not None
+    try:
+        period = periods.parse_custom(command.args or "", now=clock.now(), timezone=store.timezone)
+    except PeriodProblem as problem:
+        if (command.args or "").strip():
+            await message.answer(period_problem_text(problem))
+            return
+        period = periods.current(periods.THREE_MONTHS, now=clock.now(), timezone=store.timezone)
     scope = await export.scope_for(
         session, telegram_id=message.from_user.id, role=role, policy=policy
     )
@@ -66,6 +80,10 @@ async def export_csv(
     # ends here, so the update holds no connection while they are built.
     await session.commit()
     files = await export.build_files(session_factory, scope=scope, now=clock.now())
+    async with session_factory() as reading:
+        files += await period_export.build_files(
+            reading, scope=scope, period=period, policy=policy, now=clock.now()
+        )
     await export.record_export(
         session, telegram_id=message.from_user.id, scope=scope, files=files, now=clock.now()
     )
