@@ -64,11 +64,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from loyalty.clock import Clock
 from loyalty.money import currency_precision
-from loyalty.payments import PaymentSource, PaymentStatus, StoreRef, issue_receipt
+from loyalty.payments import PaymentSource, PaymentStatus, Receipt, StoreRef, issue_receipt
 from loyalty.policy import Policy
 from loyalty.qr import QRSigner, ReceiptPayload, deep_link
 from models import queries
-from models.tables import Payment
+from models.tables import Payment, Store
 from ui.images import qr_png
 
 log = logging.getLogger(__name__)
@@ -246,6 +246,51 @@ def _check_amount(amount: Decimal, currency: str, max_bill: Decimal) -> Decimal:
 # -- handlers -----------------------------------------------------------------------------
 
 
+async def _signed_body(request: web.Request, secret: bytes) -> bytes | web.Response:
+    """The request's body if it is small enough and signed with the secret; else the answer."""
+    body = await _read_limited(request)
+    if body is None:
+        log.warning("POS API call refused: body over %d bytes", MAX_BODY_BYTES)
+        return _error(413, "too_large", f"the body is larger than {MAX_BODY_BYTES} bytes")
+    if not signature_matches(secret, body, request.headers.get(SIGNATURE_HEADER)):
+        log.warning(
+            "POS API call refused: %s signature from %s",
+            "missing" if SIGNATURE_HEADER not in request.headers else "bad",
+            request.remote,
+        )
+        return _error(
+            401,
+            "unauthorized",
+            f"missing or wrong {SIGNATURE_HEADER} "
+            "(sha256=<hex HMAC-SHA256 of the body with POS_API_SECRET>)",
+        )
+    return body
+
+
+async def _repeated_otherwise(
+    session: AsyncSession, receipt: Receipt, *, pos_txn_id: str, store: Store, amount: Decimal
+) -> web.Response | None:
+    """A repeated pos_txn_id is a retry only with the same store, amount and currency: else 409."""
+    payment = await session.get(Payment, receipt.payment_id)
+    assert payment is not None
+    if (payment.store_id, payment.amount, payment.currency) == (store.id, amount, store.currency):
+        return None
+    log.warning(
+        "POS payment %r repeated with other details: payment %s has %s %s at store %s",
+        pos_txn_id,
+        payment.id,
+        payment.amount,
+        payment.currency,
+        payment.store_id,
+    )
+    return _error(
+        409,
+        "conflict",
+        f"pos_txn_id {pos_txn_id!r} was recorded with another store, amount or currency",
+        field="pos_txn_id",
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class PosDeps:
     """What the POS API needs from the running app (the composition root builds it)."""
@@ -284,22 +329,9 @@ class PosApi:
         if secret is None:
             log.warning("POS API call refused: POS_API_SECRET is not configured")
             return _not_configured()
-        body = await _read_limited(request)
-        if body is None:
-            log.warning("POS API call refused: body over %d bytes", MAX_BODY_BYTES)
-            return _error(413, "too_large", f"the body is larger than {MAX_BODY_BYTES} bytes")
-        if not signature_matches(secret, body, request.headers.get(SIGNATURE_HEADER)):
-            log.warning(
-                "POS API call refused: %s signature from %s",
-                "missing" if SIGNATURE_HEADER not in request.headers else "bad",
-                request.remote,
-            )
-            return _error(
-                401,
-                "unauthorized",
-                f"missing or wrong {SIGNATURE_HEADER} "
-                "(sha256=<hex HMAC-SHA256 of the body with POS_API_SECRET>)",
-            )
+        body = await _signed_body(request, secret)
+        if isinstance(body, web.Response):
+            return body
         try:
             fields = parse_body(body)
         except _Invalid as bad:
@@ -331,29 +363,11 @@ class PosApi:
                 now=services.clock.now(),
             )
             if not receipt.created:
-                payment = await session.get(Payment, receipt.payment_id)
-                assert payment is not None
-                if (payment.store_id, payment.amount, payment.currency) != (
-                    store.id,
-                    amount,
-                    store.currency,
-                ):
-                    log.warning(
-                        "POS payment %r repeated with other details: payment %s has %s %s "
-                        "at store %s",
-                        fields.pos_txn_id,
-                        payment.id,
-                        payment.amount,
-                        payment.currency,
-                        payment.store_id,
-                    )
-                    return _error(
-                        409,
-                        "conflict",
-                        f"pos_txn_id {fields.pos_txn_id!r} was recorded with another store, "
-                        "amount or currency",
-                        field="pos_txn_id",
-                    )
+                conflict = await _repeated_otherwise(
+                    session, receipt, pos_txn_id=fields.pos_txn_id, store=store, amount=amount
+                )
+                if conflict is not None:
+                    return conflict
         body_out = {
             "payment_id": receipt.payment_id,
             "claim_url": self.claim_url(receipt.payment_id, receipt.expires_at),

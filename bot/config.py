@@ -18,6 +18,7 @@ from babel.numbers import get_currency_name
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from loyalty.policy import DEFAULT_PRESET, PolicyError, load_policy
 from ui.locales import SUPPORTED_LOCALES
 
 DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org"
@@ -52,7 +53,8 @@ class Settings(BaseSettings):
     data_dir: Path = Path("var")
     database_url: str | None = None
     redis_url: str | None = None
-    policy_file: Path | None = None
+    # validated even when unset: the default preset must load too (a broken install is exit 2)
+    policy_file: Path | None = Field(default=None, validate_default=True)
     owner_ids: Annotated[tuple[int, ...], NoDecode] = ()
     store_name: str = Field(default="Regulars Bistro", min_length=1, max_length=64)
     store_timezone: str = "UTC"
@@ -173,13 +175,12 @@ class Settings(BaseSettings):
     @field_validator("policy_file")
     @classmethod
     def _policy(cls, value: Path | None) -> Path | None:
-        if value is None:
-            return None
-        from loyalty.policy import PolicyError, load_policy
-
         try:
             load_policy(value)
         except PolicyError as exc:
+            if value is None:
+                why = f"unset, and the default preset {DEFAULT_PRESET!r} cannot be loaded: {exc}"
+                raise ValueError(why) from None
             raise ValueError(str(exc)) from None
         return value
 

@@ -17,10 +17,10 @@ from aiohttp import web
 from bot.config import RunMode, Settings, ensure_sandbox_secret
 from bot.factory import build_bot, build_dispatcher, build_worker
 from bot.http import add_app_routes
+from bot.sandbox_codes import register_printed_codes
 from bot.services import Services
 from loyalty import roles
 from loyalty.clock import MovableClock
-from loyalty.qr import TablePayload, deep_link
 from models import queries
 from models.tables import Role
 from sandbox.emulator import BotAPIEmulator
@@ -110,6 +110,7 @@ async def sandbox(settings: Settings, *, port: int | None = None) -> AsyncIterat
         first_name=settings.store_name[:64],
         clock=clock.timestamp,
         on_clock_advance=advance,
+        on_codes_refresh=lambda: register_printed_codes(emulator, services),
     )
     web_app = web.Application(client_max_size=60 * 1024 * 1024)  # Telegram takes 50 MB uploads
     emulator.add_routes(web_app)
@@ -131,11 +132,7 @@ async def sandbox(settings: Settings, *, port: int | None = None) -> AsyncIterat
         dispatcher = build_dispatcher(services)
         dispatcher["wake_job"] = scheduler.wake  # "Send now" plans at once
         await _seed_cast(services, emulator, owner_id)
-        for number in SANDBOX_TABLES:
-            payload = services.signer.sign(TablePayload(store_id=services.store.id, table=number))
-            emulator.add_printed_code(
-                f"Table {number} · {services.store.name}", deep_link(emulator.username, payload)
-            )
+        await register_printed_codes(emulator, services)
         await register_commands(bot, services.i18n)
         polling = asyncio.create_task(
             dispatcher.start_polling(bot, handle_signals=False, close_bot_session=False)

@@ -13,7 +13,7 @@ from aiogram.types import CallbackQuery, InaccessibleMessage, InlineKeyboardMark
 from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loyalty import care, feedback, outbox, people, stores
+from loyalty import care, feedback, outbox, stores, telegram_users
 from loyalty.care import Answer, CareProblem
 from loyalty.clock import Clock
 from loyalty.errors import NotAllowed
@@ -249,7 +249,7 @@ async def _tell_managers(
 ) -> None:
     staff = await feedback.staff_to_tell(session, owner_ids=owner_ids, store_id=answer.store_id)
     for telegram_id in staff:
-        chosen, code = await people.locale_of(session, telegram_id=telegram_id)
+        chosen, code = await telegram_users.locale_of(session, telegram_id=telegram_id)
         locale = chosen or locale_from_language_code(code, i18n.default_locale)
         with i18n.use_locale(locale):
             text = texts.survey_answer_alert(answer, policy=policy, locale=locale)

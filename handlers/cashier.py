@@ -17,7 +17,7 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.pay import read_amount
-from handlers.receipts import receipt_text, send_card, tell_payer, their_locale
+from handlers.receipts import send_card, tell_payer, their_locale
 from loyalty import coupons, visits
 from loyalty.clock import Clock
 from loyalty.errors import NotAllowed
@@ -38,7 +38,9 @@ from ui.formatting import format_local_time, format_money
 from ui.images import qr_png
 from ui.keyboards.pay import CashierCancel, CashierConfirm, cashier_confirm_keyboard
 from ui.keyboards.wallet import CouponConfirm, confirm_coupon_keyboard
-from ui.texts import coupon_problem_text, coupon_text, coupon_until
+from ui.pay import coupon_seen_text
+from ui.receipts import receipt_text
+from ui.texts import coupon_problem_text, coupon_text
 
 
 class CounterFlow(StatesGroup):
@@ -107,7 +109,7 @@ async def counter_amount(
         raise NotAllowed("counter")
     amount = read_amount(message.text or "", currency=store.currency, policy=policy, locale=locale)
     if isinstance(amount, str):  # what is wrong with it, for the person
-        await message.answer(f"{amount}\n{_('Send /cancel to stop.')}")
+        await message.answer(amount + "\n" + _("Send /cancel to stop."))
         return
     token = secrets.token_urlsafe(12)
     await state.set_state(CounterFlow.confirm)
@@ -211,7 +213,7 @@ async def walk_in_bill(
         raise NotAllowed("bill")
     amount = read_amount(command.args or "", currency=store.currency, policy=policy, locale=locale)
     if isinstance(amount, str):  # what is wrong with it, for the person
-        await message.answer(f"{amount}\n{_('Usage: /bill 86.50')}")
+        await message.answer(amount + "\n" + _("Usage: /bill 86.50"))
         return
     receipt = await issue_receipt(
         session,
@@ -246,20 +248,6 @@ async def walk_in_bill(
 # -- coupons at the counter -----------------------------------------------------------------------
 
 
-def _coupon_seen_text(
-    seen: coupons.AtCounter, policy: Policy, store: StoreInfo, locale: str
-) -> str:
-    return _(
-        "Coupon: {coupon} ({until})\nFor: {name} · {tier}\n"
-        "Send the bill amount before the discount."
-    ).format(
-        coupon=coupon_text(seen.coupon, policy, locale),
-        until=coupon_until(seen.coupon, timezone=store.timezone, locale=locale),
-        name=seen.member_name or "—",
-        tier=policy.tiers.display_name(seen.member_tier, locale),
-    )
-
-
 async def _ask_for_the_bill(
     message: Message,
     state: FSMContext,
@@ -270,7 +258,7 @@ async def _ask_for_the_bill(
 ) -> None:
     await state.set_state(CouponFlow.amount)
     await state.update_data(redemption_id=seen.redemption_id)
-    await message.answer(_coupon_seen_text(seen, policy, store, locale))
+    await message.answer(coupon_seen_text(seen, policy, store, locale))
 
 
 async def coupon_scanned(
@@ -355,7 +343,7 @@ async def coupon_amount(
         raise NotAllowed("redeem")
     amount = read_amount(message.text or "", currency=store.currency, policy=policy, locale=locale)
     if isinstance(amount, str):  # what is wrong with it, for the person
-        await message.answer(f"{amount}\n{_('Send /cancel to stop.')}")
+        await message.answer(amount + "\n" + _("Send /cancel to stop."))
         return
     redemption_id = int((await state.get_data())["redemption_id"])
     try:

@@ -3,20 +3,15 @@
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo
-
 from aiogram import Bot, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import (
     BufferedInputFile,
     CallbackQuery,
     InaccessibleMessage,
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
     Message,
 )
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.i18n import ngettext
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from loyalty import audit, export, period_export, periods
@@ -26,28 +21,14 @@ from loyalty.periods import PeriodProblem
 from loyalty.policy import Policy
 from loyalty.stores import StoreInfo
 from models.tables import Role
-from ui.formatting import format_date, format_local_time
-from ui.keyboards.audit import AuditNav
-from ui.period_texts import period_caption, period_problem_text
-
-_DETAIL_CHARS = 80
-_MESSAGE_CHARS = 4096
-
+from ui.exports import (
+    audit_text,
+    export_caption,
+)
+from ui.keyboards.audit import AuditNav, audit_keyboard
+from ui.period_texts import period_problem_text
 
 # -- /export -----------------------------------------------------------------------------------
-
-
-def _caption(file: export.ExportFile) -> str:
-    n = file.rows
-    if file.kind == "members":
-        return ngettext("Members: {n} row", "Members: {n} rows", n).format(n=n)
-    if file.kind == "visits":
-        return ngettext("Visits: {n} row", "Visits: {n} rows", n).format(n=n)
-    if file.kind == "payments":
-        return ngettext("Payments: {n} row", "Payments: {n} rows", n).format(n=n)
-    if file.kind in period_export.KINDS:
-        return period_caption(file.kind, n)
-    return ngettext("Coupons: {n} row", "Coupons: {n} rows", n).format(n=n)
 
 
 async def export_csv(
@@ -99,82 +80,11 @@ async def export_csv(
         await bot.send_document(
             message.chat.id,
             BufferedInputFile(file.data, filename=file.filename),
-            caption=_caption(file),
+            caption=export_caption(file),
         )
 
 
 # -- /audit ------------------------------------------------------------------------------------
-
-
-def action_text(action: str) -> str:
-    """A known action key in the reader's language; an unknown key as it is."""
-    phrases = {
-        "payment.record": _("recorded a payment at the counter"),
-        "payment.receipt": _("issued a receipt QR for a walk-in payment"),
-        "payment.refund": _("refunded a payment"),
-        "coupon.gift": _("gave a coupon as a gift"),
-        "coupon.redeem": _("redeemed a coupon at the counter"),
-        "member.erase": _("a member's data was erased at their request"),
-        "person.erase": _("a person's data was erased at their request"),
-        "staff.invite": _("created a staff invitation"),
-        "staff.grant": _("gave a staff role"),
-        "staff.revoke": _("took back a staff role"),
-        "broadcast.send": _("sent a broadcast"),
-        "broadcast.schedule": _("scheduled a broadcast"),
-        "broadcast.cancel": _("cancelled a broadcast"),
-        "dish.add": _("added a new dish"),
-        "feedback.handled": _("marked feedback as handled"),
-        "care.write": _("wrote to a member from the care list"),
-        "care.ask": _("asked a member why they come less"),
-        "care.done": _("marked a care list entry done"),
-        "care.later": _("put a care list entry off until later"),
-        "export": _("exported the data as CSV files"),
-    }
-    return phrases.get(action, action)
-
-
-def audit_line(line: audit.AuditLine, *, timezone: str, locale: str) -> str:
-    local_day = line.at.astimezone(ZoneInfo(timezone)).date()
-    day = format_date(local_day, locale, "medium")
-    when = f"{day} {format_local_time(line.at, timezone, locale)}"
-    if line.actor_name:
-        actor = line.actor_name
-    elif line.actor_telegram_id is not None:
-        actor = str(line.actor_telegram_id)
-    else:
-        actor = "—"
-    text = f"{when} · {actor} · {action_text(line.action)}"
-    detail = line.detail.strip()
-    if detail:
-        if len(detail) > _DETAIL_CHARS:
-            detail = detail[: _DETAIL_CHARS - 1] + "…"
-        text += f" ({detail})"
-    return text
-
-
-def audit_text(found: audit.AuditPage, *, timezone: str, locale: str) -> str:
-    if not found.lines:
-        return _("The audit log is empty.")
-    lines = [_("Audit log, newest first ({zone} time):").format(zone=timezone), ""]
-    lines += [audit_line(line, timezone=timezone, locale=locale) for line in found.lines]
-    return "\n".join(lines)[:_MESSAGE_CHARS]
-
-
-def audit_keyboard(found: audit.AuditPage) -> InlineKeyboardMarkup | None:
-    buttons = []
-    if found.has_older and found.oldest_id is not None:
-        buttons.append(
-            InlineKeyboardButton(
-                text=_("◀ Older"), callback_data=AuditNav(older_than=found.oldest_id).pack()
-            )
-        )
-    if found.has_newer and found.newest_id is not None:
-        buttons.append(
-            InlineKeyboardButton(
-                text=_("Newer ▶"), callback_data=AuditNav(newer_than=found.newest_id).pack()
-            )
-        )
-    return InlineKeyboardMarkup(inline_keyboard=[buttons]) if buttons else None
 
 
 async def show_audit(

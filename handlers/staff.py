@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from contextlib import suppress
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from aiogram import Bot, Router
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
@@ -24,20 +23,12 @@ from loyalty.qr import QRSigner, StaffInvitePayload, deep_link
 from loyalty.stores import StoreInfo
 from models import queries
 from models.tables import Role
-from ui.formatting import format_date
 from ui.keyboards.staff import InviteRole, RemoveStaff
+from ui.staff import staff_line
 from ui.texts import coupon_problem_text, coupon_text, coupon_until, role_name
 
 _NUMBER = re.compile(r"#?[0-9]{1,9}")
 """A payment or member number as typed ("12", "#12"): ASCII digits, within a 32-bit id."""
-
-
-def _staff_line(person: staff.StaffMember, timezone: str, locale: str) -> str:
-    return _("{name} — {role} since {date}").format(
-        name=person.display_name or str(person.telegram_id),
-        role=role_name(person.role),
-        date=format_date(person.since.astimezone(ZoneInfo(timezone)).date(), locale, "medium"),
-    )
 
 
 async def staff_menu(
@@ -47,7 +38,7 @@ async def staff_menu(
         raise NotAllowed("staff")
     team = await staff.list_staff(session, store_id=store.id)
     lines = [_("Staff of {store}:").format(store=store.name)]
-    lines += [f"• {_staff_line(person, store.timezone, locale)}" for person in team] or [
+    lines += [f"• {staff_line(person, store.timezone, locale)}" for person in team] or [
         _("Nobody yet.")
     ]
     removable = [person for person in team if staff.may_invite(role, person.role)]

@@ -14,8 +14,11 @@ occasion one entry, keyed so that finding it again adds nothing (`detect`):
   many in the 30 days before (seed 003: "fewer than three times a month — ask why");
 * **spend** — the last ``care.spend_visits`` bills average ``care.spend_drop`` or more below the
   ones before them (seed 002's churn warning: spend falls before visits stop);
-* **rising** — visits coming closer together (the lifecycle's rising flag): a person thanks them;
-* **gave_up** — the win-back ladder gave up on them (listed once).
+* **rising** — visits coming closer together (the lifecycle's "rising" turn): a person thanks
+  them, once per turn;
+* **gave_up** — the win-back gave up on them: ``ladder.max_unanswered_offers`` coupons in a row
+  went unanswered and it sends care only (loyalty.offers); listed once per absence, on one list
+  (a personal word is what is left to try).
 
 A member is on the list once: while they have an open entry no other is added for them (a
 person needs one call, not three lines) unless it is more pressing, and then it takes the old
@@ -54,6 +57,7 @@ from sqlmodel import col
 
 from loyalty import outbox, roles
 from loyalty.errors import DomainError
+from loyalty.lifecycle import Turn
 from loyalty.outbox import Recipient
 from loyalty.policy import Policy
 from loyalty.refresh import plus_seconds
@@ -92,6 +96,8 @@ MONTH = timedelta(days=30)
 HORIZON = timedelta(days=30)
 """Occasions older than this are not listed: a new deployment does not list last year's
 absences, and the daily detection catches up after a month of downtime at most."""
+GAVE_UP_HORIZON = timedelta(days=180)
+"""The win-back's give-ups listed: absences that began within this (not years-old ones)."""
 RECENT_VISIT = timedelta(days=2)
 """Falling spend is looked at for members who paid this recently (a bill changes it)."""
 MAX_NOTE = 1000
@@ -148,12 +154,14 @@ async def detect(
         (OVERDUE, lambda: _overdue(session, policy=policy, now=now, stores=stores)),
         (BELOW, lambda: _below(session, policy=policy, now=now, stores=stores)),
         (SPEND, lambda: _spend(session, policy=policy, now=now, stores=stores)),
+        (GAVE_UP, lambda: _gave_up(session, policy=policy, now=now, stores=stores)),
         (RISING, lambda: _rising(session, policy=policy, now=now, stores=stores)),
     ]
     for reason, find in finders:
         rank = REASONS.index(reason)
         candidates = [f for f in await find() if _rank(busy.get(f.member_id)) > rank]
-        if reason != OVERDUE:  # an absence is its own occasion; the others repeat only so often
+        if reason not in (OVERDUE, GAVE_UP):  # an absence is its own occasion; the others
+            # repeat only so often
             recent = await _listed_since(
                 session,
                 reason=reason,
@@ -410,20 +418,50 @@ async def _last_bills(
 async def _rising(
     session: AsyncSession, *, policy: Policy, now: datetime, stores: Collection[int] | None
 ) -> list[Found]:
+    """Members whose gaps shorten (the lifecycle's "rising" turn), once per turn, while they
+    are not overdue."""
     if not policy.care.thank_rising:
         return []
     rows = await session.execute(
-        select(col(Member.id), col(Member.store_id)).where(
+        select(col(Member.id), col(Member.store_id), col(Member.turn_at)).where(
             col(Member.erased_at).is_(None),
-            col(Member.rising).is_(True),
+            col(Member.turn) == Turn.RISING.value,
             col(Member.lapsed_due_at) > now,
             _in_stores(col(Member.store_id), stores),
         )
     )
     day = now.date().isoformat()
     return [
-        Found(f"{RISING}:{member_id}:{day}", int(store_id), int(member_id or 0), RISING)
-        for member_id, store_id in rows.tuples().all()
+        Found(
+            f"{RISING}:{member_id}:{_stamp(turned) if turned else day}",
+            int(store_id),
+            int(member_id or 0),
+            RISING,
+        )
+        for member_id, store_id, turned in rows.tuples().all()
+    ]
+
+
+async def _gave_up(
+    session: AsyncSession, *, policy: Policy, now: datetime, stores: Collection[int] | None
+) -> list[Found]:
+    """Members the win-back gave up on: ``ladder.max_unanswered_offers`` coupons in a row went
+    unanswered, so it sends them care messages only (loyalty.offers); once per absence, for
+    absences of the last GAVE_UP_HORIZON."""
+    if not policy.care.list_gave_up:
+        return []
+    rows = await session.execute(
+        select(col(Member.id), col(Member.store_id), col(Member.last_visit_at)).where(
+            col(Member.erased_at).is_(None),
+            col(Member.unanswered_offers) >= policy.ladder.max_unanswered_offers,
+            col(Member.last_visit_at) > now - GAVE_UP_HORIZON,
+            _in_stores(col(Member.store_id), stores),
+        )
+    )
+    return [
+        Found(f"{GAVE_UP}:{member_id}:{_stamp(last)}", int(store_id), int(member_id or 0), GAVE_UP)
+        for member_id, store_id, last in rows.tuples().all()
+        if last is not None
     ]
 
 
@@ -553,9 +591,9 @@ async def close_stale(
     session: AsyncSession, *, now: datetime, stores: Collection[int] | None
 ) -> int:
     """Close open entries that need nobody any more: the member erased their data; an absent
-    member came back (overdue: any visit since; below, spend: a visit since the entry, which
-    a new detection judges afresh); a rising member stopped rising or is overdue; the feedback
-    was handled in /feedback."""
+    member came back (overdue, gave up: any visit since; below, spend: a visit since the entry,
+    which a new detection judges afresh); a rising member stopped rising or is overdue; the
+    feedback was handled in /feedback."""
     came_back = col(Member.last_visit_at) > col(CareEntry.created_at)
     open_feedback = exists().where(
         col(Feedback.visit_id) == _entry_visit(),
@@ -565,10 +603,10 @@ async def close_stale(
     reason = col(CareEntry.reason)
     why = case(
         (col(Member.erased_at).is_not(None), ERASED),
-        (reason.in_((OVERDUE, BELOW, SPEND)) & came_back, VISITED),
+        (reason.in_((OVERDUE, BELOW, SPEND, GAVE_UP)) & came_back, VISITED),
         (
             (reason == RISING)
-            & (col(Member.rising).is_(False) | (col(Member.lapsed_due_at) <= now)),
+            & ((col(Member.turn) != Turn.RISING.value) | (col(Member.lapsed_due_at) <= now)),
             RESOLVED,
         ),
         ((reason == FEEDBACK) & ~open_feedback, RESOLVED),

@@ -90,6 +90,8 @@ class StoreStats:
     that the policy no longer has."""
     stages: tuple[Bar, ...]
     """Every lifecycle stage in the order of :class:`Stage` (zero included)."""
+    care_only: int = 0
+    """Members past ladder.max_unanswered_offers: automated campaigns send them care only."""
 
     @property
     def returning_rate(self) -> Decimal | None:
@@ -128,10 +130,13 @@ async def store_stats(
                 ),
                 func.count().filter(col(Member.visit_count) >= 2),
                 func.coalesce(func.sum(col(Member.visit_count)), 0),
+                func.count().filter(
+                    col(Member.unanswered_offers) >= policy.ladder.max_unanswered_offers
+                ),
             ).where(live)
         )
     ).one()
-    members, new_this_week, returning, visits = (int(v or 0) for v in row)
+    members, new_this_week, returning, visits, care_only = (int(v or 0) for v in row)
 
     paid = (
         await session.execute(
@@ -188,6 +193,7 @@ async def store_stats(
         coupons_redeemed=int(given[1] or 0),
         tiers=tuple(tiers),
         stages=stages,
+        care_only=care_only,
     )
 
 

@@ -10,17 +10,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from loyalty import roles
-from loyalty.errors import DomainError, NotAllowed
+from loyalty.errors import DomainError, NotAllowed, Problem
 from models import queries
 from models.tables import Role, Staff, StaffInvite
 
 INVITE_TTL = timedelta(hours=24)
 
 
-class InviteProblem(DomainError):
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+class InviteProblem(Problem):
+    """A staff invite cannot be used: unknown, expired or already used."""
 
 
 class StaffGone(DomainError):

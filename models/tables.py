@@ -142,6 +142,7 @@ class Member(SQLModel, table=True):
         Index("ix_member_lapsed_due", "lapsed_due_at"),
         Index("ix_member_lost_due", "lost_due_at"),
         Index("ix_member_referrer", "referrer_member_id"),
+        Index("ix_member_turn_at", "turn_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -171,6 +172,10 @@ class Member(SQLModel, table=True):
     gap_mean_days: Decimal = Field(
         default=Decimal(0), sa_column=Column(Numeric(10, 3), nullable=False)
     )
+    gap_weighted_days: Decimal = Field(
+        default=Decimal(0), sa_column=Column(Numeric(10, 3), nullable=False)
+    )
+    """The member's own typical gap, recent gaps weighing more (loyalty.lifecycle)."""
     first_gap_days: Decimal | None = Field(default=None, sa_column=Column(Numeric(10, 3)))
     """Days from the first visit to the second (the cohort's newcomer rhythm is made of these)."""
     expected_interval_days: Decimal | None = Field(default=None, sa_column=Column(Numeric(10, 3)))
@@ -180,6 +185,15 @@ class Member(SQLModel, table=True):
     """The least expected interval the last visit allows: a visit never brings a due date
     forward (see loyalty.lifecycle.after_visit)."""
     rising: bool = False
+    turn: str = Field(default="", sa_column=Column(String(8), nullable=False, default=""))
+    """The turning point: "rising", "cooling" or "" (loyalty.lifecycle.Turn)."""
+    turn_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    """When the turn last changed (the turn campaigns act on it once)."""
+    cooling_due_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    """When the running gap outgrows the recent rhythm: cooling from then, without a visit."""
+    unanswered_offers: int = Field(default=0, sa_column=Column(Integer, nullable=False, default=0))
+    """Automated coupon offers in a row the member did not answer (across win-back episodes);
+    at ladder.max_unanswered_offers automated campaigns send care only, no coupons."""
     slowing_due_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     lapsed_due_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     lost_due_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
@@ -375,6 +389,9 @@ class TierChange(SQLModel, table=True):
     reason: str = Field(max_length=16)
     at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     notified_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    congratulated_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    """When the member was congratulated on this upgrade (None: not, e.g. a tier that came back
+    within tiers.congratulate_once_days of being congratulated)."""
 
 
 class JobRun(SQLModel, table=True):
@@ -429,6 +446,9 @@ class Coupon(SQLModel, table=True):
     payment_id: int | None = Field(
         default=None, sa_column=Column(Integer, ForeignKey("payment.id"), nullable=True)
     )
+    adapted: str = Field(default="", sa_column=Column(String(200), nullable=False, default=""))
+    """What an automated coupon changed from its template to fit the member, e.g.
+    "min_spend 100->80; valid_until +27d" (empty: issued as the template says)."""
 
 
 class CouponRedemption(SQLModel, table=True):

@@ -77,6 +77,14 @@ class SandboxClient:
         body = await self.request("POST", f"/sandbox/users/{user_id}/open", {"url": url})
         return int(body["update_id"])
 
+    async def codes(self) -> list[dict[str, str]]:
+        """The printed codes to scan: kind, label, deep link and payload of each."""
+        return list((await self.request("GET", "/sandbox/codes"))["codes"])
+
+    async def history(self, user_id: int) -> list[Message]:
+        """Both sides of the chat, as the web chat shows it."""
+        return list((await self.request("GET", f"/sandbox/users/{user_id}/history"))["messages"])
+
     async def press(self, user_id: int, message_id: int, data: str) -> dict[str, Any]:
         payload = {"message_id": message_id, "data": data}
         return dict(await self.request("POST", f"/sandbox/users/{user_id}/press", payload))

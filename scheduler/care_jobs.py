@@ -18,10 +18,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loyalty import care, feedback, housekeeping, outbox, people, stores
+from loyalty import care, feedback, housekeeping, outbox, stores, telegram_users
 from loyalty.care import CareList
 from loyalty.stores import StoreInfo
-from scheduler.core import JobContext
+from scheduler.context import JobContext
 from ui import care as texts
 from ui.keyboards.care import list_keyboard_json
 from ui.locales import locale_from_language_code
@@ -98,7 +98,7 @@ async def _send_list(
 ) -> None:
     """The list in the reader's language: one message (more if it is long), each with the
     buttons of its entries."""
-    chosen, code = await people.locale_of(session, telegram_id=to)
+    chosen, code = await telegram_users.locale_of(session, telegram_id=to)
     locale = chosen or locale_from_language_code(code, context.i18n.default_locale)
     day = now.astimezone(ZoneInfo(store.timezone)).date().isoformat()
     with context.i18n.context(), context.i18n.use_locale(locale):

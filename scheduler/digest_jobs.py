@@ -16,11 +16,11 @@ from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
 from aiogram.types import BufferedInputFile
 
-from loyalty import housekeeping, people, period_reports, periods, stores
+from loyalty import housekeeping, period_reports, periods, stores, telegram_users
 from loyalty.period_reports import PeriodStats
 from loyalty.policy import WEEKDAYS
 from loyalty.stores import StoreInfo
-from scheduler.core import JobContext
+from scheduler.context import JobContext
 from ui import period_charts, period_texts
 from ui.locales import locale_from_language_code
 
@@ -87,7 +87,7 @@ async def _send(context: JobContext, bot: Bot, stats: PeriodStats, *, store: Sto
     sent = 0
     for owner in context.owner_ids:
         async with context.session_factory() as session:
-            chosen, code = await people.locale_of(session, telegram_id=owner)
+            chosen, code = await telegram_users.locale_of(session, telegram_id=owner)
         locale = chosen or locale_from_language_code(code, context.i18n.default_locale)
         with context.i18n.context(), context.i18n.use_locale(locale):
             chunks = period_texts.stats_messages(

@@ -273,3 +273,14 @@ def feedback_request_text(*, store: str) -> str:
     return _("How was your visit to {store}? Tap the stars: 1 is poor, 5 is excellent.").format(
         store=store
     )
+
+
+def invalid_code_text() -> str:
+    return _(
+        "This code is not valid. Please scan the QR code on your table again, "
+        "or ask the staff for help."
+    )
+
+
+def language_prompt() -> str:
+    return _("Choose your language:")

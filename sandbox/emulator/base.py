@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import logging
 import re
 import secrets
 import time
@@ -13,6 +14,7 @@ from typing import Any
 
 import aiohttp
 
+from .codes import CodeBook
 from .errors import ControlError, bad_request, forbidden
 from .files import FileStore, StoredFile
 from .params import Params
@@ -26,6 +28,8 @@ from .state import (
 )
 from .text import render_html
 from .updates import UpdateHub
+
+log = logging.getLogger(__name__)
 
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
@@ -46,6 +50,7 @@ CHAT_ACTIONS = {
 }
 
 ClockHook = Callable[[float], Awaitable[dict[str, Any]]]
+CodesHook = Callable[[], Awaitable[None]]
 Handler = Callable[[Params], Awaitable[Any]]
 
 
@@ -82,6 +87,7 @@ class EmulatorBase:
         per_chat_per_second: int | None = None,
         public_url: str = "",
         webhook_retry_delay: float = 0.5,
+        on_codes_refresh: CodesHook | None = None,
     ) -> None:
         token = token or generate_token()
         match = _TOKEN.match(token)
@@ -96,8 +102,9 @@ class EmulatorBase:
         self._clock = clock
         self._on_clock_advance = on_clock_advance
         self._users: dict[int, User] = {}
-        # QR codes "lying around" (table stickers): label and deep link, offered by the web chat.
-        self._printed_codes: list[tuple[str, str]] = []
+        # QR codes "lying around" (table stickers, cards, coupons), by start payload.
+        self._codes = CodeBook()
+        self._on_codes_refresh = on_codes_refresh
         self._chats: dict[int, Chat] = {}
         self._sequence = itertools.count(1)
         self._files = FileStore()
@@ -118,6 +125,15 @@ class EmulatorBase:
     async def _execute_reply(self, method: str, params: Params) -> None:
         """Run a method returned in a webhook response (the Bot API methods provide it)."""
         raise NotImplementedError
+
+    async def refresh_printed_codes(self) -> None:
+        """Let the app bring its codes up to date (``on_codes_refresh``), if it asked to."""
+        if self._on_codes_refresh is None:
+            return
+        try:
+            await self._on_codes_refresh()
+        except Exception:  # a failing app hook must not break the people's actions
+            log.exception("sandbox: refreshing the printed codes failed")
 
     def _now(self) -> int:
         return int(self._clock())
@@ -195,12 +211,16 @@ class EmulatorBase:
                 result["entities"] = [dict(entity) for entity in message.entities]
         if message.photo is not None:
             result["photo"] = [size.photo_size() for size in message.photo]
+            if message.spoiler:
+                result["has_media_spoiler"] = True
         if message.document is not None:
             result["document"] = message.document.document()
         if message.caption:
             result["caption"] = message.caption
             if message.caption_entities:
                 result["caption_entities"] = [dict(e) for e in message.caption_entities]
+            if message.caption_above:
+                result["show_caption_above_media"] = True
         if message.invoice is not None:
             result["invoice"] = message.invoice.telegram()
         if message.successful_payment is not None:
@@ -252,6 +272,9 @@ class EmulatorBase:
             "edited": message.edit_date is not None,
             "reply_to_message_id": message.reply_to,
             "successful_payment": message.successful_payment,
+            # A link the person opened (a scanned code): its payload, and the printed code's
+            # label and kind when the app registered it.
+            "opened": dict(message.opened) if message.opened is not None else None,
             "seq": message.seq,
         }
 

@@ -22,7 +22,7 @@ from .state import (
     StoredMessage,
     TimelineItem,
 )
-from .text import Entity, normalize_entities, trim
+from .text import Entity, normalize_entities, trim, with_detected_urls
 
 _SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 _COMMAND = re.compile(r"^[a-z0-9_]{1,32}$")
@@ -117,7 +117,8 @@ class BotApiMethods(EmulatorBase):
             text, entities = raw, given
         else:
             text, entities = raw, []
-        return trim(text, entities)
+        text, entities = trim(text, entities)
+        return text, with_detected_urls(text, entities)
 
     def _caption(self, params: Params) -> tuple[str | None, list[Entity]]:
         caption, entities = self._formatted(params, "caption", "caption_entities")
@@ -334,6 +335,8 @@ class BotApiMethods(EmulatorBase):
             caption_entities=entities,
             markup=markup,
             reply_to=reply_to,
+            spoiler=params.boolean("has_spoiler"),
+            caption_above=params.boolean("show_caption_above_media"),
         )
         return self.message_json(chat, message)
 
@@ -490,13 +493,17 @@ class BotApiMethods(EmulatorBase):
             raise bad_request("there is no caption in the message to edit")
         caption, entities = self._caption(params)
         markup = self._markup(params, inline_only=True)
-        if (caption, entities, markup) == (
+        above = params.boolean("show_caption_above_media")
+        if (caption, entities, markup, above) == (
             message.caption,
             message.caption_entities,
             message.inline_markup,
+            message.caption_above,
         ):
             raise bad_request(_NOT_MODIFIED)
         message.caption, message.caption_entities = caption, entities
+        # Like the markup, the layout is what this edit says (false when not given).
+        message.caption_above = message.photo is not None and above
         _replace_inline_markup(message, markup)
         message.edit_date = self._now()
         chat.bot_changed(message.message_id)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 from aiohttp import web
 
 from .base import Described
 from .botapi import BotApiMethods
+from .codes import PrintedCode, check_kind, check_label
 from .control import add_control_routes
 from .errors import ApiError, ControlError
 from .files import StoredFile, file_response
@@ -29,7 +31,9 @@ class BotAPIEmulator(BotApiMethods, PeopleActions):
     ``first_name``, ``clock``, ``on_clock_advance`` (awaited by ``POST /sandbox/clock``),
     ``payment_timeout``, ``global_per_second`` / ``per_chat_per_second`` (flood limits, off by
     default), ``public_url`` (base of file URLs; empty: relative URLs) and
-    ``webhook_retry_delay`` (first retry delay after a failed webhook delivery).
+    ``webhook_retry_delay`` (first retry delay after a failed webhook delivery) and
+    ``on_codes_refresh`` (awaited before the printed codes are listed, and before an opened link
+    whose payload is not registered is labelled: the app registers its current codes then).
     """
 
     def build_app(self) -> web.Application:
@@ -45,15 +49,30 @@ class BotAPIEmulator(BotApiMethods, PeopleActions):
         """
         app.router.add_route("*", "/bot{token}/{method}", self._handle_bot_api)
         app.router.add_get("/file/bot{token}/{file_path:.+}", self._handle_file_path)
-        add_control_routes(app, self)
+        add_control_routes(app, people=self, operator=self)
         app.on_cleanup.append(self._on_cleanup)
 
-    def add_printed_code(self, label: str, url: str) -> None:
-        """A QR code a person could scan in the room (e.g. a table sticker), for the web chat."""
-        self._printed_codes.append((label, url))
+    def _printed(self, kind: str, label: str, url: str) -> PrintedCode:
+        payload = self.start_payload(url)
+        if payload is None:
+            raise ControlError(400, f"the link carries no start payload: {url}")
+        return PrintedCode(check_kind(kind), check_label(label), url.strip(), payload)
+
+    def add_printed_code(self, label: str, url: str, *, kind: str = "code") -> None:
+        """A QR code a person could scan in the room (e.g. a table sticker), for the web chat.
+
+        ``url`` is a deep link to this bot with a start payload; opening it later shows as
+        "Scanned: <label>" in the web chat. Raises :class:`ControlError` for a bad code."""
+        self._codes.add(self._printed(kind, label, url))
+
+    def set_printed_codes(self, kind: str, codes: Iterable[tuple[str, str]]) -> None:
+        """The printed codes of ``kind`` are now exactly ``codes`` (label, deep link) pairs."""
+        printed = [self._printed(kind, label, url) for label, url in codes]
+        self._codes.replace(check_kind(kind), printed)
 
     def printed_codes(self) -> list[dict[str, str]]:
-        return [{"label": label, "url": url} for label, url in self._printed_codes]
+        """Every registered code: kind, label, deep link and payload, grouped by kind."""
+        return [code.control() for code in self._codes.all()]
 
     async def _on_cleanup(self, app: web.Application) -> None:
         await self.close()

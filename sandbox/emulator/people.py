@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from .base import CHAT_ACTIONS, LINK_HOSTS, MAX_CAPTION, MAX_TEXT, EmulatorBase
+from .codes import PrintedCode
 from .errors import ControlError
 from .files import PhotoError, user_photo_sizes
 from .markup import inline_buttons
@@ -22,7 +23,7 @@ from .state import (
     StoredMessage,
     User,
 )
-from .text import bot_command_entities
+from .text import bot_command_entities, with_detected_urls
 
 _START_PAYLOAD = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _CHAT_ACTION_SECONDS = 5.0
@@ -109,7 +110,7 @@ class PeopleActions(EmulatorBase):
         self._not_blocked(user)
         text = text.strip()
         update_id, message = self._user_message(
-            user, text=text, entities=bot_command_entities(text)
+            user, text=text, entities=with_detected_urls(text, bot_command_entities(text))
         )
         return {"update_id": update_id, "message_id": message.message_id}
 
@@ -137,7 +138,9 @@ class PeopleActions(EmulatorBase):
             user,
             photo=photo,
             caption=caption,
-            caption_entities=bot_command_entities(caption) if caption else [],
+            caption_entities=(
+                with_detected_urls(caption, bot_command_entities(caption)) if caption else []
+            ),
         )
         return {
             "update_id": update_id,
@@ -173,15 +176,36 @@ class PeopleActions(EmulatorBase):
         return start if _START_PAYLOAD.match(start) else None
 
     async def open(self, user_id: int, url: str) -> dict[str, Any]:
-        """The person opens a t.me deep link: the bot gets ``/start <payload>``."""
+        """The person opens a t.me deep link: the bot gets ``/start <payload>``.
+
+        The answer (and the message in the control API, as ``opened``) carries the label of
+        the printed code with that payload, or null for a link nobody registered."""
         user = self._user(user_id)
         payload = self.start_payload(url)
         self._not_blocked(user)
+        code = await self._printed_code(payload) if payload else None
+        opened = {
+            "payload": payload,
+            "label": code.label if code is not None else None,
+            "kind": code.kind if code is not None else None,
+        }
         text = f"/start {payload}" if payload else "/start"
         update_id, message = self._user_message(
-            user, text=text, entities=bot_command_entities(text)
+            user, text=text, entities=bot_command_entities(text), opened=opened
         )
-        return {"update_id": update_id, "message_id": message.message_id, "text": text}
+        return {
+            "update_id": update_id,
+            "message_id": message.message_id,
+            "text": text,
+            "label": opened["label"],
+        }
+
+    async def _printed_code(self, payload: str) -> PrintedCode | None:
+        code = self._codes.find(payload)
+        if code is None and self._on_codes_refresh is not None:
+            await self.refresh_printed_codes()
+            code = self._codes.find(payload)
+        return code
 
     def _remember(self, store: dict[str, Any], key: str, value: Any) -> None:
         store[key] = value

@@ -110,6 +110,9 @@ class StoredMessage:
     deleted: bool = False
     successful_payment: dict[str, Any] | None = None
     protected: bool = False
+    spoiler: bool = False  # has_media_spoiler (sendPhoto's has_spoiler)
+    caption_above: bool = False  # show_caption_above_media
+    opened: dict[str, Any] | None = None  # a person's /start from a link (control API only)
     # Order among all the messages in the emulator, every chat and both sides (control API only).
     seq: int = 0
 

@@ -118,6 +118,39 @@ def bot_command_entities(text: str) -> list[Entity]:
     return entities
 
 
+# An http(s) link in plain text; Telegram leaves trailing punctuation out of it.
+_URL = re.compile(r"(?<![\w@/.:-])https?://[^\s<>\"'«»“”]+", re.IGNORECASE)
+_URL_TAIL = ".,;:!?)]}"
+# Entities a detected link may sit inside (formatting); any other overlap wins over detection.
+_FORMATTING = frozenset(
+    {"bold", "italic", "underline", "strikethrough", "spoiler", "blockquote",
+     "expandable_blockquote"}
+)  # fmt: skip
+
+
+def with_detected_urls(text: str, entities: list[Entity]) -> list[Entity]:
+    """Add the ``url`` entities Telegram marks by itself in a message's text or caption.
+
+    Telegram finds links in plain text (``https://t.me/...?start=...`` in a caption is a
+    link in the app) and reports them as ``url`` entities, except where an entity the sender
+    gave covers the spot (a ``text_link``, ``code``...). Only links with an http(s) scheme are
+    found here; Telegram also finds bare domains, which this emulator leaves as text."""
+    taken = [
+        (e["offset"], e["offset"] + e["length"]) for e in entities if e["type"] not in _FORMATTING
+    ]
+    found: list[Entity] = []
+    for match in _URL.finditer(text):
+        url = match.group().rstrip(_URL_TAIL)
+        if "://" not in url or url.endswith("://"):
+            continue
+        start = utf16_len(text[: match.start()])
+        end = start + utf16_len(url)
+        if any(start < other_end and other_start < end for other_start, other_end in taken):
+            continue
+        found.append({"type": "url", "offset": start, "length": end - start})
+    return sort_entities([*entities, *found]) if found else entities
+
+
 def _open_tag(entity: Entity, text: str) -> tuple[str, str] | None:
     kind = entity["type"]
     simple = {

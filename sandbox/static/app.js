@@ -173,6 +173,7 @@ const state = {
   botCounts: new Map(),
   connected: true,
   peopleSig: "",
+  codesSig: "",
 };
 
 function selectedUser() {
@@ -525,16 +526,6 @@ function renderText(msg) {
   return div;
 }
 
-/** A readable form of a media URL: absolute, and short for inline data URLs. */
-function displayUrl(url) {
-  if (url.startsWith("data:")) return `${url.slice(0, url.indexOf(",") + 1)}… (inline image)`;
-  try {
-    return new URL(url, window.location.href).href;
-  } catch {
-    return url;
-  }
-}
-
 function renderPhoto(photo) {
   const url = String(photo.url);
   const img = h("img", {
@@ -550,13 +541,10 @@ function renderPhoto(photo) {
     ? h("button", { type: "button", class: "scan", "data-testid": "scan-photo",
       onclick: () => scanPhoto(img) }, "Scan this QR")
     : null;
+  // As in Telegram, the photo shows no link of its own: tapping it opens the full image.
   return h("figure", { class: "photo" },
     h("a", { href: url, target: "_blank", rel: "noopener noreferrer", title: "Open the image" }, img),
-    scan,
-    h("figcaption", {},
-      h("a", { href: url, target: "_blank", rel: "noopener noreferrer", class: "photo-url",
-        title: url.startsWith("data:") ? "Inline image" : url, "data-testid": "photo-url" },
-      displayUrl(url))));
+    scan);
 }
 
 async function scanPhoto(img) {
@@ -584,6 +572,32 @@ function renderDocument(doc) {
   h("span", { class: "document-text" },
     h("span", { class: "document-name" }, name),
     h("span", { class: "document-type muted small" }, doc.mime_type || "file")));
+}
+
+// Icons drawn as SVG, so they show on machines without an emoji font (CI, servers).
+const ICONS = {
+  camera: '<path d="M4 7h3l2-2.5h6L17 7h3a1 1 0 0 1 1 1v10a1 1 0 0 1-1 1H4a1 1 0 0 1-1-1V8a1 1 0 0 1 '
+    + '1-1z"/><circle cx="12" cy="13" r="3.5"/>',
+  link: '<path d="M14 4h6v6M20 4l-9 9M18 14v5a1 1 0 0 1-1 1H5a1 1 0 0 1-1-1V7a1 1 0 0 1 1-1h5"/>',
+};
+
+function icon(name) {
+  const span = h("span", { class: "icon", "aria-hidden": "true" });
+  span.innerHTML = '<svg viewBox="0 0 24 24" width="1em" height="1em" fill="none" '
+    + 'stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round">'
+    + `${ICONS[name]}</svg>`; // Static markup, no data in it.
+  return span;
+}
+
+/** A link the person opened: what they scanned (a code the app registered), not /start …. */
+function renderOpened(msg) {
+  const opened = msg.opened;
+  return h("div", {
+    class: "text opened", "data-testid": "msg-text", "data-kind": opened.kind || "link",
+    title: String(msg.text ?? ""),
+  },
+  icon(opened.label ? "camera" : "link"),
+  opened.label ? `Scanned: ${opened.label}` : "Opened a link");
 }
 
 function renderInvoice(msg) {
@@ -679,7 +693,7 @@ function renderMessage(msg) {
   if (msg.document && msg.document.url) bubble.append(renderDocument(msg.document));
   if (msg.invoice) bubble.append(renderInvoice(msg));
   if (msg.successful_payment) bubble.append(renderPayment(msg.successful_payment));
-  const text = renderText(msg);
+  const text = msg.opened ? renderOpened(msg) : renderText(msg);
   if (text && !(msg.invoice && (msg.text ?? msg.caption) === msg.invoice.description)) {
     bubble.append(text);
   }
@@ -1024,9 +1038,10 @@ async function openLink(raw) {
   }
   state.stickToBottom = true;
   try {
-    await api("POST", userPath("open"), { url });
+    const result = await api("POST", userPath("open"), { url });
     const user = selectedUser();
-    toast(`${user ? user.first_name : "The person"} opened the link.`, "success");
+    const who = user ? user.first_name : "The person";
+    toast(result.label ? `${who} scanned ${result.label}.` : `${who} opened the link.`, "success");
     return true;
   } catch (error) {
     toastError(error);
@@ -1036,23 +1051,53 @@ async function openLink(raw) {
   }
 }
 
-// Codes printed in the restaurant (table stickers): offered as suggestions to "scan".
+// Codes printed in the restaurant (table stickers, members' cards, coupons at the counter), as
+// the app registered them: listed to scan with one tap, and offered in the link field.
+const CODE_GROUPS = {
+  table: { title: "Tables", empty: "No table codes." },
+  card: { title: "Member cards", empty: "None yet: a diner becomes a member by paying." },
+  coupon: { title: "Coupons", empty: "None yet: a member taps Use on a coupon in /wallet." },
+};
+
 async function loadPrintedCodes() {
+  let codes;
   try {
-    const { codes } = await api("GET", "/sandbox/codes");
-    const list = $("#printed-codes");
-    list.replaceChildren(
-      ...codes.map((code) => {
-        const option = document.createElement("option");
-        option.value = code.url;
-        option.label = code.label;
-        option.textContent = code.label;
-        return option;
-      }),
-    );
+    const data = await api("GET", "/sandbox/codes");
+    codes = Array.isArray(data.codes) ? data.codes.filter((c) => c && c.url) : [];
   } catch (error) {
     console.warn("printed codes unavailable", error);
+    return;
   }
+  const sig = JSON.stringify(codes);
+  if (sig === state.codesSig) return;
+  state.codesSig = sig;
+  $("#printed-codes").replaceChildren(...codes.map((code) => {
+    const option = document.createElement("option");
+    option.value = code.url;
+    option.label = code.label;
+    option.textContent = code.label;
+    return option;
+  }));
+  renderCodes(codes);
+}
+
+function renderCodes(codes) {
+  const kinds = [...new Set([...Object.keys(CODE_GROUPS), ...codes.map((c) => String(c.kind))])];
+  $("#codes-count").textContent = `(${codes.length})`;
+  $("#codes-list").replaceChildren(...kinds.map((kind) => {
+    const group = CODE_GROUPS[kind] || { title: kind.replaceAll("_", " "), empty: "None." };
+    const mine = codes.filter((c) => c.kind === kind);
+    return h("div", { class: "code-group", role: "group", "aria-label": group.title,
+      "data-testid": `codes-${kind}` },
+    h("span", { class: "code-group-title" }, group.title),
+    mine.length
+      ? mine.map((code) => h("button", {
+        type: "button", class: "chip code", "data-testid": "code", "data-kind": kind,
+        "data-payload": code.payload || "", title: code.url,
+        onclick: () => void openLink(code.url),
+      }, code.label))
+      : h("span", { class: "muted small" }, group.empty));
+  }));
 }
 
 async function submitOpenLink(event) {
@@ -1271,6 +1316,7 @@ async function pollBackground() {
       }
     }));
     renderPeople();
+    if ($("#codes").open && !document.hidden) await loadPrintedCodes();
   } catch (error) {
     if (state.selectedId === null) setConnection(false, describe(error));
   }
@@ -1379,6 +1425,11 @@ function wire() {
     if ($("#stats").open) void loadStats();
   });
   $("#stats-refresh").addEventListener("click", loadStats);
+  // The codes to scan: open on a desktop; folded on a phone, where the chat needs the room.
+  $("#codes").open = window.matchMedia("(min-width: 761px)").matches;
+  $("#codes").addEventListener("toggle", () => {
+    if ($("#codes").open) void loadPrintedCodes();
+  });
 }
 
 async function start() {

@@ -7,10 +7,12 @@ or fail when ``CI`` is set, so a CI run cannot pass without having driven a brow
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -19,9 +21,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
-from tests.browser.support import DESKTOP, RunningApp, get_json
+from sandbox.emulator import BotAPIEmulator
+from sandbox.webchat import add_webchat_routes
+from tests.browser.support import DESKTOP, ChatServer, RunningApp, get_json
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -172,3 +177,30 @@ def sandbox_app(tmp_path: Path) -> Iterator[RunningApp]:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(timeout=5)
+
+
+@pytest.fixture
+def chat_server() -> Iterator[ChatServer]:
+    """The web chat on a bare emulator (no app, no bot polling): for what the page shows."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="chat-server", daemon=True)
+    thread.start()
+
+    async def start() -> tuple[BotAPIEmulator, web.AppRunner]:
+        emulator = BotAPIEmulator(first_name="Regulars Bistro")
+        app = web.Application(client_max_size=20 * 1024 * 1024)
+        emulator.add_routes(app)
+        add_webchat_routes(app)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        return emulator, runner
+
+    emulator, runner = asyncio.run_coroutine_threadsafe(start(), loop).result(timeout=10)
+    try:
+        yield ChatServer(f"http://127.0.0.1:{runner.addresses[0][1]}", emulator, loop)
+    finally:
+        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(timeout=10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=5)
+        loop.close()

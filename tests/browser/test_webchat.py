@@ -214,11 +214,21 @@ def test_commands_deep_links_clock_and_blocking(
     mine = _new_bubble(page, "/help", item.click)
     expect(_replies_after(mine).first).to_be_visible()
 
-    # Scanning a code that is not ours: the person "sends" /start <payload>, the bot answers.
+    # Scanning a code that is not ours: the bot gets /start <payload> and answers; the chat
+    # shows a neutral "Opened a link", never the raw payload.
     username = sandbox_app.bot["username"]
     page.get_by_test_id("open-link").fill(f"https://t.me/{username}?start=not_a_real_code")
-    scanned = _new_bubble(page, "/start not_a_real_code", page.get_by_test_id("open-link-go").click)
+    scanned = _new_bubble(page, "Opened a link", page.get_by_test_id("open-link-go").click)
     expect(_replies_after(scanned).first).to_be_visible()
+    expect(page.get_by_test_id("messages")).not_to_contain_text("not_a_real_code")
+
+    # The app's own table codes are listed to scan (folded on a phone); tapping one checks in.
+    page.get_by_test_id("codes").locator("summary").click()
+    tables = page.get_by_test_id("codes-table").get_by_test_id("code")
+    expect(tables).to_have_count(12)
+    table3 = _new_bubble(page, f"Scanned: {tables.nth(2).inner_text()}", tables.nth(2).click)
+    expect(table3).to_contain_text(re.compile(r"Scanned: Table 3 at \S"))
+    expect(_replies_after(table3).first).to_contain_text("3")
     expect(page.get_by_test_id("open-link")).to_have_value("")
 
     # Moving the clock reports the new time.

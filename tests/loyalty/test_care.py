@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
-from loyalty import care, feedback, members, roles
+from loyalty import care, feedback, member_account, roles
 from loyalty.care import CareProblem
 from loyalty.channels import Channel
 from loyalty.outbox import Recipient
@@ -312,7 +312,7 @@ async def test_erased_members_leave_the_list(world: World) -> None:
         )
     assert await world.listed(NOON) == [("spend", member_id)]
     async with world.factory() as session, session.begin():
-        await members.erase(session, telegram_id=60, now=NOON)
+        await member_account.erase(session, telegram_id=60, now=NOON)
     assert await world.listed(NOON) == []
 
 
@@ -322,3 +322,50 @@ async def test_a_manager_of_no_store_has_no_list(world: World) -> None:
             await care.todays_list(
                 session, telegram_id=99, role=Role.MANAGER, policy=world.policy, now=NOON
             )
+
+
+async def test_a_rising_member_is_listed_once_per_turn(world: World) -> None:
+    member_id = await world.pay(70, "45", NOON)
+    turned = NOON + timedelta(hours=1)
+    async with world.factory() as session, session.begin():
+        await session.execute(
+            update(Member)
+            .where(col(Member.id) == member_id)
+            .values(turn="rising", turn_at=turned, lapsed_due_at=NOON + 30 * DAY)
+        )
+    assert await world.detect(NOON + DAY) == {"rising": 1}
+    assert await world.listed(NOON + DAY) == [("rising", member_id)]
+    assert await world.detect(NOON + 2 * DAY) == {}  # the same turn
+    # the turn is over (a longer gap): the thank-you is no longer due
+    async with world.factory() as session, session.begin():
+        await session.execute(update(Member).where(col(Member.id) == member_id).values(turn=""))
+    assert await world.listed(NOON + 2 * DAY) == []
+
+
+async def test_the_members_the_win_back_gave_up_on_are_listed_once(world: World) -> None:
+    """Two coupons in a row unanswered (ladder.max_unanswered_offers): care only from the
+    win-back, and one line on one care list."""
+    member_id = await world.pay(80, "45", NOON)
+    assert world.policy.ladder.max_unanswered_offers == 2
+    async with world.factory() as session, session.begin():
+        await session.execute(
+            update(Member).where(col(Member.id) == member_id).values(unanswered_offers=2)
+        )
+    later = NOON + 40 * DAY
+    assert await world.detect(later) == {"gave_up": 1}
+    async with world.factory() as session, session.begin():
+        listing = await care.open_entries(session, policy=world.policy, now=later, stores=None)
+        assert [(i.reason, i.member_id) for i in listing.items] == [("gave_up", member_id)]
+        await care.mark_listed(session, entry_ids=[listing.items[0].entry_id], now=later)
+    # listed once: not on the next lists, not found again for the same absence
+    assert await world.detect(later + DAY) == {}
+    assert await world.listed(later + DAY) == []
+    async with world.factory() as session:
+        entry = (await session.execute(select(CareEntry))).scalar_one()
+        assert entry.status == "shown"
+    # its buttons still work: Done
+    async with world.factory() as session, session.begin():
+        assert entry.id is not None
+        await care.done(
+            session, entry_id=entry.id, telegram_id=MANAGER, role=Role.MANAGER, now=later + DAY
+        )

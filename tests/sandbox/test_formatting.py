@@ -9,7 +9,13 @@ import pytest
 from sandbox.emulator.errors import ApiError
 from sandbox.emulator.files import image_info
 from sandbox.emulator.parsers import parse, parse_html, parse_markdown_v2
-from sandbox.emulator.text import bot_command_entities, render_html, trim, utf16_len
+from sandbox.emulator.text import (
+    bot_command_entities,
+    render_html,
+    trim,
+    utf16_len,
+    with_detected_urls,
+)
 from tests.sandbox.conftest import make_png
 
 
@@ -104,3 +110,34 @@ def test_image_info() -> None:
     )
     assert image_info(jpeg) == ("image/jpeg", 640, 480)
     assert image_info(b"plain text") is None
+
+
+def test_links_in_plain_text_are_url_entities() -> None:
+    text = "😀 Scan: https://t.me/Bot?start=AQEB_x-1. Or (http://example.com/a)"
+    found = with_detected_urls(text, [])
+    assert found == [
+        {"type": "url", "offset": 9, "length": 31},
+        {"type": "url", "offset": 46, "length": 20},
+    ]
+    assert [utf16_slice_of(text, e) for e in found] == [
+        "https://t.me/Bot?start=AQEB_x-1",
+        "http://example.com/a",
+    ]
+    assert render_html("see https://x.io", with_detected_urls("see https://x.io", [])) == (
+        'see <a href="https://x.io">https://x.io</a>'
+    )
+    # Inside bold it is still a link; inside code or a text_link it is what the sender said.
+    bold = [{"type": "bold", "offset": 0, "length": 16}]
+    assert with_detected_urls("see https://x.io", bold) == [
+        *bold,
+        {"type": "url", "offset": 4, "length": 12},
+    ]
+    code = [{"type": "code", "offset": 4, "length": 12}]
+    assert with_detected_urls("see https://x.io", code) == code
+    assert with_detected_urls("no link: https:// or mailto:a@b.c", []) == []
+
+
+def utf16_slice_of(text: str, entity: dict[str, int]) -> str:
+    encoded = text.encode("utf-16-le")
+    start, end = 2 * entity["offset"], 2 * (entity["offset"] + entity["length"])
+    return encoded[start:end].decode("utf-16-le")

@@ -18,6 +18,7 @@ from loyalty.broadcasts import Broadcast
 from loyalty.policy import Policy
 from ui.locales import LANGUAGE_NAMES
 from ui.texts import stage_name, taste_name
+from ui.winback_texts import turn_name
 
 CHECK = "✓ "
 
@@ -68,6 +69,7 @@ def segment_keyboard(
     groups: list[tuple[str, list[tuple[str, str]]]] = [
         ("tiers", [(t, policy.tiers.display_name(t, locale)) for t in choices.tiers]),
         ("stages", [(s, stage_name(s)) for s in choices.stages]),
+        ("turns", [(t, turn_name(t)) for t in choices.turns]),
         ("languages", [(lang, LANGUAGE_NAMES[lang]) for lang in choices.languages]),
         ("tags", [(t, taste_name(policy, t, locale)) for t in choices.tags]),
         ("stores", [(str(i), name) for i, name in choices.stores]),

@@ -1,4 +1,7 @@
-"""People who talk to the bot: seen, language chosen. No aiogram here: plain values in and out."""
+"""The Telegram users who talk to the bot, member or not: seen, language chosen, bot blocked.
+
+One row per Telegram account (:class:`models.tables.TelegramUser`); the member's own card and
+profile are in :mod:`loyalty.member_account`. No aiogram here: plain values in and out."""
 
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from loyalty import members
+from loyalty import member_account
 from loyalty.payments import Channel, Payer, PaymentSource, StoreRef, record_payment
 from loyalty.policy import Consent, Policy, load_policy
 from loyalty.stores import ensure_default_store
@@ -95,10 +95,12 @@ async def test_card_shows_tier_points_and_the_way_to_the_next_tier(
     factory: async_sessionmaker[AsyncSession], policy: Policy
 ) -> None:
     async with factory() as session:
-        assert await members.get_card(session, telegram_id=DANA, policy=policy, now=NOW) is None
+        assert (
+            await member_account.get_card(session, telegram_id=DANA, policy=policy, now=NOW) is None
+        )
     member_id = await pay(factory, policy, DANA, "86.50")
     async with factory() as session:
-        card = await members.get_card(session, telegram_id=DANA, policy=policy, now=NOW)
+        card = await member_account.get_card(session, telegram_id=DANA, policy=policy, now=NOW)
     assert card is not None
     assert card.member_id == member_id
     assert (card.tier, card.points_balance, card.visit_count) == ("newcomer", 86, 1)
@@ -109,7 +111,7 @@ async def test_card_shows_tier_points_and_the_way_to_the_next_tier(
 
     await pay(factory, policy, DANA, "40", at=NOW + timedelta(days=3))
     async with factory() as session:
-        card = await members.get_card(
+        card = await member_account.get_card(
             session, telegram_id=DANA, policy=policy, now=NOW + timedelta(days=3)
         )
     assert card is not None
@@ -125,24 +127,24 @@ async def test_birthday_is_month_and_day_with_29_february_allowed(
 ) -> None:
     await pay(factory, policy, DANA, "20")
     async with factory() as session, session.begin():
-        profile = await members.set_birthday(
+        profile = await member_account.set_birthday(
             session, telegram_id=DANA, month=2, day=29, policy=policy
         )
     assert profile is not None
-    assert profile.birthday == date(members.BIRTHDAY_YEAR, 2, 29)
+    assert profile.birthday == date(member_account.BIRTHDAY_YEAR, 2, 29)
     async with factory() as session:
-        stored = await members.get_profile(session, telegram_id=DANA, policy=policy)
+        stored = await member_account.get_profile(session, telegram_id=DANA, policy=policy)
     assert stored is not None
     assert stored.birthday == date(2000, 2, 29)
 
     for month, day in [(4, 31), (2, 30), (13, 1), (0, 5), (1, 0)]:
         async with factory() as session, session.begin():
-            with pytest.raises(members.InvalidBirthday):
-                await members.set_birthday(
+            with pytest.raises(member_account.InvalidBirthday):
+                await member_account.set_birthday(
                     session, telegram_id=DANA, month=month, day=day, policy=policy
                 )
     async with factory() as session, session.begin():
-        cleared = await members.clear_birthday(session, telegram_id=DANA, policy=policy)
+        cleared = await member_account.clear_birthday(session, telegram_id=DANA, policy=policy)
     assert cleared is not None
     assert cleared.birthday is None
 
@@ -152,17 +154,19 @@ async def test_non_members_change_nothing(
 ) -> None:
     async with factory() as session, session.begin():
         assert (
-            await members.set_birthday(session, telegram_id=SAM, month=3, day=1, policy=policy)
+            await member_account.set_birthday(
+                session, telegram_id=SAM, month=3, day=1, policy=policy
+            )
             is None
         )
         assert (
-            await members.set_marketing(
+            await member_account.set_marketing(
                 session, telegram_id=SAM, allowed=True, policy=policy, now=NOW
             )
             is None
         )
         assert (
-            await members.answer_enrolment_consent(
+            await member_account.answer_enrolment_consent(
                 session, telegram_id=SAM, allowed=True, policy=policy, now=NOW
             )
             is None
@@ -175,26 +179,26 @@ async def test_enrolment_consent_counts_once_and_stop_turns_offers_off(
 ) -> None:
     await pay(factory, policy, DANA, "20")
     async with factory() as session:
-        profile = await members.get_profile(session, telegram_id=DANA, policy=policy)
+        profile = await member_account.get_profile(session, telegram_id=DANA, policy=policy)
     assert profile is not None
     assert (profile.marketing, profile.consent_given) == (False, None)  # opt-in: not yet
 
     async with factory() as session, session.begin():
-        first = await members.answer_enrolment_consent(
+        first = await member_account.answer_enrolment_consent(
             session, telegram_id=DANA, allowed=True, policy=policy, now=NOW
         )
-        again = await members.answer_enrolment_consent(
+        again = await member_account.answer_enrolment_consent(
             session, telegram_id=DANA, allowed=False, policy=policy, now=NOW + timedelta(1)
         )
-    assert first == members.ConsentAnswer(marketing=True, changed=True)
-    assert again == members.ConsentAnswer(marketing=True, changed=False)
+    assert first == member_account.ConsentAnswer(marketing=True, changed=True)
+    assert again == member_account.ConsentAnswer(marketing=True, changed=False)
 
     later = NOW + timedelta(days=10)
     async with factory() as session, session.begin():
-        stopped = await members.set_marketing(
+        stopped = await member_account.set_marketing(
             session, telegram_id=DANA, allowed=False, policy=policy, now=later
         )
-        repeated = await members.set_marketing(
+        repeated = await member_account.set_marketing(
             session, telegram_id=DANA, allowed=False, policy=policy, now=later + timedelta(1)
         )
     assert stopped is not None
@@ -209,20 +213,20 @@ async def test_opt_out_policy_sends_offers_until_the_member_says_no(
     opt_out = dataclasses.replace(policy, consent=Consent(mode="opt-out"))
     await pay(factory, opt_out, DANA, "20")
     async with factory() as session, session.begin():
-        profile = await members.get_profile(session, telegram_id=DANA, policy=opt_out)
+        profile = await member_account.get_profile(session, telegram_id=DANA, policy=opt_out)
         assert profile is not None
         assert (profile.marketing, profile.consent_given) == (True, None)
-        answer = await members.answer_enrolment_consent(
+        answer = await member_account.answer_enrolment_consent(
             session, telegram_id=DANA, allowed=False, policy=opt_out, now=NOW
         )
-    assert answer == members.ConsentAnswer(marketing=False, changed=True)
+    assert answer == member_account.ConsentAnswer(marketing=False, changed=True)
 
 
 async def test_export_is_plain_json_with_exact_amounts(
     factory: async_sessionmaker[AsyncSession], policy: Policy
 ) -> None:
     async with factory() as session, session.begin():
-        stranger = await members.export_data(
+        stranger = await member_account.export_data(
             session, telegram_id=SAM, policy=policy, locale="en", now=NOW
         )
     assert stranger["member"] is None
@@ -231,8 +235,8 @@ async def test_export_is_plain_json_with_exact_amounts(
     member_id = await pay(factory, policy, DANA, "86.50")
     await pay(factory, policy, DANA, "12.05", at=NOW + timedelta(days=2))
     async with factory() as session, session.begin():
-        await members.set_birthday(session, telegram_id=DANA, month=7, day=4, policy=policy)
-        await members.toggle_taste(session, telegram_id=DANA, tag="spicy", policy=policy)
+        await member_account.set_birthday(session, telegram_id=DANA, month=7, day=4, policy=policy)
+        await member_account.toggle_taste(session, telegram_id=DANA, tag="spicy", policy=policy)
         session.add(
             Feedback(
                 member_id=member_id,
@@ -242,7 +246,7 @@ async def test_export_is_plain_json_with_exact_amounts(
             )
         )
         await session.flush()
-        document = await members.export_data(
+        document = await member_account.export_data(
             session, telegram_id=DANA, policy=policy, locale="zh_Hans", now=NOW + timedelta(3)
         )
     parsed = json.loads(json.dumps(document))  # nothing but JSON types
@@ -270,7 +274,7 @@ async def test_erasure_keeps_the_accounts_and_forgets_the_person(
     other_id = await pay(factory, policy, SAM, "10")
     async with factory() as session, session.begin():
         store = await _store(session)
-        await members.set_birthday(session, telegram_id=DANA, month=3, day=14, policy=policy)
+        await member_account.set_birthday(session, telegram_id=DANA, month=3, day=14, policy=policy)
         (table,) = await queries.ensure_tables(session, store_id=store.id, numbers=[5], now=NOW)
         assert table.id is not None
         for person in (DANA, SAM):
@@ -290,7 +294,7 @@ async def test_erasure_keeps_the_accounts_and_forgets_the_person(
             session.add(
                 FraudEvent(at=NOW, kind="daily_limit", store_id=store.id, telegram_id=person)
             )
-        await members.toggle_taste(session, telegram_id=DANA, tag="seafood", policy=policy)
+        await member_account.toggle_taste(session, telegram_id=DANA, tag="seafood", policy=policy)
         session.add(
             Feedback(
                 member_id=member_id, kind="complaint", rating=1, text="Cold soup", created_at=NOW
@@ -309,8 +313,10 @@ async def test_erasure_keeps_the_accounts_and_forgets_the_person(
             )
 
     async with factory() as session, session.begin():
-        erasure = await members.erase(session, telegram_id=DANA, now=NOW + timedelta(hours=1))
-    assert erasure == members.Erasure(
+        erasure = await member_account.erase(
+            session, telegram_id=DANA, now=NOW + timedelta(hours=1)
+        )
+    assert erasure == member_account.Erasure(
         member_id=member_id, check_ins_deleted=1, bills_deleted=1, fraud_events_unlinked=1
     )
 
@@ -333,7 +339,7 @@ async def test_erasure_keeps_the_accounts_and_forgets_the_person(
                 (SAM, "pending", f"Happy birthday, {SAM}!"),
             ]
         )
-        assert await members.find_member(session, telegram_id=DANA) is None
+        assert await member_account.find_member(session, telegram_id=DANA) is None
         audit = (await session.execute(select(AuditLog))).scalars().all()
     assert [(a.action, a.actor_telegram_id) for a in audit] == [("member.erase", None)]
     assert str(DANA) not in audit[0].detail
@@ -350,13 +356,13 @@ async def test_erasure_keeps_the_accounts_and_forgets_the_person(
     assert await count(factory, Bill, Bill.telegram_id == SAM) == 1
     assert await count(factory, FraudEvent, FraudEvent.telegram_id == SAM) == 1
     async with factory() as session:
-        other = await members.find_member(session, telegram_id=SAM)
+        other = await member_account.find_member(session, telegram_id=SAM)
     assert other is not None
     assert other.id == other_id
 
     # asked again: nothing left to erase, nothing breaks
     async with factory() as session, session.begin():
-        again = await members.erase(session, telegram_id=DANA, now=NOW + timedelta(hours=2))
+        again = await member_account.erase(session, telegram_id=DANA, now=NOW + timedelta(hours=2))
     assert again.member_id is None
 
     # paying again makes a new member

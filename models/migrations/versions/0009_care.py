@@ -1,7 +1,7 @@
 """the care desk: care list entries and the "why don't we see you more?" survey
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-04 16:45:16.891810
 """
 
@@ -15,8 +15,8 @@ from alembic import op
 
 import models.types
 
-revision: str = "0008"
-down_revision: str | None = "0007"
+revision: str = "0009"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,4 +1,5 @@
-"""A member's own corner: card, profile (birthday, marketing consent), export and erasure.
+"""A member's own account as they see it: card, profile (birthday, taste, marketing consent),
+export and erasure. (Who writes to the bot at all, member or not: :mod:`loyalty.telegram_users`.)
 
 Plain values in and out, no aiogram. Every function is keyed by the person's Telegram id and
 returns None when that person is not a member (the bot then says "pay first"); erased members
@@ -284,11 +285,22 @@ async def export_data(
     ]
     if member is None:
         return document
+    document["member"] = await _exported_member(
+        session, member, policy=policy, locale=locale, now=now
+    )
+    document |= await _exported_history(session, member)
+    return document
+
+
+async def _exported_member(
+    session: AsyncSession, member: Member, *, policy: Policy, locale: str, now: datetime
+) -> dict[str, Any]:
+    """The member's profile, choices, tier and totals."""
     assert member.id is not None
     status = await tier_status(session, member=member, policy=policy, now=now)
     store = await queries.get_store(session, store_id=member.store_id)
     currency = store.currency if store is not None else ""
-    document["member"] = {
+    return {
         "member_id": member.id,
         "store_id": member.store_id,
         "display_name": member.display_name,
@@ -311,6 +323,12 @@ async def export_data(
         "points_balance": member.points_balance,
         "taste": list(tags_of(member.taste_tags)),
     }
+
+
+async def _exported_history(session: AsyncSession, member: Member) -> dict[str, Any]:
+    """The member's feedback, points, visits and payments, oldest first."""
+    assert member.id is not None
+    document: dict[str, Any] = {}
     document["feedback"] = [
         {
             "at": _iso(item.created_at),
