@@ -121,7 +121,7 @@ def expect_in(message: Message, expected: str) -> None:
 
 async def dana_starts(story: Story) -> None:
     welcome = await story.text(DANA, "/start", "no sign-up form")
-    await story.tap(DANA, welcome, "How it works", "Here is what I can do")
+    await story.tap(DANA, welcome, "How it works", "you are a member")
 
 
 async def li_na_starts(story: Story) -> None:
@@ -308,7 +308,10 @@ async def li_na_uses_a_coupon_in_chat(story: Story) -> None:
     run = story.run
     owner_id = story.owner_id
     li_na = await member_id_of(story, LI_NA)
+    gifted = len(await client.inbox(LI_NA))
     await story.text(owner_id, f"/gift {li_na} ten_off", "Gift sent")
+    # the gift notice follows the owner's answer: wait for it, or the scan below may see it first
+    await client.reply_after(LI_NA, gifted)
     link = next(c["url"] for c in run.emulator.printed_codes() if c["label"].startswith("Table 3"))
     before = len(await client.inbox(LI_NA))
     await client.open(LI_NA, link)

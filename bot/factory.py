@@ -17,6 +17,7 @@ from bot.middlewares import (
     CommitBeforeSending,
     DatabaseMiddleware,
     LocaleMiddleware,
+    MenuMiddleware,
     PersonMiddleware,
     RoleMiddleware,
 )
@@ -92,6 +93,7 @@ def build_dispatcher(services: Services, storage: BaseStorage | None = None) -> 
     dp.update.outer_middleware(PersonMiddleware(services.clock))
     dp.update.outer_middleware(LocaleMiddleware(services.i18n))
     dp.update.outer_middleware(RoleMiddleware(settings.owner_ids))
+    dp.update.outer_middleware(MenuMiddleware())
     dp.include_routers(*get_routers())
     return dp
 

@@ -19,11 +19,11 @@ from bot.config import RunMode, Settings
 from bot.factory import build_bot, build_dispatcher, build_worker
 from bot.http import add_app_routes
 from bot.services import Services
+from bot.telegram_profile import present_bot
 from loyalty.clock import SystemClock
 from scheduler import JobContext, Scheduler, default_jobs
 from scheduler.delivery import RateBudget
 from scheduler.shared import LeaderLease, SharedWindow
-from ui.commands import register_commands
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ async def run_live(settings: Settings, stop: asyncio.Event) -> None:
     polling: asyncio.Task[None] | None = None
     try:
         await site.start()
-        await register_commands(bot, services.i18n)
+        await present_bot(bot, services)
         polling = await _start_receiving(settings, bot, dispatcher, username=me.username)
         print(
             f"health check on http://{settings.http_host}:{settings.http_port}/healthz", flush=True

@@ -1,6 +1,7 @@
 """Update middlewares, outermost first: database unit of work with de-duplication, the person,
-their locale, their role. Each is an outer middleware on `dp.update` so every kind of update
-(message, button, payment, membership change) gets the same treatment."""
+their locale, their role, and a newcomer's own command menu. Each is an outer middleware on
+`dp.update` so every kind of update (message, button, payment, membership change) gets the same
+treatment."""
 
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from loyalty import housekeeping, roles, telegram_users
 from loyalty.clock import Clock
+from models.tables import Role
+from ui.commands import needs_own_menu, set_chat_menu
 from ui.locales import resolve_locale
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
@@ -146,4 +149,21 @@ class RoleMiddleware(BaseMiddleware):
                 data["role"] = await roles.role_of(
                     data["session"], telegram_id=user.id, owner_ids=self.owner_ids
                 )
+        return await handler(event, data)
+
+
+class MenuMiddleware(BaseMiddleware):
+    """Someone new whose menu the per-language menus cannot give (Traditional Chinese: Telegram
+    keys menus by two-letter codes, and "zh" is Simplified; or staff granted before they first
+    wrote) gets a menu on their own chat, once, before the first reply reaches them."""
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        person: telegram_users.Person | None = data.get("person")
+        if person is not None and person.is_new:
+            role: Role = data.get("role", Role.DINER)
+            if needs_own_menu(role, data["locale"], person.language_code):
+                holder = roles.RoleHolder(
+                    person.telegram_id, role, person.locale, person.language_code
+                )
+                await set_chat_menu(data["bot"], data["i18n"], holder)
         return await handler(event, data)

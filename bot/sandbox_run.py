@@ -19,6 +19,7 @@ from bot.factory import build_bot, build_dispatcher, build_worker
 from bot.http import add_app_routes
 from bot.sandbox_codes import register_printed_codes
 from bot.services import Services
+from bot.telegram_profile import present_bot
 from loyalty import roles
 from loyalty.clock import MovableClock
 from models import queries
@@ -27,7 +28,6 @@ from sandbox.emulator import BotAPIEmulator
 from sandbox.webchat import add_webchat_routes
 from scheduler import JobContext, Scheduler, default_jobs
 from scheduler.delivery import DeliveryWorker, RateBudget
-from ui.commands import register_commands
 from ui.images import SANDBOX_BOT_USERNAME
 
 log = logging.getLogger(__name__)
@@ -133,7 +133,7 @@ async def sandbox(settings: Settings, *, port: int | None = None) -> AsyncIterat
         dispatcher["wake_job"] = scheduler.wake  # "Send now" plans at once
         await _seed_cast(services, emulator, owner_id)
         await register_printed_codes(emulator, services)
-        await register_commands(bot, services.i18n)
+        await present_bot(bot, services)
         polling = asyncio.create_task(
             dispatcher.start_polling(bot, handle_signals=False, close_bot_session=False)
         )

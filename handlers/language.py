@@ -11,7 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from loyalty import telegram_users
 from loyalty.clock import Clock
-from ui.commands import register_chat_commands
+from loyalty.roles import RoleHolder
+from models.tables import Role
+from ui.commands import set_chat_menu
 from ui.keyboards.start import LanguageChoice, Menu, language_keyboard
 from ui.locales import LANGUAGE_NAMES, SUPPORTED_LOCALES
 from ui.texts import language_prompt
@@ -34,6 +36,7 @@ async def choose_language(
     clock: Clock,
     i18n: I18n,
     bot: Bot,
+    role: Role,
 ) -> None:
     person = await telegram_users.choose_locale(
         session,
@@ -50,7 +53,8 @@ async def choose_language(
     if message is not None and not isinstance(message, InaccessibleMessage):
         hint = _("Send /help to see what I can do.")
         await message.edit_text(f"{done}\n\n{hint}")
-    await register_chat_commands(bot, chat_id=query.from_user.id)
+    holder = RoleHolder(query.from_user.id, role, locale, person.language_code)
+    await set_chat_menu(bot, i18n, holder)  # their role's menu, in the language they picked
 
 
 def build_router() -> Router:

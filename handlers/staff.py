@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from contextlib import suppress
 from typing import Any
 
@@ -15,7 +16,7 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.receipts import their_locale
-from loyalty import coupons, payments, staff
+from loyalty import coupons, payments, roles, staff
 from loyalty.clock import Clock
 from loyalty.errors import NotAllowed
 from loyalty.policy import Policy
@@ -23,6 +24,7 @@ from loyalty.qr import QRSigner, StaffInvitePayload, deep_link
 from loyalty.stores import StoreInfo
 from models import queries
 from models.tables import Role
+from ui.commands import set_chat_menu
 from ui.keyboards.staff import InviteRole, RemoveStaff
 from ui.staff import staff_line
 from ui.texts import coupon_problem_text, coupon_text, coupon_until, role_name
@@ -113,8 +115,10 @@ async def remove_staff(
     clock: Clock,
     i18n: I18n,
     bot: Bot,
+    owner_ids: Collection[int],
 ) -> None:
-    """Remove a cashier or manager: their role ends now (their next tap is a diner's)."""
+    """Remove a cashier or manager: their role ends now (their next tap is a diner's), and
+    their command menu becomes that of the role they still hold (a diner's, usually)."""
     if not role.at_least(Role.MANAGER):
         raise NotAllowed("staff")
     removed = await staff.revoke(
@@ -125,6 +129,8 @@ async def remove_staff(
         now=clock.now(),
     )
     name = removed.display_name or str(removed.telegram_id)
+    holder = await roles.role_holder(session, telegram_id=removed.telegram_id, owner_ids=owner_ids)
+    await set_chat_menu(bot, i18n, holder)  # the tools go with the role, before anyone is told
     await query.answer(_("{name} is no longer on the staff.").format(name=name))
     if query.message is not None:
         await query.message.answer(
@@ -146,6 +152,9 @@ async def join(
     *,
     session: AsyncSession,
     clock: Clock,
+    bot: Bot,
+    i18n: I18n,
+    owner_ids: Collection[int],
     **_data: Any,
 ) -> None:
     assert message.from_user is not None
@@ -156,6 +165,8 @@ async def join(
         display_name=message.from_user.first_name,
         now=clock.now(),
     )
+    holder = await roles.role_holder(session, telegram_id=message.from_user.id, owner_ids=owner_ids)
+    await set_chat_menu(bot, i18n, holder)  # their best role's tools, ready with the welcome
     await message.answer(
         _(
             "Welcome to the team of {store}! You are now a {role}. Send /help to see your tools."

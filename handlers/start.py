@@ -7,10 +7,11 @@ from aiogram.filters import CommandStart
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 
+from loyalty.policy import Policy
 from loyalty.stores import StoreInfo
 from models.tables import Role
 from ui.keyboards.start import Menu, welcome_keyboard
-from ui.texts import help_text, role_line
+from ui.texts import how_it_works_text, role_line
 
 
 async def start(message: Message, store: StoreInfo, role: Role) -> None:
@@ -27,10 +28,10 @@ async def start(message: Message, store: StoreInfo, role: Role) -> None:
     await message.answer(text, reply_markup=welcome_keyboard())
 
 
-async def how_it_works(query: CallbackQuery, store: StoreInfo, role: Role) -> None:
+async def how_it_works(query: CallbackQuery, store: StoreInfo, policy: Policy, locale: str) -> None:
     await query.answer()
     if query.message is not None:
-        await query.message.answer(help_text(role, store.name))
+        await query.message.answer(how_it_works_text(store.name, policy, locale))
 
 
 def build_router() -> Router:

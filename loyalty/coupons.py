@@ -298,6 +298,23 @@ async def usable_coupons(
     return [_view(c) for c in result.scalars().all()]
 
 
+async def expiring_between(
+    session: AsyncSession, *, now: datetime, until: datetime, issued_before: datetime
+) -> list[CouponView]:
+    """Coupons still usable now whose last moment comes by `until`, issued before
+    `issued_before`, soonest first (reminders)."""
+    result = await session.execute(
+        select(Coupon)
+        .where(
+            _usable(now),  # type: ignore[arg-type]
+            col(Coupon.valid_until) <= until,
+            col(Coupon.issued_at) < issued_before,
+        )
+        .order_by(col(Coupon.valid_until), col(Coupon.id))
+    )
+    return [_view(c) for c in result.scalars().all()]
+
+
 @dataclass(frozen=True, slots=True)
 class Offer:
     template: str

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -74,3 +74,11 @@ async def finish_run(
     session: AsyncSession, *, job: str, period: str, result: str, now: datetime
 ) -> None:
     await queries.finish_job_run(session, job=job, period=period, result=result, now=now)
+
+
+async def run_finished(session: AsyncSession, *, job: str, period: str) -> bool:
+    """Whether `job` has finished its run for `period` (for a job that reads its results)."""
+    found = await session.scalar(
+        select(col(JobRun.finished_at)).where(col(JobRun.job) == job, col(JobRun.period) == period)
+    )
+    return found is not None

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -225,6 +225,32 @@ def birthday_soon(birthday: date | None, when: datetime, timezone: str) -> bool:
     return False
 
 
+def dedupe_key(kind: str, period: str, member_id: int) -> str:
+    """What makes a planned message unique: one per campaign kind, period and member."""
+    return f"{kind}:{period}:{member_id}"
+
+
+async def told_periods(
+    session: AsyncSession, *, kind: str, member_ids: Sequence[int]
+) -> dict[int, list[str]]:
+    """The periods of the messages of `kind` already planned for each member (whatever became
+    of them: sent, held out, refused by Telegram)."""
+    if not member_ids:
+        return {}
+    rows = await session.execute(
+        select(col(OutboxMessage.member_id), col(OutboxMessage.dedupe_key)).where(
+            col(OutboxMessage.member_id).in_(member_ids),
+            col(OutboxMessage.dedupe_key).startswith(f"{kind}:", autoescape=True),
+        )
+    )
+    told: dict[int, list[str]] = {}
+    for member_id, key in rows.all():
+        if member_id is not None:
+            period = key[len(kind) + 1 : key.rindex(":")]
+            told.setdefault(int(member_id), []).append(period)
+    return told
+
+
 Render = Callable[[Recipient, bool], Awaitable[tuple[str, int | None]]]
 """(recipient, in the holdout?) → (text, coupon id): renders the message in the member's
 language, issuing their coupon when the campaign gives one (never to the holdout)."""
@@ -241,6 +267,7 @@ async def plan(
     marketing: bool = True,
     respect_cap: bool = True,
     dedupe_period: str | None = None,
+    periods: Mapping[int, str] | None = None,
     photo: str | None = None,
     dry_run: bool = False,
 ) -> PlanResult:
@@ -253,20 +280,22 @@ async def plan(
     `respect_cap=False` (birthdays): sent even at the cap, and still counted toward it, so the
     other campaigns of the week give way. `dedupe_period`: what makes a message unique besides
     the campaign's kind and the member ("once" for a once-in-a-lifetime nudge); the campaign's
-    period by default."""
+    period by default. `periods`: that, member by member (a reminder of this coupon, of that
+    tier), before `dedupe_period`."""
     assert campaign.id is not None
     result = PlanResult()
     if not audience:
         return result
     period = dedupe_period or campaign.period
+    own = periods or {}
     ids = [r.member_id for r in audience]
-    keys = {f"{campaign.kind}:{period}:{m}": m for m in ids}
+    keys = {dedupe_key(campaign.kind, own.get(m, period), m): m for m in ids}
     taken = await _taken(session, keys=list(keys))
     times = await _marketing_times(session, member_ids=ids, since=now - 2 * CAP_WINDOW)
     cap = policy.caps.max_marketing_per_week
     rows: list[dict[str, Any]] = []
     for person in audience:
-        key = f"{campaign.kind}:{period}:{person.member_id}"
+        key = dedupe_key(campaign.kind, own.get(person.member_id, period), person.member_id)
         if key in taken:
             result.already += 1
             continue

@@ -645,6 +645,30 @@ class Reports:
     """Local time of the default store."""
 
 
+@dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)
+class Reminders:
+    """The reminders members expect from a loyalty app. Each is marketing: only to members who
+    said yes, within caps.max_marketing_per_week, never in caps.quiet_hours; each fires once.
+    A number of 0 turns its reminder off."""
+
+    points_expiring_days: Annotated[int, Strict(), _days(60)] = 7
+    """Days before the nightly refresh would expire points (points.expire_days)."""
+    coupon_expiring_days: Annotated[int, Strict(), _days(30)] = 3
+    """Days before a coupon's last day."""
+    near_reward_visits: Annotated[int, Strict(), _days(5)] = 1
+    """Tell a member this close to the next tier (visits missing) or to what points buy (the
+    points they usually earn in this many visits)."""
+    keep_tier_days: Annotated[int, Strict(), _days(60)] = 7
+    """Days before a member drops a tier unless they visit, when their rhythm would not bring
+    them back in time."""
+    anniversary: Annotated[bool, Strict()] = True
+    """Thank members on each anniversary of joining."""
+    announce_multipliers: Annotated[bool, Strict()] = False
+    """On a day a points.multipliers rule with weekdays applies, tell members in the morning."""
+    holdout_share: Annotated[Factor, Field(ge=0, le=0.5)] = 0.0
+    """A control group for reminders, as campaigns.holdout_share is for campaigns."""
+
+
 Action = Literal["off", "message", "coupon"]
 
 
@@ -688,6 +712,7 @@ class Policy:
     treatments: Annotated[Mapping[TierKey, Treatment], AfterValidator(_frozen_mapping)] = Field(
         default_factory=dict
     )
+    reminders: Reminders = Field(default_factory=Reminders)
 
     def max_bill_for(self, currency: str) -> Decimal:
         return self.payments.max_bill_by_currency.get(currency.upper(), self.payments.max_bill)
@@ -809,7 +834,30 @@ _SPEND_KEYS: Final = ("min_spend", "min_referrals", "min_suggestions")
 
 def _check(policy: Policy) -> str | None:
     """The first rule that spans several keys and is broken, as "<key path> <what>"."""
-    return _check_ladder(policy.tiers) or _check_tier_keys(policy) or _check_other(policy)
+    return (
+        _check_ladder(policy.tiers)
+        or _check_tier_keys(policy)
+        or _check_other(policy)
+        or _check_reminders(policy)
+    )
+
+
+def _check_reminders(policy: Policy) -> str | None:
+    reminders, expire = policy.reminders, policy.points.expire_days
+    if expire and reminders.points_expiring_days >= expire:
+        return (
+            f"reminders.points_expiring_days must be less than points.expire_days ({expire}), "
+            f"not {reminders.points_expiring_days}: points would be announced as expiring "
+            "as soon as they are earned"
+        )
+    if reminders.announce_multipliers and not any(
+        rule.weekdays for rule in policy.points.multipliers
+    ):
+        return (
+            "reminders.announce_multipliers is true, but no points.multipliers rule names "
+            "weekdays: there is no day to announce"
+        )
+    return None
 
 
 def _check_ladder(tiers: Tiers) -> str | None:

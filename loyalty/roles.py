@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
@@ -22,6 +23,38 @@ async def role_of(session: AsyncSession, *, telegram_id: int, owner_ids: Collect
 def role_for(telegram_id: int, *, staff_role: Role, owner_ids: Collection[int]) -> Role:
     """The role of someone whose best staff role is already known (people.touch reads it)."""
     return Role.OWNER if telegram_id in owner_ids else staff_role
+
+
+@dataclass(frozen=True, slots=True)
+class RoleHolder:
+    """Someone whose command menu follows their role: the role now, and their language."""
+
+    telegram_id: int
+    role: Role
+    locale: str | None
+    """The language they picked (None: their Telegram language decides)."""
+    language_code: str | None
+
+
+async def role_holder(
+    session: AsyncSession, *, telegram_id: int, owner_ids: Collection[int]
+) -> RoleHolder:
+    """One person's role as of now (after a grant or a removal) and their language."""
+    user, staff_role = await queries.get_user_and_staff_role(session, telegram_id=telegram_id)
+    return RoleHolder(
+        telegram_id=telegram_id,
+        role=role_for(telegram_id, staff_role=staff_role, owner_ids=owner_ids),
+        locale=user.locale if user is not None else None,
+        language_code=user.language_code if user is not None else None,
+    )
+
+
+async def role_holders(session: AsyncSession, *, owner_ids: Collection[int]) -> list[RoleHolder]:
+    """The owners and everyone the staff table names, removed or not: at start-up each gets
+    the menu of their role now (someone removed while the bot was down gets the diners' back)."""
+    named = await session.execute(select(col(Staff.telegram_id)).distinct())
+    ids = sorted({*owner_ids, *named.scalars().all()})
+    return [await role_holder(session, telegram_id=i, owner_ids=owner_ids) for i in ids]
 
 
 async def grant(

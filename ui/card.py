@@ -11,6 +11,7 @@ from loyalty import member_account
 from loyalty.policy import Policy
 from loyalty.stores import StoreInfo
 from ui.formatting import format_date, format_money, format_points
+from ui.reminder_texts import multiplier_lines
 
 
 def progress_text(card: member_account.Card, policy: Policy, store: StoreInfo, locale: str) -> str:
@@ -96,6 +97,7 @@ def card_text(card: member_account.Card, policy: Policy, store: StoreInfo, local
     lines += [
         "",
         _("Points: {points}").format(points=format_points(card.points_balance, locale)),
+        *multiplier_lines(policy, locale),
         _("Visits: {count}").format(count=card.visit_count),
         "",
         _("Show this code at the counter when you pay. The cashier can also open the link below."),

@@ -10,6 +10,7 @@ from aiogram.utils.i18n import I18n, ngettext
 from aiogram.utils.i18n import gettext as _
 from babel.numbers import format_decimal, format_percent
 
+from loyalty import reminders
 from loyalty.policy import Policy
 from loyalty.reports import LIFT_WINDOW, CampaignResult, Lift, StoreStats
 from loyalty.stores import StoreInfo
@@ -139,6 +140,19 @@ def stats_labels(stats: StoreStats, *, policy: Policy, locale: str, i18n: I18n) 
 # -- /campaigns --------------------------------------------------------------------------------
 
 
+def reminder_title(kind: str) -> str | None:
+    """The reminders' "campaigns" (loyalty.reminders), one a day per kind."""
+    titles = {
+        reminders.COUPON_EXPIRING: _("Reminder: a coupon runs out"),
+        reminders.POINTS_EXPIRING: _("Reminder: points expire"),
+        reminders.KEEP_TIER: _("Reminder: keep your tier"),
+        reminders.NEAR_REWARD: _("Reminder: close to a reward"),
+        reminders.ANNIVERSARY: _("Membership anniversary"),
+        reminders.MULTIPLIER_DAY: _("Announcement: more points today"),
+    }
+    return titles.get(kind)
+
+
 def campaign_title(result: CampaignResult) -> str:
     kind = result.kind
     if kind == "birthday":
@@ -149,6 +163,9 @@ def campaign_title(result: CampaignResult) -> str:
         return _("Win-back, step {step}").format(step=kind.removeprefix("winback_"))
     if kind == "holiday":
         return _("Holiday greetings")
+    reminder = reminder_title(kind)
+    if reminder is not None:
+        return reminder
     label = {"new_dish": _("New dish"), "broadcast": _("Broadcast")}.get(kind, kind)
     name = result.name.strip()
     if not name or name == f"{kind} {result.period}":

@@ -82,6 +82,24 @@ def help_text(role: Role, store: str) -> str:
     return "\n".join(lines)
 
 
+def how_it_works_text(store: str, policy: Policy, locale: str) -> str:
+    """The welcome's "How it works": membership, tiers and coupons, a short line each."""
+    tiers = " → ".join(policy.tiers.display_name(rung.name, locale) for rung in policy.tiers.ladder)
+    return "\n\n".join(
+        [
+            _(
+                "💳 Pay your bill with me or at the counter and you are a member of {store}: "
+                "no form to fill in."
+            ).format(store=store),
+            _(
+                "⭐ Every visit counts toward your tier ({tiers}); higher tiers get more treats. "
+                "/card shows yours."
+            ).format(tiers=tiers),
+            _("🎁 Gifts and coupons wait in /wallet: tap Use and show the code at the counter."),
+        ]
+    )
+
+
 def stage_name(stage: str) -> str:
     """A lifecycle stage (loyalty.lifecycle.Stage) in the reader's language."""
     names = {

@@ -8,6 +8,7 @@ from aiogram.utils.i18n import ngettext
 from loyalty import coupons
 from loyalty.policy import Policy
 from loyalty.stores import StoreInfo
+from ui.reminder_texts import multiplier_lines
 from ui.texts import coupon_text, coupon_until
 
 
@@ -20,6 +21,7 @@ def wallet_text(held: coupons.Wallet, policy: Policy, store: StoreInfo, locale: 
     lines = [
         _("Your wallet at {store}").format(store=store.name),
         ngettext("Points: {n}", "Points: {n}", held.points).format(n=held.points),
+        *multiplier_lines(policy, locale),
         "",
     ]
     if held.coupons:

@@ -29,8 +29,12 @@ async def test_how_it_works_button_explains_membership(client: SandboxClient) ->
     welcome = await client.say(DANA, "/start")
     await client.press(DANA, welcome["message_id"], button_data(welcome, "How it works"))
     reply = await client.reply_after(DANA, 1)
-    assert reply["text"].startswith("Here is what I can do:")
-    assert "become a member of Noodle Bar automatically" in reply["text"]
+    lines = [line for line in reply["text"].split("\n") if line]
+    assert len(lines) == 3  # membership, tiers, coupons: no list of commands
+    assert "you are a member of Noodle Bar" in lines[0]
+    assert "(Newcomer → Returning guest → Regular → Loyal)" in lines[1]
+    assert "/wallet" in lines[2]
+    assert "/redeem" not in reply["text"]
 
 
 async def test_language_choice_changes_replies_and_command_menu(client: SandboxClient) -> None:
