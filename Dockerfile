@@ -21,6 +21,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     DATA_DIR=/data \
     HTTP_PORT=8080 \
     SANDBOX_HOST=0.0.0.0 \
+    SANDBOX_PUBLIC=false \
     SANDBOX_PORT=8080
 RUN mkdir -p /data && chown regulars:regulars /data
 WORKDIR /data

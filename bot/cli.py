@@ -17,6 +17,7 @@ from bot.config import ConfigError, RunMode, Settings, ensure_sandbox_secret, lo
 from bot.demo import run_demo
 from bot.factory import build_bot
 from bot.live_run import run_live
+from bot.pos_keys import new_pos_key
 from bot.sandbox_run import sandbox
 from loyalty.clock import SystemClock
 from loyalty.policy import DEFAULT_PRESET, PolicyError, load_policy
@@ -63,6 +64,12 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("file", type=Path)
     policy_commands.add_parser(
         "show", help="print the policy in force (POLICY_FILE, else the default preset) as TOML"
+    )
+    pos = commands.add_parser("pos", help="the POS API")
+    pos.add_subparsers(dest="pos_command", required=True).add_parser(
+        "key",
+        help="print a new POS_API_SECRET created with timestamps (requests must carry "
+        "X-Regulars-Timestamp: replays are refused)",
     )
     members = commands.add_parser("members", help="the lifecycle engine: tiers, rhythm, due dates")
     member_commands = members.add_subparsers(dest="members_command", required=True)
@@ -227,6 +234,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "policy" and args.policy_command == "check":
         return _policy_check(args.file)
+    if args.command == "pos":  # needs no settings: a key is made before it is configured
+        print(new_pos_key())
+        return 0
     try:
         settings = load_settings()
         if args.command in {"run", "demo", "qr"} and settings.mode is RunMode.SANDBOX:

@@ -19,6 +19,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from loyalty.policy import DEFAULT_PRESET, PolicyError, load_policy
+from models.files import create_secret_file
 from ui.locales import SUPPORTED_LOCALES
 
 DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org"
@@ -66,6 +67,8 @@ class Settings(BaseSettings):
     public_base_url: str | None = None  # how a POS reaches this server (absolute URLs)
     sandbox_host: str = "127.0.0.1"
     sandbox_port: int = Field(default=8080, ge=1, le=65535)
+    sandbox_public: bool = False
+    """Listen on SANDBOX_HOST even when it is not loopback (bot/exposure.py)."""
     log_level: str = "INFO"
     outbox_rate: int = Field(default=25, ge=1, le=1000)
     """Messages a second for everything the bot sends (Telegram allows about 30 without paid
@@ -302,11 +305,8 @@ def ensure_sandbox_secret(settings: Settings) -> Settings:
     path = settings.data_dir / SECRET_FILE_NAME
     if path.exists():
         key = path.read_text(encoding="utf-8").strip()
-    else:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        key = secrets.token_urlsafe(48)
-        path.write_text(key + "\n", encoding="utf-8")
-        path.chmod(0o600)
+    else:  # 0600 from the first byte, written atomically (models/files.py)
+        key = create_secret_file(path, secrets.token_urlsafe(48) + "\n").strip()
     if len(key) < MIN_SECRET_LENGTH:
         raise ConfigError(f"invalid setting SECRET_KEY: the key in {path} is too short")
     return settings.model_copy(update={"secret_key": SecretStr(key)})

@@ -9,6 +9,7 @@ from aiogram import Router
 from handlers import (
     bot_blocked,
     broadcast,
+    callbacks,
     card,
     care,
     cashier,
@@ -33,6 +34,8 @@ from handlers import (
 def get_routers() -> list[Router]:
     return [
         errors.build_router(),
+        callbacks.build_router(),  # malformed button data: refused before any journey
+        callbacks.build_router(),  # malformed button data: refused before any journey
         links.build_router(),  # /start <payload>: QR codes and deep links
         start.build_router(),
         language.build_router(),

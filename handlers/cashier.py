@@ -16,6 +16,7 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from handlers.notify import diner_not_told, tell
 from handlers.pay import read_amount
 from handlers.receipts import send_card, tell_payer, their_locale
 from loyalty import coupons, visits
@@ -166,27 +167,33 @@ async def counter_confirm(
         cashier_telegram_id=query.from_user.id,
     )
     await state.clear()
-    await query.answer()
-    cashier_note = receipt_text(outcome, store_name=store.name, locale=locale, policy=policy)
-    if query.message is not None and not isinstance(query.message, InaccessibleMessage):
-        await query.message.edit_text(
-            _("Recorded for {name} (payment #{id}).").format(
-                name=summary.display_name or "—", id=outcome.payment_id
-            )
-            + "\n"
-            + cashier_note
-        )
+    await query.answer()  # commits the payment: the diner is told only what is recorded
+    not_told = None
     if outcome.refused is None and not outcome.duplicate:
         with i18n.use_locale(await their_locale(session, i18n, member_telegram_id)):
-            await tell_payer(
-                bot,
+            not_told = await tell(
+                tell_payer(
+                    bot,
+                    chat_id=member_telegram_id,
+                    outcome=outcome,
+                    store_name=store.name,
+                    locale=i18n.current_locale,
+                    policy=policy,
+                    signer=signer,
+                ),
                 chat_id=member_telegram_id,
-                outcome=outcome,
-                store_name=store.name,
-                locale=i18n.current_locale,
-                policy=policy,
-                signer=signer,
             )
+    cashier_note = receipt_text(outcome, store_name=store.name, locale=locale, policy=policy)
+    if query.message is not None and not isinstance(query.message, InaccessibleMessage):
+        lines = [
+            _("Recorded for {name} (payment #{id}).").format(
+                name=summary.display_name or "—", id=outcome.payment_id
+            ),
+            cashier_note,
+        ]
+        if not_told is not None:
+            lines.append(diner_not_told(not_told))
+        await query.message.edit_text("\n".join(lines))
 
 
 async def counter_cancel(query: CallbackQuery, state: FSMContext) -> None:
@@ -413,26 +420,31 @@ async def coupon_confirm(
     except coupons.CouponProblem as problem:
         await query.answer(coupon_problem_text(problem), show_alert=True)
         return
-    await query.answer()
-    if query.message is not None and not isinstance(query.message, InaccessibleMessage):
-        await query.message.edit_text(
-            _("Redeemed: {coupon}. {to_pay} to pay (payment #{id}).").format(
-                coupon=coupon_text(done.coupon, policy, locale),
-                to_pay=format_money(done.paid, store.currency, locale),
-                id=done.payment.payment_id,
-            )
-        )
+    await query.answer()  # commits the redemption
+    not_told = None
     if done.member_telegram_id is not None:
         with i18n.use_locale(await their_locale(session, i18n, done.member_telegram_id)):
-            await tell_payer(
-                bot,
+            not_told = await tell(
+                tell_payer(
+                    bot,
+                    chat_id=done.member_telegram_id,
+                    outcome=done.payment,
+                    store_name=store.name,
+                    locale=i18n.current_locale,
+                    policy=policy,
+                    signer=signer,
+                ),
                 chat_id=done.member_telegram_id,
-                outcome=done.payment,
-                store_name=store.name,
-                locale=i18n.current_locale,
-                policy=policy,
-                signer=signer,
             )
+    if query.message is not None and not isinstance(query.message, InaccessibleMessage):
+        text = _("Redeemed: {coupon}. {to_pay} to pay (payment #{id}).").format(
+            coupon=coupon_text(done.coupon, policy, locale),
+            to_pay=format_money(done.paid, store.currency, locale),
+            id=done.payment.payment_id,
+        )
+        if not_told is not None:
+            text = f"{text}\n{diner_not_told(not_told)}"
+        await query.message.edit_text(text)
 
 
 def build_router() -> Router:

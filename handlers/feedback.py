@@ -59,10 +59,11 @@ async def _tell_staff(
     dedupe: str,
     store_id: int,
     now: datetime,
+    about_member_id: int,
 ) -> None:
     """A message to every owner and the store's managers, in each one's language
     (`text(locale)`), through the outbox: sent at once, retried if need be, once per `dedupe`
-    and person."""
+    and person. It quotes the member `about_member_id`: their erasure blanks it."""
     staff = await feedback.staff_to_tell(session, owner_ids=owner_ids, store_id=store_id)
     for telegram_id in staff:
         with i18n.use_locale(await their_locale(session, i18n, telegram_id)):
@@ -73,6 +74,7 @@ async def _tell_staff(
             text=rendered,
             dedupe=f"{dedupe}:{telegram_id}",
             now=now,
+            about_member_id=about_member_id,
         )
 
 
@@ -123,6 +125,7 @@ async def rated(
             dedupe=f"low-rating:{outcome.feedback_id}",
             store_id=outcome.store_id,
             now=clock.now(),
+            about_member_id=outcome.member_id,
         )
         await state.set_state(FeedbackFlow.complaint)
         await state.update_data(visit_id=outcome.visit_id)
@@ -198,6 +201,7 @@ async def complaint_written(
         dedupe=f"complaint:{complaint.feedback_id}",
         store_id=complaint.store_id,
         now=now,
+        about_member_id=complaint.member_id,
     )
     await message.answer(
         _("Thank you for telling us. The manager has your message and will look into it.")

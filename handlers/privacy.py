@@ -53,7 +53,12 @@ async def stop_offers(
 ) -> None:
     assert message.from_user is not None
     profile = await member_account.set_marketing(
-        session, telegram_id=message.from_user.id, allowed=False, policy=policy, now=clock.now()
+        session,
+        telegram_id=message.from_user.id,
+        allowed=False,
+        policy=policy,
+        now=clock.now(),
+        via="stop",
     )
     if profile is None:
         await message.answer(
@@ -89,8 +94,9 @@ async def my_data(
         ).format(store=store.name)
     else:
         caption = _(
-            "Everything {store} keeps about you: your profile, choices, tier, points, visits "
-            "and payments. /forget erases it."
+            "Everything {store} keeps about you: your profile, choices and consents, tier and "
+            "its history, points, visits, payments, coupons, friends you brought and the "
+            "messages we sent you. /forget erases it."
         ).format(store=store.name)
     await message.answer_document(
         BufferedInputFile(data, filename=EXPORT_FILE_NAME), caption=caption

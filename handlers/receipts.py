@@ -8,6 +8,7 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from handlers.notify import tell
 from loyalty import telegram_users
 from loyalty.payments import PaymentOutcome
 from loyalty.policy import Policy
@@ -80,7 +81,8 @@ async def tell_referrer(
         text = _("{name} just became a member through your link: +{points} points for you!").format(
             name=friend_name, points=outcome.referral_points
         )
-    await bot.send_message(telegram_id, text)
+    await tell(bot.send_message(telegram_id, text), chat_id=telegram_id)  # the friend's payment
+    # is theirs: a referrer who blocked the bot is no reason to tell the friend something failed
 
 
 async def their_locale(session: AsyncSession, i18n: I18n, telegram_id: int) -> str:

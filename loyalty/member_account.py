@@ -27,7 +27,7 @@ from sqlalchemy import case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from loyalty import tiers
+from loyalty import privacy, tiers
 from loyalty.audiences import tags_column_value, tags_of
 from loyalty.errors import DomainError
 from loyalty.money import currency_precision
@@ -213,16 +213,26 @@ async def clear_birthday(
 
 
 async def set_marketing(
-    session: AsyncSession, *, telegram_id: int, allowed: bool, policy: Policy, now: datetime
+    session: AsyncSession,
+    *,
+    telegram_id: int,
+    allowed: bool,
+    policy: Policy,
+    now: datetime,
+    via: str = "profile",
 ) -> Profile | None:
-    """The member turns offers on or off (/profile, /stop). Setting the same value again keeps
-    the time of the original answer."""
+    """The member turns offers on or off (/profile, /stop: `via`). Setting the same value again
+    keeps the time of the original answer."""
     member = await find_member(session, telegram_id=telegram_id)
     if member is None:
         return None
     if member.marketing_consent is not allowed:
         member.marketing_consent = allowed
         member.consent_at = now
+        assert member.id is not None
+        await privacy.record_consent(
+            session, member_id=member.id, allowed=allowed, via=via, now=now
+        )
     return _profile(member, policy)
 
 
@@ -238,6 +248,10 @@ async def answer_enrolment_consent(
         return ConsentAnswer(marketing=member.marketing_consent, changed=False)
     member.marketing_consent = allowed
     member.consent_at = now
+    assert member.id is not None
+    await privacy.record_consent(
+        session, member_id=member.id, allowed=allowed, via="enrolment", now=now
+    )
     return ConsentAnswer(marketing=allowed, changed=True)
 
 
@@ -289,6 +303,13 @@ async def export_data(
         session, member, policy=policy, locale=locale, now=now
     )
     document |= await _exported_history(session, member)
+    assert member.id is not None
+    document |= await privacy.history(  # coupons, tiers, consents, referrals, messages
+        session,
+        member_id=member.id,
+        telegram_id=telegram_id,
+        currency=document["member"]["currency"],
+    )
     return document
 
 
@@ -428,6 +449,8 @@ async def erase(session: AsyncSession, *, telegram_id: int, now: datetime) -> Er
         )
         .execution_options(synchronize_session=False)
     )
+    # copies elsewhere: messages to staff quoting them, consent history, audit details
+    await privacy.forget_copies(session, member_id=member_id, telegram_id=telegram_id)
     check_ins = await queries.delete_check_ins_of(session, telegram_id=telegram_id)
     bills = await queries.delete_bills_of(session, telegram_id=telegram_id)
     frauds = await queries.unlink_fraud_events(session, telegram_id=telegram_id)

@@ -376,9 +376,11 @@ async def enqueue_one(
     marketing: bool = False,
     buttons: str | None = None,
     at: datetime | None = None,
+    about_member_id: int | None = None,
 ) -> bool:
     """A single message through the outbox (a transactional notice); False if already queued.
-    `buttons`: an inline keyboard as JSON (see `keyboard_json`); `at`: not before then."""
+    `buttons`: an inline keyboard as JSON (see `keyboard_json`); `at`: not before then;
+    `about_member_id`: the member a message to someone else quotes (their erasure blanks it)."""
     dialect = session.bind.dialect.name
     insert_ = pg_insert if dialect == "postgresql" else sqlite_insert
     done = await session.execute(
@@ -390,6 +392,7 @@ async def enqueue_one(
             marketing=marketing,
             text=text[:4096],
             buttons=buttons,
+            about_member_id=about_member_id,
             status=PENDING,
             attempts=0,
             next_attempt_at=at or now,

@@ -280,7 +280,14 @@ async def _credit(
     assert member.id is not None
     assert payment.id is not None
     refusal = await _refusal(
-        session, payment, member=member, enrolled=enrolled, store=store, policy=policy, now=now
+        session,
+        payment,
+        member=member,
+        payer_telegram_id=payer.telegram_id,
+        enrolled=enrolled,
+        store=store,
+        policy=policy,
+        now=now,
     )
     if refusal is not None:
         await _refuse(session, payment, refusal, member=member, payer=payer, store=store, now=now)
@@ -616,6 +623,7 @@ async def _refusal(
     payment: Payment,
     *,
     member: Member,
+    payer_telegram_id: int,
     enrolled: bool,
     store: StoreRef,
     policy: Policy,
@@ -625,6 +633,10 @@ async def _refusal(
         user = await queries.get_user(session, telegram_id=payment.cashier_telegram_id)
         if user is not None and user.id == member.telegram_user_id:
             return Refusal.SELF_CREDIT
+    if payment.source in _STAFF_DECIDE and await _staff_of(
+        session, telegram_id=payer_telegram_id, store_id=store.id
+    ):
+        return Refusal.SELF_CREDIT
     if enrolled:  # a member this payment created has no other payment credited to them
         return Refusal.DAILY_LIMIT if policy.fraud.max_credited_payments_per_day <= 0 else None
     zone = ZoneInfo(store.timezone)
@@ -643,6 +655,23 @@ async def _refusal(
     if int(credited_today or 0) >= policy.fraud.max_credited_payments_per_day:
         return Refusal.DAILY_LIMIT
     return None
+
+
+_STAFF_DECIDE = frozenset(
+    {PaymentSource.CASHIER.value, PaymentSource.RECEIPT.value, PaymentSource.POS.value}
+)
+"""Payments whose credit staff decide: a receipt anyone at the counter (or the POS) hands out,
+a bill a cashier records on a card. Paid in chat (Telegram Payments), the payer's own money
+went through: credited whoever they are."""
+
+
+async def _staff_of(session: AsyncSession, *, telegram_id: int, store_id: int) -> bool:
+    """The policy's self-credit rule (``fraud.cashier_self_credit``, never true): the store's
+    own cashiers and managers are not credited by its receipts or its counter."""
+    return any(
+        row.store_id == store_id
+        for row in await queries.active_staff(session, telegram_id=telegram_id)
+    )
 
 
 async def _outcome(

@@ -520,6 +520,7 @@ class OutboxMessage(SQLModel, table=True):
         Index("ix_outbox_due", "status", "next_attempt_at"),
         Index("ix_outbox_member_at", "member_id", "created_at"),
         Index("ix_outbox_campaign_status", "campaign_id", "status"),
+        Index("ix_outbox_about_member", "about_member_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -540,6 +541,9 @@ class OutboxMessage(SQLModel, table=True):
     coupon_id: int | None = Field(
         default=None, sa_column=Column(Integer, ForeignKey("coupon.id"), nullable=True)
     )
+    about_member_id: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    """A message to someone else that quotes a member (a complaint forwarded to the managers):
+    erasing that member blanks it too (loyalty.privacy)."""
     status: str = Field(default="pending", max_length=12)
     attempts: int = 0
     next_attempt_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
@@ -651,3 +655,18 @@ class CareSurvey(SQLModel, table=True):
     feedback_id: int | None = Field(
         default=None, sa_column=Column(Integer, ForeignKey("feedback.id"), nullable=True)
     )
+
+
+class ConsentEvent(SQLModel, table=True):
+    """A member said yes or no to offers (the enrolment question, /profile, /stop): the history
+    /mydata shows. Deleted with the member's personal data on erasure."""
+
+    __tablename__ = "consent_event"
+    __table_args__ = (Index("ix_consent_event_member_at", "member_id", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: int = Field(sa_column=Column(Integer, ForeignKey("member.id"), nullable=False))
+    allowed: bool
+    via: str = Field(max_length=16)
+    """enrolment, profile or stop."""
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

@@ -31,6 +31,11 @@ def error_text(exc: Exception) -> str:
             return _("This invitation has already been used.")
         if exc.reason == "expired":
             return _("This invitation has expired. Please ask for a new one.")
+        if exc.reason == "revoked":
+            return _(
+                "This invitation was used, and your staff role has since been removed: nothing "
+                "was granted. Ask the restaurant for a new invitation if you are joining again."
+            )
         return _("This invitation is not valid.")
     if isinstance(exc, StaffGone):
         return _("This person is no longer on the staff.")

@@ -7,11 +7,12 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 
 from loyalty import audit
+from ui.keyboards.fields import Id0
 
 
 class AuditNav(CallbackData, prefix="aud"):
-    older_than: int = 0
-    newer_than: int = 0
+    older_than: Id0 = 0
+    newer_than: Id0 = 0
 
 
 def audit_keyboard(found: audit.AuditPage) -> InlineKeyboardMarkup | None:

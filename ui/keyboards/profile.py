@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
@@ -10,6 +12,7 @@ from babel.dates import get_month_names
 from loyalty import member_account
 from loyalty.policy import Policy
 from ui.keyboards.console import tags_keyboard
+from ui.keyboards.fields import DayOrZero, Flag, Month
 from ui.locales import babel_locale
 
 
@@ -17,24 +20,26 @@ class ProfileAction(CallbackData, prefix="prof"):
     """A button of the /profile panel: birthday, language, offers_on, offers_off, forget_birthday,
     back."""
 
-    action: str
+    action: Literal[
+        "birthday", "language", "taste", "offers_on", "offers_off", "forget_birthday", "back"
+    ]
 
 
 class BirthdayPick(CallbackData, prefix="bday"):
     """The date picker: a month (day 0: show that month's days), then a day."""
 
-    month: int
-    day: int = 0
+    month: Month
+    day: DayOrZero = 0
 
 
 class ConsentChoice(CallbackData, prefix="consent"):
     """The answer to the enrolment question (offers yes / no)."""
 
-    allowed: bool
+    allowed: Flag
 
 
 class ForgetChoice(CallbackData, prefix="forget"):
-    confirm: bool
+    confirm: Flag
 
 
 def profile_keyboard(profile: member_account.Profile) -> InlineKeyboardMarkup:
