@@ -259,6 +259,7 @@ async def _tell_managers(
             text=text,
             dedupe=f"why-answer:{answer.survey_id}:{int(bool(answer.text))}:{telegram_id}",
             now=clock.now(),
+            about_member_id=answer.member_id,  # it quotes them: their erasure blanks it
         )
 
 
