@@ -17,6 +17,7 @@ from bot.config import ConfigError, RunMode, Settings, ensure_sandbox_secret, lo
 from bot.demo import run_demo
 from bot.factory import build_bot
 from bot.live_run import run_live
+from bot.pos_keys import new_pos_key
 from bot.sandbox_run import sandbox
 from loyalty.clock import SystemClock
 from loyalty.policy import DEFAULT_PRESET, PolicyError, load_policy
@@ -234,8 +235,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "policy" and args.policy_command == "check":
         return _policy_check(args.file)
     if args.command == "pos":  # needs no settings: a key is made before it is configured
-        from bot.pos_keys import new_pos_key
-
         print(new_pos_key())
         return 0
     try:

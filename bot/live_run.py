@@ -62,6 +62,7 @@ async def run_live(settings: Settings, stop: asyncio.Event) -> None:
             policy=services.policy,
             timezone=services.store.timezone,
             i18n=services.i18n,
+            owner_ids=settings.owner_ids,
             bot=bot,
         ),
         jobs=default_jobs(),

@@ -91,6 +91,7 @@ async def sandbox(settings: Settings, *, port: int | None = None) -> AsyncIterat
             policy=services.policy,
             timezone=services.store.timezone,
             i18n=services.i18n,
+            owner_ids=settings.owner_ids,
         ),
         jobs=default_jobs(),
     )

@@ -11,6 +11,7 @@ from handlers import (
     broadcast,
     callbacks,
     card,
+    care,
     cashier,
     dishes,
     errors,
@@ -51,6 +52,7 @@ def get_routers() -> list[Router]:
         pay.build_router(),
         cashier.build_router(),
         feedback.build_router(),  # its free-text steps come after every command above
+        care.build_router(),  # /care; its free-text steps (a manager's note) likewise
         bot_blocked.build_router(),
         fallback.build_router(),  # always last: catches what nobody else took
     ]

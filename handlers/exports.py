@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from aiogram import Bot, Router
-from aiogram.filters import Command
+from aiogram.filters import Command, CommandObject
 from aiogram.types import (
     BufferedInputFile,
     CallbackQuery,
@@ -14,9 +14,10 @@ from aiogram.types import (
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from loyalty import audit, export
+from loyalty import audit, export, period_export, periods
 from loyalty.clock import Clock
 from loyalty.errors import NotAllowed
+from loyalty.periods import PeriodProblem
 from loyalty.policy import Policy
 from loyalty.stores import StoreInfo
 from models.tables import Role
@@ -25,23 +26,34 @@ from ui.exports import (
     export_caption,
 )
 from ui.keyboards.audit import AuditNav, audit_keyboard
+from ui.period_texts import period_problem_text
 
 # -- /export -----------------------------------------------------------------------------------
 
 
 async def export_csv(
     message: Message,
+    command: CommandObject,
     session: AsyncSession,
     session_factory: async_sessionmaker[AsyncSession],
     role: Role,
     policy: Policy,
     clock: Clock,
+    store: StoreInfo,
     bot: Bot,
 ) -> None:
-    """`/export`: members, visits, payments and coupons, one CSV document each."""
+    """`/export` (or `/export 2026-01-01 2026-03-31`): members, visits, payments and coupons,
+    then the period reports (the last 3 months, or the dates given), one CSV document each."""
     if not role.at_least(Role.MANAGER):
         raise NotAllowed("export")
     assert message.from_user is not None
+    try:
+        period = periods.parse_custom(command.args or "", now=clock.now(), timezone=store.timezone)
+    except PeriodProblem as problem:
+        if (command.args or "").strip():
+            await message.answer(period_problem_text(problem))
+            return
+        period = periods.current(periods.THREE_MONTHS, now=clock.now(), timezone=store.timezone)
     scope = await export.scope_for(
         session, telegram_id=message.from_user.id, role=role, policy=policy
     )
@@ -49,6 +61,10 @@ async def export_csv(
     # ends here, so the update holds no connection while they are built.
     await session.commit()
     files = await export.build_files(session_factory, scope=scope, now=clock.now())
+    async with session_factory() as reading:
+        files += await period_export.build_files(
+            reading, scope=scope, period=period, policy=policy, now=clock.now()
+        )
     await export.record_export(
         session, telegram_id=message.from_user.id, scope=scope, files=files, now=clock.now()
     )

@@ -584,6 +584,68 @@ class Coupons:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)
+class Care:
+    """The care desk (loyalty.care): the members who need a person today, not a campaign."""
+
+    hour: Annotated[int, Strict(), Field(ge=0, le=23)] = 10
+    """The local hour (each store's time zone) the day's list reaches its managers and the
+    owners."""
+    overdue_tiers: tuple[TierKey, ...] | None = None
+    """Tiers whose members are listed once past their own rhythm by overdue_margin_days (also
+    when the absence itself cost them the tier); None: the two highest rungs of the ladder."""
+    overdue_margin_days: Annotated[int, Strict(), Field(ge=1, le=365)] = 14
+    """Listed when the days since the last visit reach the usual rhythm plus this margin."""
+    monthly_minimum: Annotated[int, Strict(), Field(ge=0, le=31)] = 3
+    """Listed when the visits of the last 30 days fall below this after the 30 days before met
+    it; also the survey's line ("why don't we see you more?"). 0: off."""
+    spend_drop: Annotated[Factor, Field(ge=0, lt=1)] = 0.3
+    """Listed when the average bill of the last spend_visits bills is this share or more below
+    the average of the spend_visits before them. 0: off."""
+    spend_visits: Annotated[int, Strict(), Field(ge=1, le=20)] = 3
+    thank_rising: bool = True
+    """List members whose visits come closer together (to thank them)."""
+    list_gave_up: bool = True
+    """List, once, members the win-back ladder gave up on."""
+    later_days: Annotated[int, Strict(), Field(ge=1, le=30)] = 1
+    """"Later" puts an entry back on the list this many days on."""
+    max_entries: Annotated[int, Strict(), Field(ge=1, le=50)] = 10
+    """Entries shown at a time (the most pressing first); /care shows the rest as they go."""
+    repeat_days: Annotated[int, Strict(), Field(ge=1, le=730)] = 90
+    """A member is listed again for the same reason (below the minimum, falling spend, rising)
+    no sooner than this."""
+
+    def overdue_tiers_in(self, tiers: Tiers) -> tuple[str, ...]:
+        if self.overdue_tiers is not None:
+            return self.overdue_tiers
+        return tuple(rung.name for rung in tiers.ladder[-2:])
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)
+class Survey:
+    """The survey "why don't we see you more?": one-tap reasons, asked by a manager from the care
+    list or by the policy of members coming less than care.monthly_minimum times a month."""
+
+    auto: bool = True
+    """Ask members below the minimum (with at least one visit in the last 30 days) without a
+    manager."""
+    every_days: Annotated[int, Strict(), Field(ge=7, le=730)] = 90
+    """A member is asked at most once in this many days, whoever asks."""
+    min_membership_days: Annotated[int, Strict(), Field(ge=0, le=365)] = 30
+    """The policy asks only members of at least this many days (a month says how often)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)
+class Reports:
+    returning_days: Annotated[int, Strict(), Field(ge=1, le=365)] = 30
+    """A member whose second visit came within this many days of the first is "returning"."""
+    digest: bool = True
+    """A weekly digest (figures and charts) to the owners."""
+    digest_weekday: Weekday = "mon"
+    digest_hour: Annotated[int, Strict(), Field(ge=0, le=23)] = 9
+    """Local time of the default store."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)
 class Reminders:
     """The reminders members expect from a loyalty app. Each is marketing: only to members who
     said yes, within caps.max_marketing_per_week, never in caps.quiet_hours; each fires once.
@@ -644,6 +706,9 @@ class Policy:
     """Tags a dish carries and a member may pick in /profile (key → names in each language)."""
     feedback: FeedbackPolicy = Field(default_factory=FeedbackPolicy)
     export: Export = Field(default_factory=Export)
+    care: Care = Field(default_factory=Care)
+    survey: Survey = Field(default_factory=Survey)
+    reports: Reports = Field(default_factory=Reports)
     treatments: Annotated[Mapping[TierKey, Treatment], AfterValidator(_frozen_mapping)] = Field(
         default_factory=dict
     )
@@ -853,6 +918,12 @@ def _check_tier_keys(policy: Policy) -> str | None:
     for key in policy.treatments:
         if key not in keys:
             return f"treatments.{key} is not a tier{_did_you_mean(key, keys)} (tiers: {listed})"
+    for i, key in enumerate(policy.care.overdue_tiers or ()):
+        if key not in keys:
+            return (
+                f"care.overdue_tiers[{i}] {key!r} is not a tier{_did_you_mean(key, keys)} "
+                f"(tiers: {listed})"
+            )
     return None
 
 

@@ -294,8 +294,8 @@ async def recent_campaigns(
     more = len(found) > limit
     campaigns = list(found[:limit])
     ids = [c.id for c in campaigns if c.id is not None]
-    outbox = await _outbox_figures(session, campaign_ids=ids, now=now)
-    coupons = await _coupon_figures(
+    outbox = await outbox_figures(session, campaign_ids=ids, now=now)
+    coupons = await coupon_figures(
         session, keys=[coupon_campaign(c.kind, c.period) for c in campaigns]
     )
     results = []
@@ -329,7 +329,7 @@ async def recent_campaigns(
     return CampaignPage(results=tuple(results), offset=offset, more=more)
 
 
-async def _outbox_figures(
+async def outbox_figures(
     session: AsyncSession, *, campaign_ids: Sequence[int], now: datetime
 ) -> dict[int, tuple[dict[str, int], Lift]]:
     """Per campaign: rows by status, and the lift from the sent and holdout rows."""
@@ -391,7 +391,7 @@ def _aware(value: datetime | str) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
-async def _coupon_figures(
+async def coupon_figures(
     session: AsyncSession, *, keys: Sequence[str]
 ) -> dict[str, tuple[int, int, Decimal]]:
     """Per campaign key: coupons issued, redeemed, and the bills of the redeemed ones."""

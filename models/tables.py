@@ -595,6 +595,68 @@ class Feedback(SQLModel, table=True):
     handled_by: int | None = Field(default=None, sa_column=Column(BigInteger))
 
 
+class CareEntry(SQLModel, table=True):
+    """A member who needs a person today (loyalty.care): on the store's care list until a
+    manager handles it (Write to them, Ask why, Done), "Later" puts it back a day or more on.
+
+    `key` makes each occasion one entry ("overdue:<member>:<last visit>"): the daily detection
+    finds it again and adds nothing. status: open (listed every morning from `due_at`), shown
+    (listed once, e.g. the win-back gave up: not listed again, its buttons still work), done
+    (a manager handled it: `action` says how), closed (no longer needed: the member came
+    back, or the complaint was handled in /feedback)."""
+
+    __tablename__ = "care_entry"
+    __table_args__ = (
+        Index("ix_care_entry_list", "store_id", "status", "due_at"),
+        Index("ix_care_entry_member", "member_id", "reason", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(sa_column=Column(String(96), nullable=False, unique=True))
+    store_id: int = Field(sa_column=Column(Integer, ForeignKey("store.id"), nullable=False))
+    member_id: int = Field(sa_column=Column(Integer, ForeignKey("member.id"), nullable=False))
+    reason: str = Field(max_length=16)
+    feedback_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("feedback.id"), nullable=True)
+    )
+    detail: str = Field(default="", max_length=200)
+    """What the detection saw, as plain values ("visits=2 before=4", "recent=31.00 ...")."""
+    status: str = Field(default="open", max_length=8)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    due_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    listed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    handled_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    handled_by: int | None = Field(default=None, sa_column=Column(BigInteger))
+    action: str = Field(default="", max_length=12)
+
+
+class CareSurvey(SQLModel, table=True):
+    """The survey "why don't we see you more?" asked of a member (by a manager, or by the
+    policy when `asked_by` is None) and their one-tap answer."""
+
+    __tablename__ = "care_survey"
+    __table_args__ = (
+        Index("ix_care_survey_member_at", "member_id", "asked_at"),
+        Index("ix_care_survey_answered", "answered_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: int = Field(sa_column=Column(Integer, ForeignKey("member.id"), nullable=False))
+    store_id: int = Field(sa_column=Column(Integer, ForeignKey("store.id"), nullable=False))
+    entry_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("care_entry.id"), nullable=True)
+    )
+    asked_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    asked_by: int | None = Field(default=None, sa_column=Column(BigInteger))
+    answered_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    reason: str | None = Field(default=None, max_length=12)
+    """moved, price, taste, service, waiting, busy or other (what they wrote is the feedback's
+    text: an erasure clears it there)."""
+    feedback_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("feedback.id"), nullable=True)
+    )
+
+
 class ConsentEvent(SQLModel, table=True):
     """A member said yes or no to offers (the enrolment question, /profile, /stop): the history
     /mydata shows. Deleted with the member's personal data on erasure."""

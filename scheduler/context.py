@@ -27,6 +27,8 @@ class JobContext:
     timezone: str
     """The deployment's local time zone (the default store's): "nightly" and quiet hours."""
     i18n: I18n
+    owner_ids: tuple[int, ...] = ()
+    """The owners (OWNER_IDS): the care lists and the weekly digest reach them."""
     bot: Bot | None = None
     """Set once the bot exists; jobs that message members wait until then."""
 

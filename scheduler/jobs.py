@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from loyalty import housekeeping
-from scheduler import campaign_jobs, feedback_jobs
+from scheduler import campaign_jobs, care_jobs, digest_jobs, feedback_jobs
 from scheduler.broadcast_jobs import run_broadcasts
 from scheduler.context import Job, JobContext
 from scheduler.lifecycle_jobs import nightly_refresh, tier_notices
@@ -35,4 +35,6 @@ def default_jobs() -> list[Job]:
         Job(name="broadcasts", every=timedelta(minutes=1), run=run_broadcasts),
         Job(name="new_dishes", every=timedelta(minutes=5), run=campaign_jobs.plan_new_dishes),
         Job(name="feedback", every=timedelta(minutes=15), run=feedback_jobs.feedback_requests),
+        Job(name="care_lists", every=timedelta(minutes=15), run=care_jobs.care_lists),
+        Job(name="weekly_digest", every=timedelta(minutes=30), run=digest_jobs.weekly_digest),
     ]

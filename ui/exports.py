@@ -7,8 +7,9 @@ from zoneinfo import ZoneInfo
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import ngettext
 
-from loyalty import audit, export
+from loyalty import audit, export, period_export
 from ui.formatting import format_date, format_local_time
+from ui.period_texts import period_caption
 
 _DETAIL_CHARS = 80
 
@@ -24,6 +25,8 @@ def export_caption(file: export.ExportFile) -> str:
         return ngettext("Visits: {n} row", "Visits: {n} rows", n).format(n=n)
     if file.kind == "payments":
         return ngettext("Payments: {n} row", "Payments: {n} rows", n).format(n=n)
+    if file.kind in period_export.KINDS:
+        return period_caption(file.kind, n)
     return ngettext("Coupons: {n} row", "Coupons: {n} rows", n).format(n=n)
 
 
@@ -45,6 +48,10 @@ def action_text(action: str) -> str:
         "broadcast.cancel": _("cancelled a broadcast"),
         "dish.add": _("added a new dish"),
         "feedback.handled": _("marked feedback as handled"),
+        "care.write": _("wrote to a member from the care list"),
+        "care.ask": _("asked a member why they come less"),
+        "care.done": _("marked a care list entry done"),
+        "care.later": _("put a care list entry off until later"),
         "export": _("exported the data as CSV files"),
     }
     return phrases.get(action, action)

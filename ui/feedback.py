@@ -6,10 +6,11 @@ from zoneinfo import ZoneInfo
 
 from aiogram.utils.i18n import gettext as _
 
-from loyalty import feedback
+from loyalty import care, feedback
 from loyalty.feedback import FeedbackProblem
 from loyalty.policy import Policy
 from loyalty.stores import StoreInfo
+from ui.care import survey_feedback_text
 from ui.formatting import format_date, format_local_time
 from ui.keyboards.feedback import stars
 
@@ -40,6 +41,7 @@ def kind_name(kind: str) -> str:
         feedback.COMPLAINT: _("Complaint"),
         feedback.SUGGESTION: _("Suggestion"),
         feedback.RATING: _("Rating"),
+        care.SURVEY_KIND: _("Survey answer"),
     }
     return names.get(kind, kind)
 
@@ -59,6 +61,8 @@ def item_text(item: feedback.Item, policy: Policy, store: StoreInfo, locale: str
     ]
     if item.rating is not None:
         lines.append(stars(item.rating))
-    if item.text:
+    if item.kind == care.SURVEY_KIND:
+        lines.append(survey_feedback_text(item.text))
+    elif item.text:
         lines.append(item.text)
     return "\n".join(lines)

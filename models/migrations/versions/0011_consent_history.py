@@ -1,7 +1,7 @@
 """the history of offers consent (given, withdrawn), for /mydata
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-04 17:50:00.000000
 """
 
@@ -15,8 +15,8 @@ from alembic import op
 
 import models.types
 
-revision: str = "0010"
-down_revision: str | None = "0009"
+revision: str = "0011"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
