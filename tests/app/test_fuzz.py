@@ -152,7 +152,16 @@ def _parts(cast: Cast) -> st.SearchStrategy[str]:
     words = [
         *("cashier", "manager", "owner", "diner", "send", "later", "control", "cancel"),
         *("en", "zh_Hans", "zh_Hant", "xx", "dish", "me", "how", "language", "birthday"),
-        *("offers_on", "offers_off", "forget_birthday", "back", "taste", "tiers", "stages"),
+        *(
+            "offers_on",
+            "offers_off",
+            "forget_birthday",
+            "back",
+            "taste",
+            "tiers",
+            "stages",
+            "turns",
+        ),
         *("languages", "tags", "stores", "0", "1", "a" * 12, "b" * 16, "x" * 40),
         *policy.tiers.keys,
         *policy.taste_tags,
