@@ -79,6 +79,8 @@ NEEDS: Final[dict[str, Role]] = {
     "bcn": Role.MANAGER,
     "fbh": Role.MANAGER,
     "cmp": Role.MANAGER,
+    "care": Role.MANAGER,
+    "per": Role.MANAGER,
     "aud": Role.OWNER,
     "cc": Role.CASHIER,
     "rc": Role.CASHIER,

@@ -5,6 +5,7 @@ the survey "why don't we see you more?" (sent to the member through the outbox).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
@@ -12,21 +13,22 @@ from aiogram.utils.i18n import gettext as _
 
 from loyalty.care import SURVEY_REASONS
 from loyalty.outbox import keyboard_json
+from ui.keyboards.fields import Id, Id0, Key
 
 WRITE, ASK, DONE, LATER = "w", "a", "d", "l"
 
 
 class CareAct(CallbackData, prefix="care"):
-    entry_id: int
-    action: str
+    entry_id: Id
+    action: Literal["w", "a", "d", "l"]
     """w: write to them, a: ask why, d: done, l: later."""
-    n: int = 0
+    n: Id0 = 0
     """The entry's number on the list it was pressed on."""
 
 
 class WhyAnswer(CallbackData, prefix="why"):
-    survey_id: int
-    reason: str
+    survey_id: Id
+    reason: Key  # one of loyalty.care.SURVEY_REASONS (the domain refuses any other)
 
 
 def _entry_rows(entry_id: int, n: int) -> list[list[tuple[str, str]]]:

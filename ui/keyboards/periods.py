@@ -3,19 +3,22 @@ the last 3 months, or a custom range (typed as two dates)."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 
 from loyalty import periods
+from ui.keyboards.fields import Key
 
 STATS, CAMPAIGNS = "s", "c"
 
 
 class PeriodPick(CallbackData, prefix="per"):
-    report: str
+    report: Literal["s", "c"]
     """s: /stats, c: /campaigns."""
-    key: str
+    key: Key
     """A loyalty.periods choice, or "custom"."""
 
 

@@ -8,6 +8,7 @@ from typing import Final
 from aiogram.filters.callback_data import CallbackData
 
 from ui.keyboards.audit import AuditNav
+from ui.keyboards.care import CareAct, WhyAnswer
 from ui.keyboards.console import (
     BroadcastAct,
     BroadcastAt,
@@ -18,6 +19,7 @@ from ui.keyboards.console import (
 )
 from ui.keyboards.feedback import MarkHandled, RateVisit, SuggestAbout
 from ui.keyboards.pay import CashierCancel, CashierConfirm, PayStart
+from ui.keyboards.periods import PeriodPick
 from ui.keyboards.profile import BirthdayPick, ConsentChoice, ForgetChoice, ProfileAction
 from ui.keyboards.reports import CampaignsPage
 from ui.keyboards.staff import InviteRole, RemoveStaff
@@ -26,6 +28,9 @@ from ui.keyboards.wallet import BillCoupon, CouponConfirm, WalletExchange, Walle
 
 ALL: Final[tuple[type[CallbackData], ...]] = (
     AuditNav,
+    CareAct,
+    WhyAnswer,
+    PeriodPick,
     BroadcastAct,
     BroadcastAt,
     BroadcastVersion,
