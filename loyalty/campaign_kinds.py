@@ -1,8 +1,9 @@
 """`/campaigns` by kind: one row per kind of campaign for a period — birthday greetings, the
-second-visit nudge, the win-back ladder (all its steps), new dishes, holiday greetings — and one
-row per broadcast. The automated jobs make one campaign per kind and day; a manager wants to know
-what each kind did over the weeks, not 400 daily entries most of which reached nobody. A kind
-whose days reached nobody in the period is not listed at all.
+second-visit nudge, the win-back ladder (all its steps), the turning points' care and thanks, new
+dishes, holiday greetings, each reminder — and one row per broadcast. The automated jobs make
+one campaign per kind and day; a manager wants to know what each kind did over the weeks, not
+400 daily entries most of which reached nobody. A kind whose days reached nobody in the period
+is not listed at all.
 
 Each row: the audience (holdout included), messages sent (handed to Telegram, whatever came of
 it), delivered (Telegram took them), the coupons the row's campaigns issued and how many were
@@ -21,14 +22,24 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from loyalty import chance
+from loyalty import chance, reminders
 from loyalty.broadcasts import DRAFT
+from loyalty.lifecycle import Turn
 from loyalty.outbox import CANCELLED, FAILED, HOLDOUT, PENDING, SENDING, SENT, UNREACHABLE
 from loyalty.periods import Period
 from loyalty.reports import Lift, coupon_campaign, coupon_figures, outbox_figures
 from models.tables import Campaign
 
-KIND_ORDER = ("birthday", "second_visit", "winback", "new_dish", "holiday")
+KIND_ORDER = (
+    "birthday",
+    "second_visit",
+    "winback",
+    Turn.COOLING.value,
+    Turn.RISING.value,
+    "new_dish",
+    "holiday",
+    *reminders.KINDS,
+)
 BROADCAST = "broadcast"
 
 

@@ -15,6 +15,7 @@ from babel.numbers import format_decimal, format_percent
 
 from loyalty import care, periods
 from loyalty.campaign_kinds import BROADCAST, KindRow
+from loyalty.lifecycle import Turn
 from loyalty.period_reports import CouponKind, PeriodStats, Tickets
 from loyalty.periods import Period, PeriodProblem
 from loyalty.policy import Policy
@@ -24,7 +25,7 @@ from ui.charts import format_count
 from ui.formatting import format_date, format_local_datetime, format_money
 from ui.keyboards.care import reason_name
 from ui.locales import babel_locale
-from ui.report_texts import NAME_CHARS, format_points_diff, format_rate
+from ui.report_texts import NAME_CHARS, format_points_diff, format_rate, reminder_title
 from ui.texts import stage_name
 
 MESSAGE_LIMIT = 4000
@@ -70,14 +71,25 @@ def custom_prompt() -> str:
 # -- /campaigns --------------------------------------------------------------------------------
 
 
-def kind_title(row: KindRow) -> str:
+def kind_name(kind: str) -> str:
+    """A kind of campaign (loyalty.campaign_kinds) in the reader's language."""
     titles = {
         "birthday": _("Birthday greetings"),
         "second_visit": _("Second-visit nudge"),
         "winback": _("Win-back"),
+        Turn.COOLING.value: _("Early care when visits slow down"),
+        Turn.RISING.value: _("Thanks when visits come closer"),
         "new_dish": _("New dishes"),
         "holiday": _("Holiday greetings"),
+        "broadcast": _("Broadcasts"),
+        "gift": _("Gifts from the staff"),
+        "points": _("Points exchanged"),
+        "other": _("Other"),
     }
+    return titles.get(kind) or reminder_title(kind) or kind
+
+
+def kind_title(row: KindRow) -> str:
     if row.kind == BROADCAST:
         name = row.name.strip()
         if not name or name.startswith("broadcast "):
@@ -85,7 +97,7 @@ def kind_title(row: KindRow) -> str:
         if len(name) > NAME_CHARS:
             name = name[: NAME_CHARS - 1] + "…"
         return _("Broadcast “{name}”").format(name=name)
-    return titles.get(row.kind, row.kind)
+    return kind_name(row.kind)
 
 
 def _p(value: float, locale: str) -> str:
@@ -196,21 +208,6 @@ def channel_name(key: str) -> str:
         "cashier": _("At the counter"),
     }
     return names.get(key, key)
-
-
-def coupon_kind_name(kind: str) -> str:
-    names = {
-        "birthday": _("Birthday greetings"),
-        "second_visit": _("Second-visit nudge"),
-        "winback": _("Win-back"),
-        "new_dish": _("New dishes"),
-        "holiday": _("Holiday greetings"),
-        "broadcast": _("Broadcasts"),
-        "gift": _("Gifts from the staff"),
-        "points": _("Points exchanged"),
-        "other": _("Other"),
-    }
-    return names.get(kind, kind)
 
 
 def care_name(key: str) -> str:
@@ -327,7 +324,7 @@ def _coupons_and_care(stats: PeriodStats, *, locale: str) -> list[str]:
         b = before.get(kind, CouponKind(kind, 0, 0))
         lines.append(
             _("• {name}: {n}").format(
-                name=coupon_kind_name(kind),
+                name=kind_name(kind),
                 n=was(_redeemed(c, locale), _redeemed(b, locale)),
             )
         )
