@@ -1,18 +1,11 @@
-# Regulars: the same install steps as `make install`, in two stages, run as a non-root user.
+# Regulars: the wheel, built and installed by scripts/install-wheel.sh (the step CI's wheel smoke
+# runs, so CI exercises this install), in two stages, run as a non-root user.
 FROM python:3.11-slim AS build
-WORKDIR /app
-RUN python -m venv /opt/venv
-ENV PATH=/opt/venv/bin:$PATH
-COPY pyproject.toml README.md ./
-COPY bot ./bot
-COPY handlers ./handlers
-COPY loyalty ./loyalty
-COPY models ./models
-COPY scheduler ./scheduler
-COPY sandbox ./sandbox
-COPY locales ./locales
-RUN python -m pip install --quiet --upgrade pip \
- && python -m pip install --quiet -e .
+WORKDIR /src
+# Everything .dockerignore lets through; the wheel takes what pyproject.toml declares (the code,
+# the policy presets, the catalogues, the web chat, the migrations) and the venv gets only that.
+COPY . .
+RUN scripts/install-wheel.sh /src /opt/venv
 
 FROM python:3.11-slim AS runtime
 # Fonts for the images the bot draws: DejaVu for Latin text on the printed table cards, and
@@ -22,16 +15,16 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends fonts-dejavu-core fonts-wqy-microhei \
  && rm -rf /var/lib/apt/lists/*
 RUN useradd --create-home --uid 10001 regulars
-WORKDIR /app
 COPY --from=build /opt/venv /opt/venv
-COPY --from=build --chown=regulars:regulars /app /app
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     DATA_DIR=/data \
     HTTP_PORT=8080 \
     SANDBOX_HOST=0.0.0.0 \
+    SANDBOX_PUBLIC=false \
     SANDBOX_PORT=8080
 RUN mkdir -p /data && chown regulars:regulars /data
+WORKDIR /data
 VOLUME ["/data"]
 USER regulars
 EXPOSE 8080

@@ -5,8 +5,10 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 POSTGRES_TEST_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
+CATALOGUES := ui/catalogues
 
-.PHONY: run test test-postgres lint format demo bench clean i18n-extract i18n-update i18n-compile install
+.PHONY: run test test-postgres lint format demo qr policy policy-check bench clean \
+	i18n-extract i18n-update i18n-compile install
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,21 +39,34 @@ format: $(STAMP)
 demo: $(STAMP)  ## a scripted story through the bot and the emulator
 	$(BIN)/regulars demo
 
+TABLES ?= 1-10
+STORE  ?= 1
+OUT    ?= qr
+qr: $(STAMP)  ## printable table QR codes into $(OUT)/: make qr TABLES=1-30 [STORE=1 OUT=qr]
+	$(BIN)/regulars qr tables --store $(STORE) --tables $(TABLES) --out $(OUT)
+
+policy: $(STAMP)  ## print the policy in force (POLICY_FILE, else the frequency preset) as TOML
+	$(BIN)/regulars policy show
+
+policy-check: $(STAMP)  ## check a policy file: make policy-check FILE=my-policy.toml
+	$(if $(FILE),,$(error give the file: make policy-check FILE=my-policy.toml))
+	$(BIN)/regulars policy check $(FILE)
+
 bench: $(STAMP)  ## benchmarks; figures go to bench/RESULTS.md by hand
 	$(BIN)/python -m bench.intake
 	$(BIN)/python -m bench.lifecycle
 	$(BIN)/python -m bench.delivery
 
-i18n-extract: $(STAMP)  ## collect strings into locales/messages.pot
+i18n-extract: $(STAMP)  ## collect strings into ui/catalogues/messages.pot
 	$(BIN)/pybabel extract -F babel.cfg -k _ -k __ -k lazy_gettext --no-location --sort-output \
 		--project=Regulars --version=0.1 --msgid-bugs-address=dev@regulars.invalid \
-		--copyright-holder=Regulars -o locales/messages.pot .
+		--copyright-holder=Regulars -o $(CATALOGUES)/messages.pot .
 
 i18n-update: $(STAMP)  ## merge new strings into every catalogue
-	$(BIN)/pybabel update -i locales/messages.pot -d locales --ignore-obsolete --no-fuzzy-matching
+	$(BIN)/pybabel update -i $(CATALOGUES)/messages.pot -d $(CATALOGUES) --ignore-obsolete --no-fuzzy-matching
 
 i18n-compile: $(STAMP)  ## check that every catalogue compiles (the app compiles them in memory)
-	@tmp=$$(mktemp -d) && cp -r locales/. $$tmp && \
+	@tmp=$$(mktemp -d) && cp -r $(CATALOGUES)/. $$tmp && \
 		$(BIN)/pybabel compile -d $$tmp --statistics && rm -rf $$tmp
 
 clean:

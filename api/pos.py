@@ -7,11 +7,19 @@ one-time receipt-claim QR the diner scans to become a member with that payment c
 
         {"pos_txn_id": "T-1042", "store_id": 1, "amount": "86.50", "currency": "USD"}
 
-    Header ``X-Regulars-Signature: sha256=<hex HMAC-SHA256 of the raw body, keyed with
-    POS_API_SECRET>``. The signature is checked (constant-time) on the raw bytes *before* the body
-    is parsed. In a sandbox run without POS_API_SECRET the key is derived from SECRET_KEY (see
+    Headers: ``Content-Type: application/json`` (else ``415``), ``X-Regulars-Timestamp: <Unix
+    seconds>`` and ``X-Regulars-Signature: sha256=<hex HMAC-SHA256, keyed with POS_API_SECRET, of
+    the timestamp, a ".", and the raw body>`` — or of the raw body alone when no timestamp is
+    sent. The signature is checked (constant-time) on the raw bytes *before* the body is parsed.
+    In a sandbox run without POS_API_SECRET the key is derived from SECRET_KEY (see
     :meth:`bot.config.Settings.effective_pos_secret`); in a live mode without it every call is
     answered ``503``.
+
+    Replay: a key *created with timestamps* — one made by ``regulars pos key``, which starts with
+    ``rts1_`` — requires the timestamp, and a request whose timestamp is more than 5 minutes
+    from the server's clock is ``401``: a request someone saw cannot be sent again later. An
+    older key (any other form) keeps working without a timestamp; when it sends one, the
+    timestamp is covered and checked the same way.
 
     ``201 {"payment_id", "claim_url", "claim_qr_png_url"}`` for a new payment; the same
     ``pos_txn_id`` again answers ``200`` with the same body (a retried call never records a second
@@ -33,8 +41,9 @@ one-time receipt-claim QR the diner scans to become a member with that payment c
     - ``currency``: the ISO 4217 code of the store's currency (upper case).
 
     Errors are JSON: ``401 {"error": "unauthorized", "detail"}``, ``413 {"error": "too_large",
-    "detail"}``, ``422 {"error": "invalid", "field", "detail"}`` (``field`` is ``"body"`` when the
-    body is not a JSON object), ``409 {"error": "conflict", "field": "pos_txn_id", "detail"}``,
+    "detail"}``, ``415 {"error": "unsupported_media_type", "detail"}``, ``422 {"error": "invalid",
+    "field", "detail"}`` (``field`` is ``"body"`` when the body is not a JSON object, or repeats a
+    key), ``409 {"error": "conflict", "field": "pos_txn_id", "detail"}``,
     ``503 {"error": "not_configured", "detail"}``. Nothing is written unless the answer is 201.
 
 ``GET /api/v1/payments/{payment_id}/qr.png?sig=<hex>``
@@ -55,7 +64,7 @@ import json
 import logging
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, NoReturn
 
@@ -64,11 +73,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from loyalty.clock import Clock
 from loyalty.money import currency_precision
-from loyalty.payments import PaymentSource, PaymentStatus, StoreRef, issue_receipt
+from loyalty.payments import PaymentSource, PaymentStatus, Receipt, StoreRef, issue_receipt
 from loyalty.policy import Policy
 from loyalty.qr import QRSigner, ReceiptPayload, deep_link
 from models import queries
-from models.tables import Payment
+from models.tables import Payment, Store
 from ui.images import qr_png
 
 log = logging.getLogger(__name__)
@@ -77,6 +86,10 @@ PAYMENTS_PATH = "/api/v1/payments"
 QR_PATH = "/api/v1/payments/{payment_id}/qr.png"
 SIGNATURE_HEADER = "X-Regulars-Signature"
 SIGNATURE_PREFIX = "sha256="
+TIMESTAMP_HEADER = "X-Regulars-Timestamp"
+TIMESTAMP_TOLERANCE = timedelta(minutes=5)
+TIMED_KEY_PREFIX = "rts1_"
+"""A POS_API_SECRET that starts with this was created with timestamps: they are required."""
 MAX_BODY_BYTES = 16 * 1024
 MAX_TXN_ID_LENGTH = 128
 MAX_DB_ID = 2**31 - 1  # store.id and payment.id are 32-bit integers on PostgreSQL
@@ -86,6 +99,7 @@ _QR_KEY_LABEL = b"regulars-pos-qr-url-v1"
 _TXN_ID = re.compile(rf"[\x20-\x7e]{{1,{MAX_TXN_ID_LENGTH}}}")
 _AMOUNT_TEXT = re.compile(r"[0-9]+(?:\.[0-9]+)?")
 _DIGITS = re.compile(r"[0-9]{1,18}")
+_UNIX_SECONDS = re.compile(r"[0-9]{1,12}")
 _CURRENCY = re.compile(r"[A-Z]{3}")
 _MAX_NUMBER_TEXT = 40
 
@@ -98,10 +112,24 @@ def sign_body(secret: bytes, body: bytes) -> str:
     return SIGNATURE_PREFIX + hmac.new(secret, body, hashlib.sha256).hexdigest()
 
 
-def signature_matches(secret: bytes, body: bytes, header: str | None) -> bool:
+def sign_request(secret: bytes, body: bytes, *, timestamp: int | None) -> str:
+    """The ``X-Regulars-Signature`` of a request with ``X-Regulars-Timestamp: timestamp`` (None:
+    no timestamp, the body alone is signed)."""
+    if timestamp is None:
+        return sign_body(secret, body)
+    return sign_body(secret, f"{timestamp}.".encode("ascii") + body)
+
+
+def requires_timestamp(secret: bytes) -> bool:
+    return secret.startswith(TIMED_KEY_PREFIX.encode("ascii"))
+
+
+def signature_matches(
+    secret: bytes, body: bytes, header: str | None, *, timestamp: int | None = None
+) -> bool:
     if not header:
         return False
-    expected = sign_body(secret, body).encode("ascii")
+    expected = sign_request(secret, body, timestamp=timestamp).encode("ascii")
     given = header.strip().lower().encode("utf-8", "surrogateescape")  # hex in either case
     return hmac.compare_digest(expected, given)
 
@@ -157,6 +185,20 @@ def _reject_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not allowed")
 
 
+class _RepeatedKey(ValueError):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object, refused when it names a key twice (which value would count?)."""
+    data: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in data:
+            raise _RepeatedKey(f"the key {key[:40]!r} appears more than once")
+        data[key] = value
+    return data
+
+
 def parse_body(body: bytes) -> PaymentRequest:
     """The request's fields, checked one by one; :class:`_Invalid` names the first bad one."""
     try:
@@ -165,7 +207,10 @@ def parse_body(body: bytes) -> PaymentRequest:
             parse_float=_parse_decimal,
             parse_int=_parse_int,
             parse_constant=_reject_constant,
+            object_pairs_hook=_unique_keys,
         )
+    except _RepeatedKey as exc:
+        _invalid("body", str(exc))
     except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError too
         _invalid("body", f"not valid JSON: {exc}"[:200])
     if not isinstance(data, dict):
@@ -246,6 +291,80 @@ def _check_amount(amount: Decimal, currency: str, max_bill: Decimal) -> Decimal:
 # -- handlers -----------------------------------------------------------------------------
 
 
+def _unauthorized(
+    request: web.Request, secret: bytes, body: bytes, *, now: datetime
+) -> web.Response | None:
+    """401 unless the signature (and the timestamp it covers) holds; None when it does."""
+    stamp = request.headers.get(TIMESTAMP_HEADER)
+    timestamp = int(stamp) if stamp is not None and _UNIX_SECONDS.fullmatch(stamp) else None
+    problem = ""
+    if stamp is None and requires_timestamp(secret):
+        problem = f"missing {TIMESTAMP_HEADER} (this key was created with timestamps)"
+    elif stamp is not None and timestamp is None:
+        problem = f"{TIMESTAMP_HEADER} must be Unix seconds"
+    elif not signature_matches(
+        secret, body, request.headers.get(SIGNATURE_HEADER), timestamp=timestamp
+    ):
+        covered = "the timestamp, a '.' and the body" if stamp is not None else "the body"
+        problem = (
+            f"missing or wrong {SIGNATURE_HEADER} "
+            f"(sha256=<hex HMAC-SHA256 of {covered} with POS_API_SECRET>)"
+        )
+    elif timestamp is not None:
+        drift = abs(now.timestamp() - timestamp)
+        if drift > TIMESTAMP_TOLERANCE.total_seconds():
+            problem = (
+                f"{TIMESTAMP_HEADER} is more than "
+                f"{int(TIMESTAMP_TOLERANCE.total_seconds() // 60)} minutes from the "
+                "server's clock (a replayed request, or a clock to set right)"
+            )
+    if not problem:
+        return None
+    log.warning("POS API call refused from %s: %s", request.remote, problem)
+    return _error(401, "unauthorized", problem)
+
+
+async def _signed_body(request: web.Request, secret: bytes, clock: Clock) -> bytes | web.Response:
+    """The request's body if it is small enough, signed with the secret (and, when stamped or
+    the key requires it, within TIMESTAMP_TOLERANCE of the clock) and declared as JSON; else
+    the answer (413, 401, 415)."""
+    body = await _read_limited(request)
+    if body is None:
+        log.warning("POS API call refused: body over %d bytes", MAX_BODY_BYTES)
+        return _error(413, "too_large", f"the body is larger than {MAX_BODY_BYTES} bytes")
+    refused = _unauthorized(request, secret, body, now=clock.now())
+    if refused is not None:
+        return refused
+    if not _is_json(request):  # after the signature: strangers learn nothing
+        log.warning("POS API call refused: content type %r", request.content_type)
+        return _error(415, "unsupported_media_type", "the body must be sent as application/json")
+    return body
+
+
+async def _repeated_otherwise(
+    session: AsyncSession, receipt: Receipt, *, pos_txn_id: str, store: Store, amount: Decimal
+) -> web.Response | None:
+    """A repeated pos_txn_id is a retry only with the same store, amount and currency: else 409."""
+    payment = await session.get(Payment, receipt.payment_id)
+    assert payment is not None
+    if (payment.store_id, payment.amount, payment.currency) == (store.id, amount, store.currency):
+        return None
+    log.warning(
+        "POS payment %r repeated with other details: payment %s has %s %s at store %s",
+        pos_txn_id,
+        payment.id,
+        payment.amount,
+        payment.currency,
+        payment.store_id,
+    )
+    return _error(
+        409,
+        "conflict",
+        f"pos_txn_id {pos_txn_id!r} was recorded with another store, amount or currency",
+        field="pos_txn_id",
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class PosDeps:
     """What the POS API needs from the running app (the composition root builds it)."""
@@ -284,22 +403,9 @@ class PosApi:
         if secret is None:
             log.warning("POS API call refused: POS_API_SECRET is not configured")
             return _not_configured()
-        body = await _read_limited(request)
-        if body is None:
-            log.warning("POS API call refused: body over %d bytes", MAX_BODY_BYTES)
-            return _error(413, "too_large", f"the body is larger than {MAX_BODY_BYTES} bytes")
-        if not signature_matches(secret, body, request.headers.get(SIGNATURE_HEADER)):
-            log.warning(
-                "POS API call refused: %s signature from %s",
-                "missing" if SIGNATURE_HEADER not in request.headers else "bad",
-                request.remote,
-            )
-            return _error(
-                401,
-                "unauthorized",
-                f"missing or wrong {SIGNATURE_HEADER} "
-                "(sha256=<hex HMAC-SHA256 of the body with POS_API_SECRET>)",
-            )
+        body = await _signed_body(request, secret, self.services.clock)
+        if isinstance(body, web.Response):
+            return body
         try:
             fields = parse_body(body)
         except _Invalid as bad:
@@ -331,29 +437,11 @@ class PosApi:
                 now=services.clock.now(),
             )
             if not receipt.created:
-                payment = await session.get(Payment, receipt.payment_id)
-                assert payment is not None
-                if (payment.store_id, payment.amount, payment.currency) != (
-                    store.id,
-                    amount,
-                    store.currency,
-                ):
-                    log.warning(
-                        "POS payment %r repeated with other details: payment %s has %s %s "
-                        "at store %s",
-                        fields.pos_txn_id,
-                        payment.id,
-                        payment.amount,
-                        payment.currency,
-                        payment.store_id,
-                    )
-                    return _error(
-                        409,
-                        "conflict",
-                        f"pos_txn_id {fields.pos_txn_id!r} was recorded with another store, "
-                        "amount or currency",
-                        field="pos_txn_id",
-                    )
+                conflict = await _repeated_otherwise(
+                    session, receipt, pos_txn_id=fields.pos_txn_id, store=store, amount=amount
+                )
+                if conflict is not None:
+                    return conflict
         body_out = {
             "payment_id": receipt.payment_id,
             "claim_url": self.claim_url(receipt.payment_id, receipt.expires_at),
@@ -404,6 +492,12 @@ class PosApi:
         return web.Response(
             body=png, content_type="image/png", headers={"Cache-Control": "no-store"}
         )
+
+
+def _is_json(request: web.Request) -> bool:
+    """Declared as JSON (``application/json``, with a charset or not); aiohttp reads a missing
+    header as ``application/octet-stream``."""
+    return request.content_type == "application/json" and request.charset in (None, "utf-8")
 
 
 def _whole_minute(moment: datetime) -> datetime:

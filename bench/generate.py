@@ -79,6 +79,9 @@ MEMBER_COLUMNS = (
     "interval_floor_days",
     "rising",
     "marketing_consent",
+    "gap_weighted_days",
+    "turn",
+    "cooling_due_at",
 )
 PAYMENT_COLUMNS = (
     "id",
@@ -173,6 +176,14 @@ def chunks(*, members: int, now: datetime, store_id: int, seed: int = 1) -> Iter
         gaps = [(b - a).total_seconds() / 86400 for a, b in itertools.pairwise(times)]
         mean_gap = Decimal(str(round(sum(gaps) / len(gaps), 3))) if gaps else Decimal(0)
         first_gap = Decimal(str(round(gaps[0], 3))) if gaps else None
+        # the lifecycle's recency-weighted gap (half-life 2 visits) and turning point
+        weights = [2 ** (-(len(gaps) - i) / 2) for i in range(1, len(gaps) + 1)]
+        weighted = sum(w * g for w, g in zip(weights, gaps, strict=True))
+        own_gap = Decimal(str(round(weighted / sum(weights), 3))) if gaps else Decimal(0)
+        cooling = len(gaps) >= 2 and gaps[-1] > 1.25 * gaps[-2]
+        cooling_due = (
+            times[-1] + timedelta(days=1.25 * gaps[-1]) if len(gaps) >= 2 and not cooling else None
+        )
         chunk.users.append(
             (
                 member_id,
@@ -203,6 +214,9 @@ def chunks(*, members: int, now: datetime, store_id: int, seed: int = 1) -> Iter
                 Decimal(0),
                 False,
                 rng.random() < 0.7,
+                own_gap,
+                "cooling" if cooling else "",
+                cooling_due,
             )
         )
         if len(chunk.members) >= CHUNK:

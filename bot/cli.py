@@ -10,7 +10,31 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from aiogram.exceptions import TelegramAPIError
+
+from bot import members_cli
 from bot.config import ConfigError, RunMode, Settings, ensure_sandbox_secret, load_settings
+from bot.demo import run_demo
+from bot.factory import build_bot
+from bot.live_run import run_live
+from bot.pos_keys import new_pos_key
+from bot.sandbox_run import sandbox
+from loyalty.clock import SystemClock
+from loyalty.policy import DEFAULT_PRESET, PolicyError, load_policy
+from loyalty.policy_toml import policy_to_toml
+from loyalty.qr import QRSigner, TablePayload, deep_link
+from loyalty.stores import ensure_default_store
+from models import queries
+from models.db import create_engine, create_session_factory
+from models.migrate import current_revision, head_revision, upgrade
+from ui.images import (
+    DEFAULT_CAPTION,
+    DEFAULT_LABEL,
+    SANDBOX_BOT_USERNAME,
+    parse_table_numbers,
+    write_table_codes,
+)
+from ui.locales import CatalogueError, check_catalogues
 
 EXIT_CONFIG = 2
 
@@ -41,6 +65,12 @@ def _parser() -> argparse.ArgumentParser:
     policy_commands.add_parser(
         "show", help="print the policy in force (POLICY_FILE, else the default preset) as TOML"
     )
+    pos = commands.add_parser("pos", help="the POS API")
+    pos.add_subparsers(dest="pos_command", required=True).add_parser(
+        "key",
+        help="print a new POS_API_SECRET created with timestamps (requests must carry "
+        "X-Regulars-Timestamp: replays are refused)",
+    )
     members = commands.add_parser("members", help="the lifecycle engine: tiers, rhythm, due dates")
     member_commands = members.add_subparsers(dest="members_command", required=True)
     explain = member_commands.add_parser(
@@ -58,8 +88,6 @@ def _parser() -> argparse.ArgumentParser:
 
 def _policy_check(file: Path) -> int:
     """`regulars policy check FILE`: needs no settings, so a file can be checked anywhere."""
-    from loyalty.policy import PolicyError, load_policy
-
     try:
         policy = load_policy(file)
     except PolicyError as exc:
@@ -72,9 +100,6 @@ def _policy_check(file: Path) -> int:
 
 def _policy_show(settings: Settings) -> None:
     """`regulars policy show`: the policy in force (settings validated POLICY_FILE already)."""
-    from loyalty.policy import DEFAULT_PRESET, load_policy
-    from loyalty.policy_toml import policy_to_toml
-
     file = settings.policy_file
     source = str(file) if file else f"preset {DEFAULT_PRESET!r}"
     print(policy_to_toml(load_policy(file), source=source), end="")
@@ -109,22 +134,15 @@ def _stop_event() -> asyncio.Event:
 async def _run(settings: Settings) -> None:
     stop = _stop_event()
     if settings.mode is RunMode.SANDBOX:
-        from bot.sandbox_run import sandbox
-
         async with sandbox(settings) as run:
             print(f"Regulars sandbox: open {run.url} in your browser", flush=True)
             print(f"(emulated Telegram Bot API at {run.url}/bot<token>/; Ctrl+C stops)", flush=True)
             await stop.wait()
     else:
-        from bot.live_run import run_live
-
         await run_live(settings, stop)
 
 
 async def _db(settings: Settings, command: str) -> None:
-    from models.db import create_engine
-    from models.migrate import current_revision, head_revision, upgrade
-
     engine = create_engine(settings.effective_database_url)
     try:
         if command == "upgrade":
@@ -139,14 +157,8 @@ class _QRTablesError(Exception):
 
 
 async def _bot_username(settings: Settings) -> str:
-    from ui.images import SANDBOX_BOT_USERNAME
-
     if settings.bot_token is None:
         return SANDBOX_BOT_USERNAME
-    from aiogram.exceptions import TelegramAPIError
-
-    from bot.factory import build_bot
-
     bot = build_bot(settings.bot_token.get_secret_value(), settings.telegram_api_url)
     try:
         me = await bot.get_me()
@@ -161,12 +173,6 @@ async def _bot_username(settings: Settings) -> str:
 
 async def _qr_tables_store(settings: Settings, store_id: int, numbers: list[int]) -> str:
     """Record the store's tables; the store's name. The default store exists from the start."""
-    from loyalty.clock import SystemClock
-    from loyalty.stores import ensure_default_store
-    from models import queries
-    from models.db import create_engine, create_session_factory
-    from models.migrate import upgrade
-
     clock = SystemClock()
     engine = create_engine(settings.effective_database_url)
     try:
@@ -191,14 +197,6 @@ async def _qr_tables_store(settings: Settings, store_id: int, numbers: list[int]
 
 
 def _qr_tables(settings: Settings, args: argparse.Namespace) -> None:
-    from loyalty.qr import QRSigner, TablePayload, deep_link
-    from ui.images import (
-        DEFAULT_CAPTION,
-        DEFAULT_LABEL,
-        parse_table_numbers,
-        write_table_codes,
-    )
-
     store_text = str(args.store).strip()
     if not store_text.isascii() or not store_text.isdigit() or int(store_text) < 1:
         raise _QRTablesError(f"--store {args.store!r} is not a store id (a number such as 1)")
@@ -236,11 +234,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "policy" and args.policy_command == "check":
         return _policy_check(args.file)
+    if args.command == "pos":  # needs no settings: a key is made before it is configured
+        print(new_pos_key())
+        return 0
     try:
         settings = load_settings()
         if args.command in {"run", "demo", "qr"} and settings.mode is RunMode.SANDBOX:
             settings = ensure_sandbox_secret(settings)
-    except ConfigError as exc:
+        if args.command in {"run", "demo"}:
+            check_catalogues()
+    except (ConfigError, CatalogueError) as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_CONFIG
     logging.basicConfig(
@@ -252,8 +255,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         asyncio.run(_run(settings))
         return 0
     if args.command == "demo":
-        from bot.demo import run_demo
-
         if settings.log_level == "INFO":  # the transcript is the output; keep the log for trouble
             logging.getLogger().setLevel(logging.WARNING)
 
@@ -277,8 +278,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _members(settings: Settings, args: argparse.Namespace) -> int:
-    from bot import members_cli
-
     if settings.log_level == "INFO":  # the lines printed are the output
         logging.getLogger().setLevel(logging.WARNING)
     try:

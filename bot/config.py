@@ -18,6 +18,8 @@ from babel.numbers import get_currency_name
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from loyalty.policy import DEFAULT_PRESET, PolicyError, load_policy
+from models.files import create_secret_file
 from ui.locales import SUPPORTED_LOCALES
 
 DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org"
@@ -52,7 +54,8 @@ class Settings(BaseSettings):
     data_dir: Path = Path("var")
     database_url: str | None = None
     redis_url: str | None = None
-    policy_file: Path | None = None
+    # validated even when unset: the default preset must load too (a broken install is exit 2)
+    policy_file: Path | None = Field(default=None, validate_default=True)
     owner_ids: Annotated[tuple[int, ...], NoDecode] = ()
     store_name: str = Field(default="Regulars Bistro", min_length=1, max_length=64)
     store_timezone: str = "UTC"
@@ -64,6 +67,8 @@ class Settings(BaseSettings):
     public_base_url: str | None = None  # how a POS reaches this server (absolute URLs)
     sandbox_host: str = "127.0.0.1"
     sandbox_port: int = Field(default=8080, ge=1, le=65535)
+    sandbox_public: bool = False
+    """Listen on SANDBOX_HOST even when it is not loopback (bot/exposure.py)."""
     log_level: str = "INFO"
     outbox_rate: int = Field(default=25, ge=1, le=1000)
     """Messages a second for everything the bot sends (Telegram allows about 30 without paid
@@ -173,13 +178,12 @@ class Settings(BaseSettings):
     @field_validator("policy_file")
     @classmethod
     def _policy(cls, value: Path | None) -> Path | None:
-        if value is None:
-            return None
-        from loyalty.policy import PolicyError, load_policy
-
         try:
             load_policy(value)
         except PolicyError as exc:
+            if value is None:
+                why = f"unset, and the default preset {DEFAULT_PRESET!r} cannot be loaded: {exc}"
+                raise ValueError(why) from None
             raise ValueError(str(exc)) from None
         return value
 
@@ -301,11 +305,8 @@ def ensure_sandbox_secret(settings: Settings) -> Settings:
     path = settings.data_dir / SECRET_FILE_NAME
     if path.exists():
         key = path.read_text(encoding="utf-8").strip()
-    else:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        key = secrets.token_urlsafe(48)
-        path.write_text(key + "\n", encoding="utf-8")
-        path.chmod(0o600)
+    else:  # 0600 from the first byte, written atomically (models/files.py)
+        key = create_secret_file(path, secrets.token_urlsafe(48) + "\n").strip()
     if len(key) < MIN_SECRET_LENGTH:
         raise ConfigError(f"invalid setting SECRET_KEY: the key in {path} is too short")
     return settings.model_copy(update={"secret_key": SecretStr(key)})

@@ -10,6 +10,7 @@ import logging
 from typing import Any
 from urllib.parse import urlsplit
 
+from aiogram import Bot, Dispatcher
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 from redis.asyncio import Redis
@@ -61,6 +62,7 @@ async def run_live(settings: Settings, stop: asyncio.Event) -> None:
             policy=services.policy,
             timezone=services.store.timezone,
             i18n=services.i18n,
+            owner_ids=settings.owner_ids,
             bot=bot,
         ),
         jobs=default_jobs(),
@@ -92,20 +94,7 @@ async def run_live(settings: Settings, stop: asyncio.Event) -> None:
     try:
         await site.start()
         await present_bot(bot, services)
-        if mode is RunMode.WEBHOOK:
-            assert settings.webhook_url is not None
-            await bot.set_webhook(
-                settings.webhook_url,
-                secret_token=webhook_secret(settings.secret()),
-                allowed_updates=dispatcher.resolve_used_update_types(),
-            )
-            print(f"Regulars @{me.username}: webhook {settings.webhook_url}", flush=True)
-        else:
-            await bot.delete_webhook()
-            polling = asyncio.create_task(
-                dispatcher.start_polling(bot, handle_signals=False, close_bot_session=False)
-            )
-            print(f"Regulars @{me.username}: polling {settings.telegram_api_url}", flush=True)
+        polling = await _start_receiving(settings, bot, dispatcher, username=me.username)
         print(
             f"health check on http://{settings.http_host}:{settings.http_port}/healthz", flush=True
         )
@@ -118,17 +107,43 @@ async def run_live(settings: Settings, stop: asyncio.Event) -> None:
         if scheduler.leader is not None:
             with contextlib.suppress(Exception):  # Redis gone: the lease expires by itself
                 await scheduler.leader.resign()
-        if polling is not None and not polling.done():
-            try:
-                await dispatcher.stop_polling()
-            except RuntimeError:
-                polling.cancel()
-            await asyncio.gather(polling, return_exceptions=True)
+        if polling is not None:
+            await _stop_polling(dispatcher, polling)
         await bot.session.close()
         await runner.cleanup()
         await services.close()
         if redis is not None:
             await redis.aclose()
+
+
+async def _start_receiving(
+    settings: Settings, bot: Bot, dispatcher: Dispatcher, *, username: str
+) -> asyncio.Task[None] | None:
+    """Tell Telegram where updates go: the webhook; or start long polling (its task)."""
+    if settings.mode is RunMode.WEBHOOK:
+        assert settings.webhook_url is not None
+        await bot.set_webhook(
+            settings.webhook_url,
+            secret_token=webhook_secret(settings.secret()),
+            allowed_updates=dispatcher.resolve_used_update_types(),
+        )
+        print(f"Regulars @{username}: webhook {settings.webhook_url}", flush=True)
+        return None
+    await bot.delete_webhook()
+    polling = asyncio.create_task(
+        dispatcher.start_polling(bot, handle_signals=False, close_bot_session=False)
+    )
+    print(f"Regulars @{username}: polling {settings.telegram_api_url}", flush=True)
+    return polling
+
+
+async def _stop_polling(dispatcher: Dispatcher, polling: asyncio.Task[None]) -> None:
+    if not polling.done():
+        try:
+            await dispatcher.stop_polling()
+        except RuntimeError:
+            polling.cancel()
+        await asyncio.gather(polling, return_exceptions=True)
 
 
 async def _wait(stop: asyncio.Event, polling: asyncio.Task[None] | None) -> None:

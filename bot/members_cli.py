@@ -84,26 +84,17 @@ def render(e: explaining.Explanation, policy: Policy, *, now: datetime) -> str:
         + (", ".join(f"{g:.1f}" for g in e.gaps[-12:]) or "none yet")
         + (f" (last 12 of {len(e.gaps)})" if len(e.gaps) > 12 else ""),
         f"  mean {_days(e.gap_mean_days)} over {len(e.gaps)} gaps; "
-        f"first return after {_days(e.first_gap_days)} days; rising: "
-        f"{'yes' if e.rising else 'no'}",
+        f"first return after {_days(e.first_gap_days)} days",
+        "  recency weights (half-life "
+        f"{e.half_life:g} visits): "
+        + (", ".join(f"{w:.3f}" for w in e.weights[-12:]) or "none")
+        + f"; own weighted gap {_days(e.gap_weighted_days)} days",
         f"Cohort {e.channel} × {e.stored_tier}: typical gap {_days(e.cohort_gap.days)} days "
         f"(median of {e.cohort_gap.members} members; {e.cohort_gap.source})",
         f"Cohort {e.channel} newcomers: first return after {_days(e.cohort_first_return.days)} "
         f"days (median of {e.cohort_first_return.members}; {e.cohort_first_return.source})",
     ]
-    n, k = len(e.gaps), e.shrinkage
-    if e.expected_interval_days is None:
-        lines.append("Expected interval: none (no visit yet)")
-    elif n == 0:
-        lines.append(
-            f"Expected interval: the cohort's first return, {_days(e.expected_interval_days)} days"
-        )
-    else:
-        lines.append(
-            f"Expected interval: ({n} × {_days(e.gap_mean_days)} + {k} × "
-            f"{_days(e.cohort_gap.days)}) / ({n} + {k}), at least the floor "
-            f"{_days(e.floor_days)} = {_days(e.expected_interval_days)} days"
-        )
+    lines += _interval_lines(e)
     lapse = policy.lapse
     if e.due is not None:
         lines += [
@@ -112,7 +103,45 @@ def render(e: explaining.Explanation, policy: Policy, *, now: datetime) -> str:
             f"lost {_when(e.due.lost, zone)} ({lapse.lost_factor:g}×)",
         ]
     lines.append(f"Stage now: {e.stage.value}")
+    lines += _turn_and_offer_lines(e, policy, zone)
     return "\n".join(lines)
+
+
+def _interval_lines(e: explaining.Explanation) -> list[str]:
+    n, k = len(e.gaps), e.shrinkage
+    if e.expected_interval_days is None:
+        return ["Expected interval: none (no visit yet)"]
+    if n == 0:
+        return [
+            f"Expected interval: the cohort's first return, {_days(e.expected_interval_days)} days"
+        ]
+    own_weight = Decimal(n) / Decimal(n + k) * 100
+    return [
+        f"Expected interval: ({n} × own {_days(e.gap_weighted_days)} + {k} × cohort "
+        f"{_days(e.cohort_gap.days)}) / ({n} + {k}), at least the floor "
+        f"{_days(e.floor_days)} = {_days(e.expected_interval_days)} days "
+        f"(own rhythm {own_weight:.0f}%, cohort {100 - own_weight:.0f}%)"
+    ]
+
+
+def _turn_and_offer_lines(e: explaining.Explanation, policy: Policy, zone: ZoneInfo) -> list[str]:
+    turn = e.turn.value or "none"
+    since = f" since {_when(e.turn_at, zone)}" if e.turn_at is not None and e.turn.value else ""
+    lines = [f"Turn: {turn}{since}"]
+    if e.cooling_due_at is not None and e.turn.value != "cooling":
+        lines.append(f"  cooling if no visit by {_when(e.cooling_due_at, zone)}")
+    lines.append(f"Next expected visit: {_when(e.next_visit, zone)}")
+    limit = policy.ladder.max_unanswered_offers
+    lines.append(
+        f"Unanswered offers in a row: {e.unanswered_offers} of {limit}"
+        + (" — care messages only, no coupons" if e.unmoved else "")
+    )
+    if e.treatment_tier != e.stored_tier:
+        lines.append(
+            f"Treated as: {e.treatment_tier} (highest tier in the last "
+            f"{policy.tiers.treatment_lookback_days} days)"
+        )
+    return lines
 
 
 async def explain(settings: Settings, *, member_id: int, now: datetime) -> str:

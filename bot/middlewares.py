@@ -21,7 +21,7 @@ from aiogram.types import TelegramObject, Update, User
 from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from loyalty import housekeeping, people, roles
+from loyalty import housekeeping, roles, telegram_users
 from loyalty.clock import Clock
 from models.tables import Role
 from ui.commands import needs_own_menu, set_chat_menu
@@ -105,7 +105,7 @@ class PersonMiddleware(BaseMiddleware):
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         user: User | None = data.get("event_from_user")
         if user is not None and not user.is_bot:
-            data["person"] = await people.touch(
+            data["person"] = await telegram_users.touch(
                 data["session"],
                 telegram_id=user.id,
                 language_code=user.language_code,
@@ -140,7 +140,7 @@ class RoleMiddleware(BaseMiddleware):
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         user: User | None = data.get("event_from_user")
         if user is not None:
-            person: people.Person | None = data.get("person")
+            person: telegram_users.Person | None = data.get("person")
             if person is not None and person.telegram_id == user.id:
                 data["role"] = roles.role_for(
                     user.id, staff_role=person.staff_role, owner_ids=self.owner_ids
@@ -158,7 +158,7 @@ class MenuMiddleware(BaseMiddleware):
     wrote) gets a menu on their own chat, once, before the first reply reaches them."""
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
-        person: people.Person | None = data.get("person")
+        person: telegram_users.Person | None = data.get("person")
         if person is not None and person.is_new:
             role: Role = data.get("role", Role.DINER)
             if needs_own_menu(role, data["locale"], person.language_code):

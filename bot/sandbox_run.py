@@ -15,6 +15,7 @@ from aiogram import Bot, Dispatcher
 from aiohttp import web
 
 from bot.config import RunMode, Settings, ensure_sandbox_secret
+from bot.exposure import sandbox_bind_host, url_host
 from bot.factory import build_bot, build_dispatcher, build_worker
 from bot.http import add_app_routes
 from bot.sandbox_codes import register_printed_codes
@@ -90,6 +91,7 @@ async def sandbox(settings: Settings, *, port: int | None = None) -> AsyncIterat
             policy=services.policy,
             timezone=services.store.timezone,
             i18n=services.i18n,
+            owner_ids=settings.owner_ids,
         ),
         jobs=default_jobs(),
     )
@@ -118,13 +120,14 @@ async def sandbox(settings: Settings, *, port: int | None = None) -> AsyncIterat
     runner = web.AppRunner(web_app, access_log=None)
     await runner.setup()
     bind_port = settings.sandbox_port if port is None else port
-    site = web.TCPSite(runner, settings.sandbox_host, bind_port)
+    host = sandbox_bind_host(settings)  # loopback unless SANDBOX_PUBLIC=true
+    site = web.TCPSite(runner, host, bind_port)
     polling: asyncio.Task[None] | None = None
     bot: Bot | None = None
     try:
         await site.start()
         actual_port = runner.addresses[0][1]
-        url = f"http://{settings.sandbox_host}:{actual_port}"
+        url = f"http://{url_host(host)}:{actual_port}"
         bot = build_bot(emulator.token, url, budget)
         scheduler.context.bot = bot
         worker = build_worker(bot, services, budget)

@@ -4,8 +4,9 @@ owners only; every button re-checks the role and re-reads the broadcast when pre
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, date, datetime, time, timedelta
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
 from aiogram import Bot, F, Router
@@ -14,7 +15,6 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InaccessibleMessage, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.i18n import ngettext
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from loyalty import audiences, broadcasts, roles
@@ -22,10 +22,19 @@ from loyalty.audiences import Segment, SegmentProblem
 from loyalty.broadcasts import Broadcast, BroadcastProblem
 from loyalty.clock import Clock
 from loyalty.errors import NotAllowed
-from loyalty.outbox import PlanResult, next_send_time
+from loyalty.outbox import next_send_time
 from loyalty.policy import Policy
 from loyalty.stores import StoreInfo
 from models.tables import Role
+from ui.broadcast import (
+    cancelled_text,
+    picker_text,
+    problem_text,
+    quick_times,
+    segment_text,
+    summary_text,
+    time_example,
+)
 from ui.formatting import format_local_datetime
 from ui.keyboards.console import (
     BroadcastAct,
@@ -39,7 +48,6 @@ from ui.keyboards.console import (
     when_keyboard,
 )
 from ui.locales import LANGUAGE_NAMES
-from ui.texts import stage_name, taste_name
 
 WakeJob = Callable[[str], None]
 
@@ -56,43 +64,13 @@ def _manager(role: Role) -> None:
         raise NotAllowed("broadcast")
 
 
-def segment_text(segment: Segment, policy: Policy, locale: str) -> str:
-    """ "Tier: Loyal, Regular · Language: English" — or "all members"."""
-    if segment.is_everyone:
-        return _("all members")
-    parts = []
-    if segment.tiers:
-        names = ", ".join(policy.tiers.display_name(t, locale) for t in segment.tiers)
-        parts.append(_("tier: {names}").format(names=names))
-    if segment.stages:
-        names = ", ".join(stage_name(s) for s in segment.stages)
-        parts.append(_("stage: {names}").format(names=names))
-    if segment.languages:
-        names = ", ".join(LANGUAGE_NAMES.get(lang, lang) for lang in segment.languages)
-        parts.append(_("language: {names}").format(names=names))
-    if segment.tags:
-        names = ", ".join(taste_name(policy, t, locale) for t in segment.tags)
-        parts.append(_("taste: {names}").format(names=names))
-    return " · ".join(parts)
-
-
 async def _picker_text(
     session: AsyncSession, segment: Segment, policy: Policy, clock: Clock, locale: str
 ) -> str:
     matching = await audiences.count(
         session, segment=segment, policy=policy, now=clock.now(), default_locale=locale
     )
-    return "\n".join(
-        [
-            _("New broadcast. Who should receive it? Tap to choose; choose nothing for everyone."),
-            _("Rows: tier · how often they come · language · taste."),
-            "",
-            _("Audience: {segment}").format(segment=segment_text(segment, policy, locale)),
-            ngettext("{count} member matches.", "{count} members match.", matching).format(
-                count=matching
-            ),
-        ]
-    )
+    return picker_text(segment, matching, policy, locale)
 
 
 async def start(
@@ -274,109 +252,26 @@ async def _summary(
         sessions, broadcast_id=draft.id, policy=policy, now=now, default_locale=locale
     )
     quiet_end = next_send_time(now, quiet=policy.caps.quiet_hours, timezone=store.timezone)
-    versions = [_("Tap a language to add the text its readers get.")]
-    if draft.versions:
-        names = ", ".join(LANGUAGE_NAMES.get(v, v) for v in sorted(draft.versions))
-        versions = [
-            _("Versions: {languages}; everyone else gets the text as first written.").format(
-                languages=names
-            )
-        ]
-    return "\n".join(
-        [
-            _("Audience: {segment}").format(segment=segment_text(draft.segment, policy, locale)),
-            *versions,
-            *audience_lines(
-                counts,
-                policy,
-                later=format_local_datetime(quiet_end, store.timezone, locale),
-            ),
-        ]
-    )
+    later = format_local_datetime(quiet_end, store.timezone, locale)
+    return summary_text(draft, counts, policy, later=later, locale=locale)
 
 
-def audience_lines(counts: PlanResult, policy: Policy, *, later: str) -> list[str]:
-    """What sending it would do, one line per outcome that happens to somebody."""
-    reach = counts.queued + counts.deferred
-    if reach == 0:
-        lines = [_("Nobody would receive it.")]
-    else:
-        lines = [
-            ngettext(
-                "{count} member will receive it.", "{count} members will receive it.", reach
-            ).format(count=reach)
-        ]
-    cap = policy.caps.max_marketing_per_week
-    outcomes = [
-        (
-            counts.deferred,
-            ngettext(
-                "• {count} of them at {time}, after the quiet hours",
-                "• {count} of them at {time}, after the quiet hours",
-                counts.deferred,
-            ),
-        ),
-        (
-            counts.holdout,
-            ngettext(
-                "• {count} kept as a control group (not messaged, to measure the effect)",
-                "• {count} kept as a control group (not messaged, to measure the effect)",
-                counts.holdout,
-            ),
-        ),
-        (
-            counts.no_consent,
-            ngettext(
-                "• {count} has not agreed to offers",
-                "• {count} have not agreed to offers",
-                counts.no_consent,
-            ),
-        ),
-        (
-            counts.capped,
-            ngettext(
-                "• {count} already had {cap} offers this week",
-                "• {count} already had {cap} offers this week",
-                counts.capped,
-            ),
-        ),
-        (
-            counts.unreachable,
-            ngettext(
-                "• {count} has blocked the bot",
-                "• {count} have blocked the bot",
-                counts.unreachable,
-            ),
-        ),
-    ]
-    lines += [text.format(count=n, time=later, cap=cap) for n, text in outcomes if n]
-    return lines
+@dataclass(frozen=True, slots=True)
+class _Press:
+    """A button pressed under a broadcast's preview, with what its action needs."""
 
-
-def problem_text(problem: BroadcastProblem) -> str:
-    if problem.reason == "empty":
-        return _("The message is empty. Send the text members should receive.")
-    if problem.reason == "caption_too_long":
-        return _("With a photo the text can be at most {n} characters. Please shorten it.").format(
-            n=broadcasts.MAX_CAPTION
-        )
-    if problem.reason == "too_long":
-        return _("The text can be at most {n} characters. Please shorten it.").format(
-            n=broadcasts.MAX_TEXT
-        )
-    if problem.reason == "past":
-        return _("That time has already passed. Please send a later time.")
-    if problem.reason == "too_far":
-        return _("A broadcast can be scheduled at most {days} days ahead.").format(
-            days=broadcasts.LATEST.days
-        )
-    if problem.status == broadcasts.CANCELLED:
-        return _("This broadcast was cancelled.")
-    if problem.status in (broadcasts.SCHEDULED,):
-        return _("This broadcast is already scheduled.")
-    if problem.status in (broadcasts.PLANNING, broadcasts.SENDING):
-        return _("This broadcast is already being sent.")
-    return _("This broadcast no longer exists.")
+    query: CallbackQuery
+    message: Message | None  # the preview, when it can still be edited
+    current: Broadcast
+    state: FSMContext
+    session: AsyncSession
+    session_factory: async_sessionmaker[AsyncSession]
+    policy: Policy
+    clock: Clock
+    store: StoreInfo
+    locale: str
+    now: datetime
+    wake_job: WakeJob | None
 
 
 async def act(
@@ -392,63 +287,104 @@ async def act(
     locale: str,
     wake_job: WakeJob | None = None,
 ) -> None:
+    """Send now, later (ask when), the control group on/off, or discard (any other action)."""
     _manager(role)
     message = query.message if not isinstance(query.message, InaccessibleMessage) else None
     now = clock.now()
     reach = await roles.managed_stores(session, telegram_id=query.from_user.id, role=role)
+    action = _ACTIONS.get(callback_data.action, _discard)
     try:
         current = await broadcasts.get(session, broadcast_id=callback_data.id, reach=reach)
-        if callback_data.action == "send":
-            done = await broadcasts.schedule(
-                session, broadcast_id=callback_data.id, at=now, by=query.from_user.id, now=now
+        await action(
+            _Press(
+                query=query,
+                message=message,
+                current=current,
+                state=state,
+                session=session,
+                session_factory=session_factory,
+                policy=policy,
+                clock=clock,
+                store=store,
+                locale=locale,
+                now=now,
+                wake_job=wake_job,
             )
-            await state.clear()  # whatever step was open (a time being typed) is over
-            await query.answer()
-            if wake_job is not None:
-                wake_job("broadcasts")  # the update's writes are committed: answer() sent
-            if message is not None:
-                await message.edit_text(
-                    _("Sending to {segment}. /campaigns shows how it goes.").format(
-                        segment=segment_text(done.segment, policy, locale)
-                    ),
-                    reply_markup=cancel_keyboard(done.id, _("Stop sending")),
-                )
-        elif callback_data.action == "later":
-            if current.status != broadcasts.DRAFT:
-                raise BroadcastProblem("not_draft", status=current.status)
-            await state.set_state(BroadcastFlow.when)
-            await state.update_data(broadcast_id=callback_data.id)
-            await query.answer()
-            if message is not None:
-                await message.answer(
-                    _(
-                        "When should it go out? Send a date and time in the restaurant's time "
-                        "({zone}), for example {example}, or pick one:"
-                    ).format(zone=store.timezone, example=_example(now, store.timezone)),
-                    reply_markup=when_keyboard(
-                        callback_data.id, _quick_times(now, store.timezone, locale)
-                    ),
-                )
-        elif callback_data.action == "control":
-            draft = await broadcasts.toggle_control_group(
-                session, broadcast_id=callback_data.id, policy=policy
-            )
-            await query.answer()
-            if message is not None:
-                await message.edit_text(
-                    await _summary(session, session_factory, draft, policy, clock, store, locale),
-                    reply_markup=preview_keyboard(draft, policy),
-                )
-        else:
-            cancelled = await broadcasts.cancel(
-                session, broadcast_id=callback_data.id, by=query.from_user.id, now=now
-            )
-            await state.clear()
-            await query.answer()
-            if message is not None:
-                await message.edit_text(_cancelled_text(cancelled))
+        )
     except BroadcastProblem as problem:
         await query.answer(problem_text(problem), show_alert=True)
+
+
+async def _send_now(press: _Press) -> None:
+    query, message, now = press.query, press.message, press.now
+    done = await broadcasts.schedule(
+        press.session, broadcast_id=press.current.id, at=now, by=query.from_user.id, now=now
+    )
+    await press.state.clear()  # whatever step was open (a time being typed) is over
+    await query.answer()
+    if press.wake_job is not None:
+        press.wake_job("broadcasts")  # the update's writes are committed: answer() sent
+    if message is not None:
+        await message.edit_text(
+            _("Sending to {segment}. /campaigns shows how it goes.").format(
+                segment=segment_text(done.segment, press.policy, press.locale)
+            ),
+            reply_markup=cancel_keyboard(done.id, _("Stop sending")),
+        )
+
+
+async def _ask_when(press: _Press) -> None:
+    current, store, now = press.current, press.store, press.now
+    if current.status != broadcasts.DRAFT:
+        raise BroadcastProblem("not_draft", status=current.status)
+    await press.state.set_state(BroadcastFlow.when)
+    await press.state.update_data(broadcast_id=current.id)
+    await press.query.answer()
+    if press.message is not None:
+        await press.message.answer(
+            _(
+                "When should it go out? Send a date and time in the restaurant's time "
+                "({zone}), for example {example}, or pick one:"
+            ).format(zone=store.timezone, example=time_example(now, store.timezone)),
+            reply_markup=when_keyboard(current.id, quick_times(now, store.timezone, press.locale)),
+        )
+
+
+async def _toggle_control(press: _Press) -> None:
+    draft = await broadcasts.toggle_control_group(
+        press.session, broadcast_id=press.current.id, policy=press.policy
+    )
+    await press.query.answer()
+    if press.message is not None:
+        await press.message.edit_text(
+            await _summary(
+                press.session,
+                press.session_factory,
+                draft,
+                press.policy,
+                press.clock,
+                press.store,
+                press.locale,
+            ),
+            reply_markup=preview_keyboard(draft, press.policy),
+        )
+
+
+async def _discard(press: _Press) -> None:
+    cancelled = await broadcasts.cancel(
+        press.session, broadcast_id=press.current.id, by=press.query.from_user.id, now=press.now
+    )
+    await press.state.clear()
+    await press.query.answer()
+    if press.message is not None:
+        await press.message.edit_text(cancelled_text(cancelled))
+
+
+_ACTIONS: dict[str, Callable[[_Press], Awaitable[None]]] = {
+    "send": _send_now,
+    "later": _ask_when,
+    "control": _toggle_control,
+}
 
 
 async def ask_version(
@@ -515,35 +451,6 @@ async def version_written(
     )
 
 
-def _cancelled_text(cancelled: broadcasts.Cancelled) -> str:
-    if cancelled.was == broadcasts.DRAFT:
-        return _("Discarded: nothing was sent.")
-    if cancelled.was == broadcasts.SCHEDULED:
-        return _("Cancelled: nothing will be sent.")
-    return ngettext(
-        "Stopped: {count} message was not sent.",
-        "Stopped: {count} messages were not sent.",
-        cancelled.messages,
-    ).format(count=cancelled.messages)
-
-
-def _example(now: datetime, timezone: str) -> str:
-    tomorrow = now.astimezone(ZoneInfo(timezone)).date() + timedelta(days=1)
-    return f"{tomorrow.isoformat()} 10:00"
-
-
-def _quick_times(now: datetime, timezone: str, locale: str) -> list[tuple[str, datetime]]:
-    zone = ZoneInfo(timezone)
-    today = now.astimezone(zone).date()
-    options = []
-    for day in (today, today + timedelta(days=1)):
-        for hour in (11, 17):
-            at = datetime.combine(day, time(hour), tzinfo=zone)
-            if at > now:
-                options.append((format_local_datetime(at, timezone, locale), at))
-    return options[:3]
-
-
 def read_time(text: str, *, timezone: str) -> datetime | None:
     """ "2026-11-24 10:00" in the store's time zone; None if it is not a date and time."""
     try:
@@ -603,7 +510,7 @@ async def time_typed(
     if at is None:
         await message.answer(
             _("I could not read that time. Please send it like {example}.").format(
-                example=_example(clock.now(), store.timezone)
+                example=time_example(clock.now(), store.timezone)
             )
         )
         return

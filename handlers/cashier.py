@@ -16,8 +16,9 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from handlers.notify import diner_not_told, tell
 from handlers.pay import read_amount
-from handlers.receipts import receipt_text, send_card, tell_payer, their_locale
+from handlers.receipts import send_card, tell_payer, their_locale
 from loyalty import coupons, visits
 from loyalty.clock import Clock
 from loyalty.errors import NotAllowed
@@ -38,7 +39,9 @@ from ui.formatting import format_local_time, format_money
 from ui.images import qr_png
 from ui.keyboards.pay import CashierCancel, CashierConfirm, cashier_confirm_keyboard
 from ui.keyboards.wallet import CouponConfirm, confirm_coupon_keyboard
-from ui.texts import coupon_problem_text, coupon_text, coupon_until
+from ui.pay import coupon_seen_text
+from ui.receipts import receipt_text
+from ui.texts import coupon_problem_text, coupon_text
 
 
 class CounterFlow(StatesGroup):
@@ -107,7 +110,7 @@ async def counter_amount(
         raise NotAllowed("counter")
     amount = read_amount(message.text or "", currency=store.currency, policy=policy, locale=locale)
     if isinstance(amount, str):  # what is wrong with it, for the person
-        await message.answer(f"{amount}\n{_('Send /cancel to stop.')}")
+        await message.answer(amount + "\n" + _("Send /cancel to stop."))
         return
     token = secrets.token_urlsafe(12)
     await state.set_state(CounterFlow.confirm)
@@ -164,27 +167,33 @@ async def counter_confirm(
         cashier_telegram_id=query.from_user.id,
     )
     await state.clear()
-    await query.answer()
-    cashier_note = receipt_text(outcome, store_name=store.name, locale=locale, policy=policy)
-    if query.message is not None and not isinstance(query.message, InaccessibleMessage):
-        await query.message.edit_text(
-            _("Recorded for {name} (payment #{id}).").format(
-                name=summary.display_name or "—", id=outcome.payment_id
-            )
-            + "\n"
-            + cashier_note
-        )
+    await query.answer()  # commits the payment: the diner is told only what is recorded
+    not_told = None
     if outcome.refused is None and not outcome.duplicate:
         with i18n.use_locale(await their_locale(session, i18n, member_telegram_id)):
-            await tell_payer(
-                bot,
+            not_told = await tell(
+                tell_payer(
+                    bot,
+                    chat_id=member_telegram_id,
+                    outcome=outcome,
+                    store_name=store.name,
+                    locale=i18n.current_locale,
+                    policy=policy,
+                    signer=signer,
+                ),
                 chat_id=member_telegram_id,
-                outcome=outcome,
-                store_name=store.name,
-                locale=i18n.current_locale,
-                policy=policy,
-                signer=signer,
             )
+    cashier_note = receipt_text(outcome, store_name=store.name, locale=locale, policy=policy)
+    if query.message is not None and not isinstance(query.message, InaccessibleMessage):
+        lines = [
+            _("Recorded for {name} (payment #{id}).").format(
+                name=summary.display_name or "—", id=outcome.payment_id
+            ),
+            cashier_note,
+        ]
+        if not_told is not None:
+            lines.append(diner_not_told(not_told))
+        await query.message.edit_text("\n".join(lines))
 
 
 async def counter_cancel(query: CallbackQuery, state: FSMContext) -> None:
@@ -211,7 +220,7 @@ async def walk_in_bill(
         raise NotAllowed("bill")
     amount = read_amount(command.args or "", currency=store.currency, policy=policy, locale=locale)
     if isinstance(amount, str):  # what is wrong with it, for the person
-        await message.answer(f"{amount}\n{_('Usage: /bill 86.50')}")
+        await message.answer(amount + "\n" + _("Usage: /bill 86.50"))
         return
     receipt = await issue_receipt(
         session,
@@ -246,20 +255,6 @@ async def walk_in_bill(
 # -- coupons at the counter -----------------------------------------------------------------------
 
 
-def _coupon_seen_text(
-    seen: coupons.AtCounter, policy: Policy, store: StoreInfo, locale: str
-) -> str:
-    return _(
-        "Coupon: {coupon} ({until})\nFor: {name} · {tier}\n"
-        "Send the bill amount before the discount."
-    ).format(
-        coupon=coupon_text(seen.coupon, policy, locale),
-        until=coupon_until(seen.coupon, timezone=store.timezone, locale=locale),
-        name=seen.member_name or "—",
-        tier=policy.tiers.display_name(seen.member_tier, locale),
-    )
-
-
 async def _ask_for_the_bill(
     message: Message,
     state: FSMContext,
@@ -270,7 +265,7 @@ async def _ask_for_the_bill(
 ) -> None:
     await state.set_state(CouponFlow.amount)
     await state.update_data(redemption_id=seen.redemption_id)
-    await message.answer(_coupon_seen_text(seen, policy, store, locale))
+    await message.answer(coupon_seen_text(seen, policy, store, locale))
 
 
 async def coupon_scanned(
@@ -355,7 +350,7 @@ async def coupon_amount(
         raise NotAllowed("redeem")
     amount = read_amount(message.text or "", currency=store.currency, policy=policy, locale=locale)
     if isinstance(amount, str):  # what is wrong with it, for the person
-        await message.answer(f"{amount}\n{_('Send /cancel to stop.')}")
+        await message.answer(amount + "\n" + _("Send /cancel to stop."))
         return
     redemption_id = int((await state.get_data())["redemption_id"])
     try:
@@ -425,26 +420,31 @@ async def coupon_confirm(
     except coupons.CouponProblem as problem:
         await query.answer(coupon_problem_text(problem), show_alert=True)
         return
-    await query.answer()
-    if query.message is not None and not isinstance(query.message, InaccessibleMessage):
-        await query.message.edit_text(
-            _("Redeemed: {coupon}. {to_pay} to pay (payment #{id}).").format(
-                coupon=coupon_text(done.coupon, policy, locale),
-                to_pay=format_money(done.paid, store.currency, locale),
-                id=done.payment.payment_id,
-            )
-        )
+    await query.answer()  # commits the redemption
+    not_told = None
     if done.member_telegram_id is not None:
         with i18n.use_locale(await their_locale(session, i18n, done.member_telegram_id)):
-            await tell_payer(
-                bot,
+            not_told = await tell(
+                tell_payer(
+                    bot,
+                    chat_id=done.member_telegram_id,
+                    outcome=done.payment,
+                    store_name=store.name,
+                    locale=i18n.current_locale,
+                    policy=policy,
+                    signer=signer,
+                ),
                 chat_id=done.member_telegram_id,
-                outcome=done.payment,
-                store_name=store.name,
-                locale=i18n.current_locale,
-                policy=policy,
-                signer=signer,
             )
+    if query.message is not None and not isinstance(query.message, InaccessibleMessage):
+        text = _("Redeemed: {coupon}. {to_pay} to pay (payment #{id}).").format(
+            coupon=coupon_text(done.coupon, policy, locale),
+            to_pay=format_money(done.paid, store.currency, locale),
+            id=done.payment.payment_id,
+        )
+        if not_told is not None:
+            text = f"{text}\n{diner_not_told(not_told)}"
+        await query.message.edit_text(text)
 
 
 def build_router() -> Router:

@@ -14,6 +14,7 @@ from loyalty.clock import Clock
 from loyalty.qr import ReferralPayload, TablePayload
 from loyalty.stores import StoreInfo
 from ui.keyboards.pay import pay_keyboard
+from ui.texts import invalid_code_text
 
 
 async def at_table(
@@ -82,8 +83,6 @@ async def referred(
         now=clock.now(),
     )
     if note is None:
-        from handlers.links import invalid_code_text
-
         await message.answer(invalid_code_text())
     elif note.own_link:
         await message.answer(_("This is your own invitation link: share it with friends!"))

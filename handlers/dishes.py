@@ -21,8 +21,8 @@ from loyalty.errors import NotAllowed
 from loyalty.policy import Policy
 from loyalty.stores import StoreInfo
 from models.tables import Role
+from ui.dishes import problem_text, saved_text
 from ui.keyboards.console import TagPick, tags_keyboard
-from ui.texts import taste_name
 
 WakeJob = Callable[[str], None]
 
@@ -37,20 +37,6 @@ class NewDishFlow(StatesGroup):
 def _manager(role: Role) -> None:
     if not role.at_least(Role.MANAGER):
         raise NotAllowed("newdish")
-
-
-def problem_text(problem: DishProblem) -> str:
-    if problem.reason == "name_empty":
-        return _("Please send the dish's name.")
-    if problem.reason == "name_too_long":
-        return _("The name can be at most {n} characters. Please shorten it.").format(
-            n=dishes.MAX_NAME
-        )
-    if problem.reason == "description_too_long":
-        return _("The description can be at most {n} characters. Please shorten it.").format(
-            n=dishes.MAX_DESCRIPTION
-        )
-    return _("This choice is no longer available.")
 
 
 async def start(message: Message, role: Role, state: FSMContext) -> None:
@@ -174,28 +160,6 @@ async def tag_picked(
         wake_job("new_dishes")  # the dish is committed: answer() went out first
     if message is not None:
         await message.edit_text(saved_text(dish, policy, locale))
-
-
-def saved_text(dish: dishes.DishView, policy: Policy, locale: str) -> str:
-    lines = [
-        _(
-            "{dish} is saved. Invitations go out now, within the weekly limit and outside "
-            "quiet hours:"
-        ).format(dish=dish.name)
-    ]
-    actions = {
-        "coupon": _("a free tasting"),
-        "friends": _("an invitation to bring friends"),
-        "message": _("an announcement"),
-        "off": _("nothing"),
-    }
-    for tier in policy.tiers.keys:
-        action = policy.treatment_for(tier).new_dish
-        lines.append(f"• {policy.tiers.display_name(tier, locale)}: {actions.get(action, action)}")
-    if dish.tags:
-        names = ", ".join(taste_name(policy, t, locale) for t in dish.tags)
-        lines.append(_("Members who like {tastes} first.").format(tastes=names))
-    return "\n".join(lines)
 
 
 def build_router() -> Router:

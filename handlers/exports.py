@@ -3,62 +3,57 @@
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo
-
 from aiogram import Bot, Router
-from aiogram.filters import Command
+from aiogram.filters import Command, CommandObject
 from aiogram.types import (
     BufferedInputFile,
     CallbackQuery,
     InaccessibleMessage,
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
     Message,
 )
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.i18n import ngettext
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from loyalty import audit, export
+from loyalty import audit, export, period_export, periods
 from loyalty.clock import Clock
 from loyalty.errors import NotAllowed
+from loyalty.periods import PeriodProblem
 from loyalty.policy import Policy
 from loyalty.stores import StoreInfo
 from models.tables import Role
-from ui.formatting import format_date, format_local_time
-from ui.keyboards.audit import AuditNav
-
-_DETAIL_CHARS = 80
-_MESSAGE_CHARS = 4096
-
+from ui.exports import (
+    audit_text,
+    export_caption,
+)
+from ui.keyboards.audit import AuditNav, audit_keyboard
+from ui.period_texts import period_problem_text
 
 # -- /export -----------------------------------------------------------------------------------
 
 
-def _caption(file: export.ExportFile) -> str:
-    n = file.rows
-    if file.kind == "members":
-        return ngettext("Members: {n} row", "Members: {n} rows", n).format(n=n)
-    if file.kind == "visits":
-        return ngettext("Visits: {n} row", "Visits: {n} rows", n).format(n=n)
-    if file.kind == "payments":
-        return ngettext("Payments: {n} row", "Payments: {n} rows", n).format(n=n)
-    return ngettext("Coupons: {n} row", "Coupons: {n} rows", n).format(n=n)
-
-
 async def export_csv(
     message: Message,
+    command: CommandObject,
     session: AsyncSession,
     session_factory: async_sessionmaker[AsyncSession],
     role: Role,
     policy: Policy,
     clock: Clock,
+    store: StoreInfo,
     bot: Bot,
 ) -> None:
-    """`/export`: members, visits, payments and coupons, one CSV document each."""
+    """`/export` (or `/export 2026-01-01 2026-03-31`): members, visits, payments and coupons,
+    then the period reports (the last 3 months, or the dates given), one CSV document each."""
     if not role.at_least(Role.MANAGER):
         raise NotAllowed("export")
     assert message.from_user is not None
+    try:
+        period = periods.parse_custom(command.args or "", now=clock.now(), timezone=store.timezone)
+    except PeriodProblem as problem:
+        if (command.args or "").strip():
+            await message.answer(period_problem_text(problem))
+            return
+        period = periods.current(periods.THREE_MONTHS, now=clock.now(), timezone=store.timezone)
     scope = await export.scope_for(
         session, telegram_id=message.from_user.id, role=role, policy=policy
     )
@@ -66,6 +61,10 @@ async def export_csv(
     # ends here, so the update holds no connection while they are built.
     await session.commit()
     files = await export.build_files(session_factory, scope=scope, now=clock.now())
+    async with session_factory() as reading:
+        files += await period_export.build_files(
+            reading, scope=scope, period=period, policy=policy, now=clock.now()
+        )
     await export.record_export(
         session, telegram_id=message.from_user.id, scope=scope, files=files, now=clock.now()
     )
@@ -81,78 +80,11 @@ async def export_csv(
         await bot.send_document(
             message.chat.id,
             BufferedInputFile(file.data, filename=file.filename),
-            caption=_caption(file),
+            caption=export_caption(file),
         )
 
 
 # -- /audit ------------------------------------------------------------------------------------
-
-
-def action_text(action: str) -> str:
-    """A known action key in the reader's language; an unknown key as it is."""
-    phrases = {
-        "payment.record": _("recorded a payment at the counter"),
-        "payment.receipt": _("issued a receipt QR for a walk-in payment"),
-        "payment.refund": _("refunded a payment"),
-        "coupon.gift": _("gave a coupon as a gift"),
-        "coupon.redeem": _("redeemed a coupon at the counter"),
-        "member.erase": _("a member's data was erased at their request"),
-        "person.erase": _("a person's data was erased at their request"),
-        "staff.invite": _("created a staff invitation"),
-        "staff.grant": _("gave a staff role"),
-        "staff.revoke": _("took back a staff role"),
-        "broadcast.send": _("sent a broadcast"),
-        "broadcast.schedule": _("scheduled a broadcast"),
-        "broadcast.cancel": _("cancelled a broadcast"),
-        "dish.add": _("added a new dish"),
-        "feedback.handled": _("marked feedback as handled"),
-        "export": _("exported the data as CSV files"),
-    }
-    return phrases.get(action, action)
-
-
-def audit_line(line: audit.AuditLine, *, timezone: str, locale: str) -> str:
-    local_day = line.at.astimezone(ZoneInfo(timezone)).date()
-    day = format_date(local_day, locale, "medium")
-    when = f"{day} {format_local_time(line.at, timezone, locale)}"
-    if line.actor_name:
-        actor = line.actor_name
-    elif line.actor_telegram_id is not None:
-        actor = str(line.actor_telegram_id)
-    else:
-        actor = "—"
-    text = f"{when} · {actor} · {action_text(line.action)}"
-    detail = line.detail.strip()
-    if detail:
-        if len(detail) > _DETAIL_CHARS:
-            detail = detail[: _DETAIL_CHARS - 1] + "…"
-        text += f" ({detail})"
-    return text
-
-
-def audit_text(found: audit.AuditPage, *, timezone: str, locale: str) -> str:
-    if not found.lines:
-        return _("The audit log is empty.")
-    lines = [_("Audit log, newest first ({zone} time):").format(zone=timezone), ""]
-    lines += [audit_line(line, timezone=timezone, locale=locale) for line in found.lines]
-    return "\n".join(lines)[:_MESSAGE_CHARS]
-
-
-def audit_keyboard(found: audit.AuditPage) -> InlineKeyboardMarkup | None:
-    buttons = []
-    if found.has_older and found.oldest_id is not None:
-        buttons.append(
-            InlineKeyboardButton(
-                text=_("◀ Older"), callback_data=AuditNav(older_than=found.oldest_id).pack()
-            )
-        )
-    if found.has_newer and found.newest_id is not None:
-        buttons.append(
-            InlineKeyboardButton(
-                text=_("Newer ▶"), callback_data=AuditNav(newer_than=found.newest_id).pack()
-            )
-        )
-    return InlineKeyboardMarkup(inline_keyboard=[buttons]) if buttons else None
 
 
 async def show_audit(

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from aiogram import F, Router
 from aiogram.filters import Command, CommandObject, StateFilter
@@ -31,7 +30,7 @@ from loyalty.feedback import FeedbackProblem
 from loyalty.policy import Policy
 from loyalty.stores import StoreInfo
 from models.tables import Role
-from ui.formatting import format_date, format_local_time
+from ui.feedback import item_text, problem_text
 from ui.keyboards.feedback import (
     MarkHandled,
     RateVisit,
@@ -48,36 +47,6 @@ class FeedbackFlow(StatesGroup):
     suggestion = State()
 
 
-def problem_text(problem: FeedbackProblem) -> str:
-    if problem.reason == "empty":
-        return _("Please write a few words, as a text message.")
-    if problem.reason == "too_long":
-        return _("That is too long: please keep it under {n} characters.").format(
-            n=feedback.MAX_TEXT
-        )
-    if problem.reason == "not_member":
-        return _(
-            "Suggestions are for members. You become one with your first payment here — no "
-            "form to fill in."
-        )
-    if problem.reason == "too_many":
-        return _("Thank you! You have sent several suggestions today; please send more tomorrow.")
-    if problem.reason == "already":
-        return _("We already have your message about this visit. Thank you!")
-    if problem.reason == "unknown":
-        return _("This item no longer exists.")
-    return _("This button is not for you.")
-
-
-def _kind_name(kind: str) -> str:
-    names = {
-        feedback.COMPLAINT: _("Complaint"),
-        feedback.SUGGESTION: _("Suggestion"),
-        feedback.RATING: _("Rating"),
-    }
-    return names.get(kind, kind)
-
-
 # -- the diner ----------------------------------------------------------------------------------
 
 
@@ -90,10 +59,11 @@ async def _tell_staff(
     dedupe: str,
     store_id: int,
     now: datetime,
+    about_member_id: int,
 ) -> None:
     """A message to every owner and the store's managers, in each one's language
     (`text(locale)`), through the outbox: sent at once, retried if need be, once per `dedupe`
-    and person."""
+    and person. It quotes the member `about_member_id`: their erasure blanks it."""
     staff = await feedback.staff_to_tell(session, owner_ids=owner_ids, store_id=store_id)
     for telegram_id in staff:
         with i18n.use_locale(await their_locale(session, i18n, telegram_id)):
@@ -104,6 +74,7 @@ async def _tell_staff(
             text=rendered,
             dedupe=f"{dedupe}:{telegram_id}",
             now=now,
+            about_member_id=about_member_id,
         )
 
 
@@ -154,6 +125,7 @@ async def rated(
             dedupe=f"low-rating:{outcome.feedback_id}",
             store_id=outcome.store_id,
             now=clock.now(),
+            about_member_id=outcome.member_id,
         )
         await state.set_state(FeedbackFlow.complaint)
         await state.update_data(visit_id=outcome.visit_id)
@@ -229,6 +201,7 @@ async def complaint_written(
         dedupe=f"complaint:{complaint.feedback_id}",
         store_id=complaint.store_id,
         now=now,
+        about_member_id=complaint.member_id,
     )
     await message.answer(
         _("Thank you for telling us. The manager has your message and will look into it.")
@@ -293,26 +266,6 @@ async def suggest_command(
 # -- the inbox ----------------------------------------------------------------------------------
 
 
-def _item_text(item: feedback.Item, policy: Policy, store: StoreInfo, locale: str) -> str:
-    day = item.created_at.astimezone(ZoneInfo(store.timezone)).date()
-    time = format_local_time(item.created_at, store.timezone, locale)
-    when = f"{format_date(day, locale, 'medium')} {time}"
-    lines = [
-        _("{kind} from {name} ({tier}, member #{id}), {when}").format(
-            kind=_kind_name(item.kind),
-            name=item.display_name or "—",
-            tier=policy.tiers.display_name(item.tier, locale),
-            id=item.member_id,
-            when=when,
-        )
-    ]
-    if item.rating is not None:
-        lines.append(stars(item.rating))
-    if item.text:
-        lines.append(item.text)
-    return "\n".join(lines)
-
-
 async def inbox(
     message: Message,
     role: Role,
@@ -364,7 +317,7 @@ async def inbox(
     await message.answer("\n".join(lines))
     for item in box.items:
         await message.answer(
-            _item_text(item, policy, store, locale), reply_markup=handled_keyboard(item.id)
+            item_text(item, policy, store, locale), reply_markup=handled_keyboard(item.id)
         )
 
 

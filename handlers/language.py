@@ -9,27 +9,24 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loyalty import people
+from loyalty import telegram_users
 from loyalty.clock import Clock
 from loyalty.roles import RoleHolder
 from models.tables import Role
 from ui.commands import set_chat_menu
 from ui.keyboards.start import LanguageChoice, Menu, language_keyboard
 from ui.locales import LANGUAGE_NAMES, SUPPORTED_LOCALES
-
-
-def _prompt() -> str:
-    return _("Choose your language:")
+from ui.texts import language_prompt
 
 
 async def ask_language(message: Message, locale: str) -> None:
-    await message.answer(_prompt(), reply_markup=language_keyboard(locale))
+    await message.answer(language_prompt(), reply_markup=language_keyboard(locale))
 
 
 async def ask_language_from_menu(query: CallbackQuery, locale: str) -> None:
     await query.answer()
     if query.message is not None:
-        await query.message.answer(_prompt(), reply_markup=language_keyboard(locale))
+        await query.message.answer(language_prompt(), reply_markup=language_keyboard(locale))
 
 
 async def choose_language(
@@ -41,7 +38,7 @@ async def choose_language(
     bot: Bot,
     role: Role,
 ) -> None:
-    person = await people.choose_locale(
+    person = await telegram_users.choose_locale(
         session,
         telegram_id=query.from_user.id,
         locale=callback_data.locale,

@@ -23,13 +23,7 @@ from loyalty.qr import (
     StaffInvitePayload,
     TablePayload,
 )
-
-
-def invalid_code_text() -> str:
-    return _(
-        "This code is not valid. Please scan the QR code on your table again, "
-        "or ask the staff for help."
-    )
+from ui.texts import invalid_code_text
 
 
 async def open_link(

@@ -16,29 +16,23 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.receipts import tell_payer, tell_referrer
 from loyalty import bills, coupons, stores
-from loyalty.bills import BillProblem, BillProblemKind
+from loyalty.bills import BillProblem
 from loyalty.clock import Clock
-from loyalty.money import AmountReason, InvalidAmount, currency_precision, parse_amount
-from loyalty.payments import Channel, Payer, StoreRef, claim_receipt
+from loyalty.money import InvalidAmount, parse_amount
+from loyalty.payments import Channel, Payer, StoreRef, claim_receipt, receipt_store
 from loyalty.policy import Policy
 from loyalty.qr import QRSigner, ReceiptPayload
 from loyalty.stores import StoreInfo
 from ui.formatting import format_money
 from ui.keyboards.pay import PayStart
 from ui.keyboards.wallet import BillCoupon, bill_coupon_button, no_coupon_button, rows
-from ui.texts import coupon_problem_text, coupon_text
+from ui.pay import amount_problem_text, amount_prompt, bill_problem_text, coupon_choice_text
+from ui.texts import coupon_problem_text
 
 
 class PayFlow(StatesGroup):
     amount = State()
     coupon = State()
-
-
-def amount_prompt(currency: str, locale: str) -> str:
-    example = Decimal("86.50") if currency_precision(currency) > 0 else Decimal(860)
-    return _("How much is your bill? Send the amount, for example {example}.").format(
-        example=format_money(example, currency, locale)
-    )
 
 
 async def ask_amount(
@@ -96,24 +90,7 @@ def read_amount(text: str, *, currency: str, policy: Policy, locale: str) -> Dec
     try:
         return parse_amount(text, currency=currency, maximum=maximum)
     except InvalidAmount as exc:
-        return _amount_problem(exc, currency, format_money(maximum, currency, locale))
-
-
-def _amount_problem(exc: InvalidAmount, currency: str, maximum: str) -> str:
-    if exc.reason is AmountReason.TOO_PRECISE:
-        places = currency_precision(currency)
-        if places == 0:
-            return _("{currency} has no cents: please send a whole amount.").format(
-                currency=currency
-            )
-        return _("Please use at most {places} decimal places.").format(places=places)
-    if exc.reason is AmountReason.TOO_LARGE:
-        return _("That is more than {maximum}, the most that can be paid here.").format(
-            maximum=maximum
-        )
-    if exc.reason is AmountReason.NOT_POSITIVE:
-        return _("The amount must be more than zero.")
-    return _("Please send just the amount in numbers, for example 86.50.")
+        return amount_problem_text(exc, currency, format_money(maximum, currency, locale))
 
 
 async def amount_entered(
@@ -135,7 +112,7 @@ async def amount_entered(
         return
     amount = read_amount(message.text or "", currency=store.currency, policy=policy, locale=locale)
     if isinstance(amount, str):  # what is wrong with it, for the person
-        await message.answer(f"{amount}\n{_('Send /cancel to stop.')}")
+        await message.answer(amount + "\n" + _("Send /cancel to stop."))
         return
     usable = await coupons.applicable_for_bill(
         session, telegram_id=message.from_user.id, amount=amount, now=clock.now()
@@ -144,7 +121,7 @@ async def amount_entered(
         await state.set_state(PayFlow.coupon)
         await state.update_data(amount=str(amount))
         buttons = [
-            bill_coupon_button(_coupon_choice(c, amount, policy, locale), c.id) for c in usable
+            bill_coupon_button(coupon_choice_text(c, amount, policy, locale), c.id) for c in usable
         ]
         await message.answer(
             _("Use a coupon on this bill of {amount}?").format(
@@ -163,15 +140,6 @@ async def amount_entered(
     )
     await state.clear()
     await send_invoice(bot, chat_id=message.chat.id, bill=bill, token=token, locale=locale)
-
-
-def _coupon_choice(coupon: coupons.CouponView, amount: Decimal, policy: Policy, locale: str) -> str:
-    """The coupon, and what it takes off this bill when that is not plain from its text."""
-    label = coupon_text(coupon, policy, locale)
-    if coupon.kind == "amount":
-        return label
-    discount = format_money(coupon.discount(amount), coupon.currency, locale)
-    return _("{coupon}: −{discount}").format(coupon=label, discount=discount)
 
 
 async def coupon_chosen(
@@ -239,14 +207,6 @@ async def send_invoice(
 async def cancel(message: Message, state: FSMContext) -> None:
     await state.clear()
     await message.answer(_("Cancelled."))
-
-
-def bill_problem_text(problem: BillProblem) -> str:
-    if problem.kind is BillProblemKind.EXPIRED:
-        return _("This bill has expired. Please tap Pay again.")
-    if problem.kind is BillProblemKind.PAID:
-        return _("This bill is already paid.")
-    return _("This bill is not valid. Please tap Pay again.")
 
 
 async def pre_checkout(
@@ -322,14 +282,7 @@ async def claim(
     """A walk-in scanned the receipt QR: enrol and credit them (only the first scanner)."""
     assert message.from_user is not None
     person = message.from_user
-    from models.tables import Payment
-
-    payment = await session.get(Payment, payload.payment_id)
-    store = await stores.store_info(session, store_id=payment.store_id) if payment else None
-    if store is None:
-        from loyalty.payments import ReceiptProblem
-
-        raise ReceiptProblem("unknown")
+    store = await receipt_store(session, payment_id=payload.payment_id)
     outcome = await claim_receipt(
         session,
         payment_id=payload.payment_id,

@@ -4,66 +4,21 @@ from __future__ import annotations
 
 from aiogram import Bot
 from aiogram.types import BufferedInputFile
-from aiogram.utils.i18n import I18n, ngettext
+from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loyalty import people
-from loyalty.payments import PaymentOutcome, Refusal
+from handlers.notify import tell
+from loyalty import telegram_users
+from loyalty.payments import PaymentOutcome
 from loyalty.policy import Policy
 from loyalty.qr import CardPayload, QRSigner, deep_link
 from models import queries
-from ui.formatting import format_money
 from ui.images import qr_png
 from ui.locales import locale_from_language_code
+from ui.privacy import consent_prompt
+from ui.receipts import receipt_text
 from ui.texts import tier_up_text
-
-
-def receipt_text(outcome: PaymentOutcome, *, store_name: str, locale: str, policy: Policy) -> str:
-    amount = format_money(outcome.amount, outcome.currency, locale)
-    lines = [_("Payment received: {amount} at {store}.").format(amount=amount, store=store_name)]
-    if outcome.coupon_discount:
-        lines.append(
-            _("Coupon applied: {discount} off.").format(
-                discount=format_money(outcome.coupon_discount, outcome.currency, locale)
-            )
-        )
-    if outcome.duplicate:
-        lines.append(_("(This payment was already recorded; nothing was added twice.)"))
-    if outcome.refused is Refusal.DAILY_LIMIT:
-        limit = policy.fraud.max_credited_payments_per_day
-        lines.append(
-            ngettext(
-                "It earns no points or visit: the limit of {n} credited payment a day is "
-                "reached. The restaurant has been told.",
-                "It earns no points or visit: the limit of {n} credited payments a day is "
-                "reached. The restaurant has been told.",
-                limit,
-            ).format(n=limit)
-        )
-        return "\n".join(lines)
-    if outcome.refused is Refusal.SELF_CREDIT:
-        lines.append(_("It earns no points or visit: staff cannot credit their own account."))
-        return "\n".join(lines)
-    if outcome.visit_counted:
-        lines.append(_("Visit #{n} recorded.").format(n=outcome.visit_count))
-    else:
-        minutes = policy.fraud.min_minutes_between_visits
-        lines.append(
-            ngettext(
-                "Same visit as your last payment (visits count at most once every {m} minute).",
-                "Same visit as your last payment (visits count at most once every {m} minutes).",
-                minutes,
-            ).format(m=minutes)
-        )
-    lines.append(
-        ngettext(
-            "+{points} point · balance {balance}",
-            "+{points} points · balance {balance}",
-            outcome.points_awarded,
-        ).format(points=outcome.points_awarded, balance=outcome.points_balance)
-    )
-    return "\n".join(lines)
 
 
 async def send_card(
@@ -105,8 +60,6 @@ async def tell_payer(
         await send_card(
             bot, chat_id=chat_id, member_id=outcome.member_id, signer=signer, caption=welcome
         )
-        from handlers.member import consent_prompt
-
         text, keyboard = consent_prompt(policy)
         await bot.send_message(chat_id, text, reply_markup=keyboard)
 
@@ -128,9 +81,10 @@ async def tell_referrer(
         text = _("{name} just became a member through your link: +{points} points for you!").format(
             name=friend_name, points=outcome.referral_points
         )
-    await bot.send_message(telegram_id, text)
+    await tell(bot.send_message(telegram_id, text), chat_id=telegram_id)  # the friend's payment
+    # is theirs: a referrer who blocked the bot is no reason to tell the friend something failed
 
 
 async def their_locale(session: AsyncSession, i18n: I18n, telegram_id: int) -> str:
-    chosen, code = await people.locale_of(session, telegram_id=telegram_id)
+    chosen, code = await telegram_users.locale_of(session, telegram_id=telegram_id)
     return chosen or locale_from_language_code(code, i18n.default_locale)

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection
-from contextlib import suppress
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from aiogram import Bot, Router
-from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from handlers.notify import gift_not_told, member_not_told, person_not_told, tell
 from handlers.receipts import their_locale
 from loyalty import coupons, payments, roles, staff
 from loyalty.clock import Clock
@@ -26,20 +24,12 @@ from loyalty.stores import StoreInfo
 from models import queries
 from models.tables import Role
 from ui.commands import set_chat_menu
-from ui.formatting import format_date
 from ui.keyboards.staff import InviteRole, RemoveStaff
+from ui.staff import staff_line
 from ui.texts import coupon_problem_text, coupon_text, coupon_until, role_name
 
 _NUMBER = re.compile(r"#?[0-9]{1,9}")
 """A payment or member number as typed ("12", "#12"): ASCII digits, within a 32-bit id."""
-
-
-def _staff_line(person: staff.StaffMember, timezone: str, locale: str) -> str:
-    return _("{name} — {role} since {date}").format(
-        name=person.display_name or str(person.telegram_id),
-        role=role_name(person.role),
-        date=format_date(person.since.astimezone(ZoneInfo(timezone)).date(), locale, "medium"),
-    )
 
 
 async def staff_menu(
@@ -49,7 +39,7 @@ async def staff_menu(
         raise NotAllowed("staff")
     team = await staff.list_staff(session, store_id=store.id)
     lines = [_("Staff of {store}:").format(store=store.name)]
-    lines += [f"• {_staff_line(person, store.timezone, locale)}" for person in team] or [
+    lines += [f"• {staff_line(person, store.timezone, locale)}" for person in team] or [
         _("Nobody yet.")
     ]
     removable = [person for person in team if staff.may_invite(role, person.role)]
@@ -151,8 +141,9 @@ async def remove_staff(
         text = _("You are no longer a {role} of {store}.").format(
             role=role_name(removed.role), store=store.name
         )
-    with suppress(TelegramForbiddenError, TelegramBadRequest):
-        await bot.send_message(removed.telegram_id, text)
+    not_told = await tell(bot.send_message(removed.telegram_id, text), chat_id=removed.telegram_id)
+    if not_told is not None and query.message is not None:
+        await query.message.answer(person_not_told(not_told))
 
 
 async def join(
@@ -219,15 +210,22 @@ async def refund(
                 points=outcome.referral_points_reversed
             )
         )
+    telegram_id = (
+        await queries.member_telegram_id(session, member_id=outcome.member_id)
+        if outcome.member_id is not None
+        else None
+    )
+    if telegram_id is not None:
+        with i18n.use_locale(await their_locale(session, i18n, telegram_id)):
+            text = _("Your payment #{id} was refunded; its points and visit were removed.").format(
+                id=outcome.payment_id
+            )
+        # sending commits the refund first (CommitBeforeSending): the member hears only of
+        # what is recorded, and the manager hears whether they did
+        not_told = await tell(bot.send_message(telegram_id, text), chat_id=telegram_id)
+        if not_told is not None:
+            lines.append(member_not_told(not_told))
     await message.answer("\n".join(lines))
-    if outcome.member_id is not None:
-        telegram_id = await queries.member_telegram_id(session, member_id=outcome.member_id)
-        if telegram_id is not None:
-            with i18n.use_locale(await their_locale(session, i18n, telegram_id)):
-                text = _(
-                    "Your payment #{id} was refunded; its points and visit were removed."
-                ).format(id=outcome.payment_id)
-            await bot.send_message(telegram_id, text)
 
 
 async def gift(
@@ -286,15 +284,9 @@ async def gift(
                 coupon=coupon_text(view, policy, their),
                 until=coupon_until(view, timezone=store.timezone, locale=their),
             )
-        try:
-            await bot.send_message(telegram_id, text)
-        except TelegramForbiddenError:
-            await message.answer(
-                _(
-                    "The member could not be told (they have not opened this chat, or blocked it); "
-                    "the coupon is in their /wallet."
-                )
-            )
+        not_told = await tell(bot.send_message(telegram_id, text), chat_id=telegram_id)
+        if not_told is not None:
+            await message.answer(gift_not_told(not_told))
 
 
 def build_router() -> Router:

@@ -7,7 +7,6 @@ from aiogram import Bot, Router
 from aiogram.filters import Command
 from aiogram.types import BufferedInputFile, CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.i18n import ngettext
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loyalty import coupons
@@ -18,40 +17,8 @@ from loyalty.stores import StoreInfo
 from ui.formatting import format_local_time
 from ui.images import qr_png
 from ui.keyboards.wallet import WalletExchange, WalletUse, exchange_button, rows, use_button
-from ui.reminder_texts import multiplier_lines
 from ui.texts import coupon_problem_text, coupon_text, coupon_until, not_a_member_text
-
-
-def _offer_label(key: str, policy: Policy, store: StoreInfo, locale: str) -> str:
-    preview = coupons.preview(key, policy.coupons.templates[key], currency=store.currency)
-    return coupon_text(preview, policy, locale)
-
-
-def wallet_text(held: coupons.Wallet, policy: Policy, store: StoreInfo, locale: str) -> str:
-    lines = [
-        _("Your wallet at {store}").format(store=store.name),
-        ngettext("Points: {n}", "Points: {n}", held.points).format(n=held.points),
-        *multiplier_lines(policy, locale),
-        "",
-    ]
-    if held.coupons:
-        lines.append(_("Your coupons (one per bill; tap Use at the counter):"))
-        lines += [
-            f"• {coupon_text(c, policy, locale)} — "
-            f"{coupon_until(c, timezone=store.timezone, locale=locale)}"
-            for c in held.coupons
-        ]
-    else:
-        lines.append(_("No coupons right now."))
-    for offer in held.offers:
-        if not offer.affordable:
-            label = _offer_label(offer.template, policy, store, locale)
-            lines.append(
-                _("{cost} points buy {coupon} (you have {points}).").format(
-                    cost=offer.cost, coupon=label, points=held.points
-                )
-            )
-    return "\n".join(lines)
+from ui.wallet import offer_label, wallet_text
 
 
 async def show_wallet(
@@ -71,7 +38,7 @@ async def show_wallet(
         return
     buttons = [use_button(coupon_text(c, policy, locale), c.id) for c in held.coupons]
     buttons += [
-        exchange_button(_offer_label(o.template, policy, store, locale), o.template, o.cost)
+        exchange_button(offer_label(o.template, policy, store, locale), o.template, o.cost)
         for o in held.offers
         if o.affordable
     ]

@@ -20,13 +20,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
 
-from loyalty.lifecycle import Stage
+from loyalty.lifecycle import Stage, Turn
 from loyalty.policy import Policy
-from loyalty.refresh import stage_case
+from loyalty.refresh import stage_case, turn_case
 from models.tables import Member, Store, TelegramUser
 
 LOCALES = ("en", "zh_Hans", "zh_Hant")
-DIMENSIONS = ("tiers", "stages", "languages", "tags", "stores")
+TURNS = (Turn.RISING.value, Turn.COOLING.value)
+DIMENSIONS = ("tiers", "stages", "turns", "languages", "tags", "stores")
 
 
 class SegmentProblem(ValueError):
@@ -41,10 +42,14 @@ class Segment:
     tags: tuple[str, ...] = ()
     stores: tuple[int, ...] = ()
     """Store ids (a manager's broadcast is kept to the stores they manage)."""
+    turns: tuple[str, ...] = ()
+    """Turning points: "rising" (coming more often), "cooling" (coming less often)."""
 
     @property
     def is_everyone(self) -> bool:
-        return not (self.tiers or self.stages or self.languages or self.tags or self.stores)
+        return not (
+            self.tiers or self.stages or self.turns or self.languages or self.tags or self.stores
+        )
 
     def within(self, stores: frozenset[int] | None) -> Segment:
         """Kept to `stores` (None: every store, an owner's reach)."""
@@ -69,6 +74,7 @@ class Segment:
         return {
             "tiers": self.tiers,
             "stages": self.stages,
+            "turns": self.turns,
             "languages": self.languages,
             "tags": self.tags,
             "stores": self.stores,
@@ -84,6 +90,7 @@ class Segment:
         return cls(
             tiers=tuple(data.get("tiers", ())),
             stages=tuple(data.get("stages", ())),
+            turns=tuple(data.get("turns", ())),
             languages=tuple(data.get("languages", ())),
             tags=tuple(data.get("tags", ())),
             stores=tuple(int(s) for s in data.get("stores", ())),
@@ -94,6 +101,7 @@ class Segment:
         known: dict[str, Sequence[str]] = {
             "tiers": policy.tiers.keys,
             "stages": [s.value for s in Stage],
+            "turns": TURNS,
             "languages": LOCALES,
             "tags": list(policy.taste_tags),
         }
@@ -109,6 +117,7 @@ class Choices:
 
     tiers: tuple[str, ...]
     stages: tuple[str, ...] = field(default=tuple(s.value for s in Stage))
+    turns: tuple[str, ...] = field(default=TURNS)
     languages: tuple[str, ...] = LOCALES
     tags: tuple[str, ...] = ()
     stores: tuple[tuple[int, str], ...] = ()
@@ -168,6 +177,8 @@ def conditions(
         where.append(col(Member.tier).in_(segment.tiers))
     if segment.stages:
         where.append(stage_case(policy, now=now).in_(segment.stages))
+    if segment.turns:
+        where.append(turn_case(now=now).in_(segment.turns))
     if segment.languages:
         where.append(locale_expr(default_locale).in_(segment.languages))
     if segment.tags:

@@ -28,7 +28,7 @@ from sqlmodel import col
 
 from loyalty import outbox
 from loyalty.audiences import LOCALES, Segment, member_ids
-from loyalty.errors import DomainError, NotAllowed
+from loyalty.errors import NotAllowed, Problem
 from loyalty.outbox import PlanResult, Recipient
 from loyalty.policy import Policy
 from models import queries
@@ -43,13 +43,12 @@ LATEST = timedelta(days=90)
 PAGE = 1000
 
 
-class BroadcastProblem(DomainError):
+class BroadcastProblem(Problem):
     """empty, too_long, caption_too_long, unknown, unknown_language, not_draft, past, too_far,
     finished."""
 
     def __init__(self, reason: str, *, status: str | None = None) -> None:
         super().__init__(reason)
-        self.reason = reason
         self.status = status
 
 

@@ -14,6 +14,7 @@ import secrets
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, func, or_, select, update
@@ -21,7 +22,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from loyalty.errors import DomainError
+from loyalty import offers
+from loyalty.errors import Problem
 from loyalty.money import currency_precision
 from loyalty.payments import (
     Channel,
@@ -48,12 +50,8 @@ ACTIVE, RESERVED, REDEEMED = "active", "reserved", "redeemed"
 FOREVER = datetime.max.replace(tzinfo=UTC)
 
 
-class CouponProblem(DomainError):
+class CouponProblem(Problem):
     """Why a coupon cannot be issued, shown or used; `reason` picks the message."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,10 +168,11 @@ async def issue(
     issued_by: int | None = None,
     terms: CouponTemplate | None = None,
     dish_name: str | None = None,
+    adapted: str = "",
 ) -> CouponView:
     """A coupon from the policy's template `template_key`, or on explicit `terms` (a win-back
-    step's amount) recorded under that key; `dish_name` names a free dish the policy does not
-    (a new dish's tasting)."""
+    step's amount, a template fitted to the member) recorded under that key; `dish_name` names
+    a free dish the policy does not (a new dish's tasting); `adapted` what was fitted."""
     template = terms or policy.coupons.templates.get(template_key)
     if template is None:
         raise CouponProblem("unknown_template")
@@ -198,6 +197,7 @@ async def issue(
         issued_by=issued_by,
         issued_at=now,
         valid_until=valid_until(template, now=now, timezone=store.timezone),
+        adapted=adapted[:200],
     )
     session.add(coupon)
     await session.flush()
@@ -529,33 +529,19 @@ async def redeem_at_counter(
     coupon = seen.coupon
     if bill_amount < coupon.min_spend:
         raise CouponProblem("below_min")
-    # one coupon per bill: another coupon of this member redeemed moments ago was for this bill
-    same_visit = now - timedelta(minutes=policy.fraud.min_minutes_between_visits)
-    if await session.scalar(
-        select(func.count())
-        .select_from(Coupon)
-        .where(
-            col(Coupon.member_id) == coupon.member_id,
-            col(Coupon.status) == REDEEMED,
-            col(Coupon.redeemed_at) > same_visit,
-        )
-    ):
-        raise CouponProblem("one_per_bill")
+    await _one_per_bill(session, member_id=coupon.member_id, policy=policy, now=now)
     discount = coupon.discount(bill_amount)
-    won = await session.execute(
-        update(Coupon)
-        .where(col(Coupon.id) == coupon.id, _usable(now))  # type: ignore[arg-type]
-        .values(
-            status=REDEEMED,
-            redeemed_at=now,
-            redeemed_by=cashier_telegram_id,
-            bill_amount=bill_amount,
-            discount=discount,
-        )
-        .execution_options(synchronize_session=False)
+    await _take_if_usable(
+        session,
+        coupon_id=coupon.id,
+        now=now,
+        status=REDEEMED,
+        redeemed_at=now,
+        redeemed_by=cashier_telegram_id,
+        bill_amount=bill_amount,
+        discount=discount,
     )
-    if won.rowcount != 1:  # type: ignore[attr-defined]
-        raise CouponProblem("used")
+    await offers.answered(session, member_id=coupon.member_id)
     await session.execute(
         update(CouponRedemption)
         .where(col(CouponRedemption.id) == redemption_id)
@@ -598,6 +584,38 @@ async def redeem_at_counter(
     return Redeemed(coupon, bill_amount, discount, paid, outcome, telegram_id)
 
 
+async def _one_per_bill(
+    session: AsyncSession, *, member_id: int, policy: Policy, now: datetime
+) -> None:
+    """One coupon per bill: another coupon of this member redeemed moments ago was for this bill."""
+    same_visit = now - timedelta(minutes=policy.fraud.min_minutes_between_visits)
+    if await session.scalar(
+        select(func.count())
+        .select_from(Coupon)
+        .where(
+            col(Coupon.member_id) == member_id,
+            col(Coupon.status) == REDEEMED,
+            col(Coupon.redeemed_at) > same_visit,
+        )
+    ):
+        raise CouponProblem("one_per_bill")
+
+
+async def _take_if_usable(
+    session: AsyncSession, *, coupon_id: int, now: datetime, **values: Any
+) -> None:
+    """One conditional update takes the coupon while it is still usable: of two cashiers (or a
+    cashier and a bill) at once, exactly one wins; the other is told it is used."""
+    won = await session.execute(
+        update(Coupon)
+        .where(col(Coupon.id) == coupon_id, _usable(now))  # type: ignore[arg-type]
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if won.rowcount != 1:  # type: ignore[attr-defined]
+        raise CouponProblem("used")
+
+
 # -- on a bill paid in chat --------------------------------------------------------------------
 
 
@@ -631,20 +649,16 @@ async def reserve_for_bill(
     if amount < coupon.min_spend:
         raise CouponProblem("below_min")
     discount = _view(coupon).discount(amount)
-    held = await session.execute(
-        update(Coupon)
-        .where(col(Coupon.id) == coupon_id, _usable(now))  # type: ignore[arg-type]
-        .values(
-            status=RESERVED,
-            reserved_bill_id=bill_id,
-            reserved_until=until,
-            bill_amount=amount,
-            discount=discount,
-        )
-        .execution_options(synchronize_session=False)
+    await _take_if_usable(
+        session,
+        coupon_id=coupon_id,
+        now=now,
+        status=RESERVED,
+        reserved_bill_id=bill_id,
+        reserved_until=until,
+        bill_amount=amount,
+        discount=discount,
     )
-    if held.rowcount != 1:  # type: ignore[attr-defined]
-        raise CouponProblem("used")
     return discount
 
 
@@ -673,6 +687,7 @@ async def settle_for_bill(
         .values(status=REDEEMED, redeemed_at=now, payment_id=payment_id)
         .execution_options(synchronize_session="fetch")
     )
+    await offers.answered(session, member_id=coupon.member_id)
     return coupon
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from loyalty.audiences import tags_column_value, tags_of
-from loyalty.errors import DomainError
+from loyalty.errors import Problem
 from loyalty.policy import Policy
 from models import queries
 from models.tables import Campaign, Dish, Member
@@ -24,12 +24,8 @@ MAX_NAME, MAX_DESCRIPTION = 64, 900
 own words around it."""
 
 
-class DishProblem(DomainError):
+class DishProblem(Problem):
     """name_empty, name_too_long, description_too_long, unknown_tag."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,15 @@ class DomainError(Exception):
     """Something the person asked for cannot be done; nothing was written."""
 
 
+class Problem(DomainError):
+    """A request refused for a reason the person can act on; `reason`, a short key, picks the
+    message (handlers/errors.py and the handlers word each one)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 class UnsupportedLocale(DomainError):
     def __init__(self, locale: str) -> None:
         super().__init__(f"unsupported locale {locale!r}")

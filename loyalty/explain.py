@@ -11,9 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from loyalty import lifecycle, refresh, tiers
+from loyalty import lifecycle, offers, refresh, tiers
 from loyalty.errors import DomainError
-from loyalty.lifecycle import DueDates, Stage
+from loyalty.lifecycle import DueDates, Stage, Turn
 from loyalty.policy import Policy
 from models import queries
 from models.tables import CohortNorm, Member, Store
@@ -75,6 +75,20 @@ class Explanation:
     due: DueDates | None
     stage: Stage
     rising: bool
+    gap_weighted_days: Decimal
+    weights: tuple[Decimal, ...]
+    """The recency weight of each gap in `gaps`, oldest first (the latest weighs 1)."""
+    half_life: float
+    turn: Turn
+    turn_at: datetime | None
+    cooling_due_at: datetime | None
+    next_visit: datetime | None
+    """The member's next expected visit (what an automated offer's validity reaches)."""
+    unanswered_offers: int
+    unmoved: bool
+    """Past ladder.max_unanswered_offers: automated campaigns send care only."""
+    treatment_tier: str
+    """The tier automated campaigns treat them as (the highest within the look-back)."""
 
 
 async def _norm(
@@ -92,6 +106,31 @@ async def _norm(
     return NormInfo(row.gap_days, row.members, row.source)
 
 
+def _rungs(
+    policy: Policy, status: tiers.TierStatus, *, referrals: int, suggestions: int
+) -> tuple[RungCheck, ...]:
+    have: dict[str, int | Decimal] = {
+        "visits": status.visits_in_window,
+        "spend": status.spend_in_window,
+        "referrals": referrals,
+        "suggestions": suggestions,
+    }
+    return tuple(
+        RungCheck(
+            tier=rung.name,
+            match=rung.match,
+            conditions=tuple(Condition(key, have[key], need) for key, need in rung.conditions()),
+            met=rung.met_by(
+                visits=status.visits_in_window,
+                spend=status.spend_in_window,
+                referrals=referrals,
+                suggestions=suggestions,
+            ),
+        )
+        for rung in policy.tiers.ladder
+    )
+
+
 async def explain(
     session: AsyncSession, *, member_id: int, policy: Policy, now: datetime
 ) -> Explanation:
@@ -106,27 +145,9 @@ async def explain(
     since = now - timedelta(days=policy.tiers.window_days)
     referrals = await queries.count_referrals(session, member_id=member.id, since=since)
     suggestions = await queries.count_suggestions(session, member_id=member.id, since=since)
-    have: dict[str, int | Decimal] = {
-        "visits": status.visits_in_window,
-        "spend": status.spend_in_window,
-        "referrals": referrals,
-        "suggestions": suggestions,
-    }
-    rungs = tuple(
-        RungCheck(
-            tier=rung.name,
-            match=rung.match,
-            conditions=tuple(Condition(key, have[key], need) for key, need in rung.conditions()),
-            met=rung.met_by(
-                visits=status.visits_in_window,
-                spend=status.spend_in_window,
-                referrals=referrals,
-                suggestions=suggestions,
-            ),
-        )
-        for rung in policy.tiers.ladder
-    )
-    rhythm = refresh.rhythm_of(member)
+    rungs = _rungs(policy, status, referrals=referrals, suggestions=suggestions)
+    rhythm = lifecycle.turned(refresh.rhythm_of(member), now=now)
+    gaps = tuple(lifecycle.gaps_of([at for at, _ in history]))
     return Explanation(
         member_id=member.id,
         display_name=member.display_name,
@@ -140,7 +161,7 @@ async def explain(
         suggestions_in_window=suggestions,
         rungs=rungs,
         visit_count=member.visit_count,
-        gaps=tuple(lifecycle.gaps_of([at for at, _ in history])),
+        gaps=gaps,
         gap_mean_days=member.gap_mean_days,
         first_gap_days=member.first_gap_days,
         cohort_gap=await _norm(
@@ -163,5 +184,27 @@ async def explain(
         last_visit_at=member.last_visit_at,
         due=rhythm.due,
         stage=lifecycle.stage(policy, visit_count=member.visit_count, due=rhythm.due, now=now),
-        rising=member.rising,
+        rising=rhythm.rising,
+        gap_weighted_days=member.gap_weighted_days,
+        weights=tuple(lifecycle.recency_weights(policy, len(gaps))),
+        half_life=policy.lapse.half_life_visits,
+        turn=rhythm.turn,
+        turn_at=rhythm.turn_at,
+        cooling_due_at=rhythm.cooling_due_at,
+        next_visit=_next_visit(member, now=now),
+        unanswered_offers=member.unanswered_offers,
+        unmoved=offers.unmoved(policy, member.unanswered_offers),
+        treatment_tier=(
+            await offers.treatment_tiers(
+                session, policy=policy, members=[(member.id, member.tier)], now=now
+            )
+        )[member.id],
+    )
+
+
+def _next_visit(member: Member, *, now: datetime) -> datetime | None:
+    if member.last_visit_at is None or member.expected_interval_days is None:
+        return None
+    return lifecycle.next_expected_visit(
+        last_visit=member.last_visit_at, interval_days=member.expected_interval_days, now=now
     )

@@ -28,7 +28,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import col
 
 from loyalty import roles
-from loyalty.errors import DomainError
+from loyalty.errors import Problem
 from models import queries
 from models.tables import Feedback, Member, OutboxMessage, Role, Store, TelegramUser, Visit
 
@@ -41,13 +41,9 @@ REQUEST_PREFIX = "feedback:"
 """Dedupe key of the request about a visit: f"feedback:{visit_id}"."""
 
 
-class FeedbackProblem(DomainError):
+class FeedbackProblem(Problem):
     """reason: not_yours (someone else's visit, or no such visit), empty, too_long, not_member,
     too_many (suggestions today), already (this visit has one), unknown (no such item)."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 def clean_text(text: str | None) -> str:

@@ -19,6 +19,7 @@ import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Table, and_, bindparam, func, or_, select, update
@@ -50,6 +51,15 @@ class Recipient:
     birthday: date | None = None
     name: str = ""
     store_name: str = ""
+    lost_due_at: datetime | None = None
+    unanswered_offers: int = 0
+    treatment_tier: str = ""
+    """The tier automated campaigns treat them as (loyalty.offers.treatment_tiers); "" until
+    a campaign has looked it up: their tier then."""
+
+    @property
+    def treated_as(self) -> str:
+        return self.treatment_tier or self.tier
 
 
 @dataclass(slots=True)
@@ -62,6 +72,16 @@ class PlanResult:
     unreachable: int = 0
     already: int = 0
     coupons: int = 0
+
+    def count_planned(self, *, holdout: bool, deferred: bool, coupon: bool) -> None:
+        """One message planned: held out, deferred (quiet hours) or queued; with a coupon?"""
+        self.coupons += coupon
+        if holdout:
+            self.holdout += 1
+        elif deferred:
+            self.deferred += 1
+        else:
+            self.queued += 1
 
     def add(self, other: PlanResult) -> None:
         for name in ("queued", "holdout", "deferred", "no_consent", "capped", "unreachable"):
@@ -129,6 +149,8 @@ async def recipients(session: AsyncSession, *, member_ids: Sequence[int]) -> lis
             col(Member.birthday),
             col(Member.display_name),
             col(Store.name),
+            col(Member.lost_due_at),
+            col(Member.unanswered_offers),
         )
         .join(TelegramUser, col(TelegramUser.id) == col(Member.telegram_user_id))
         .join(Store, col(Store.id) == col(Member.store_id))
@@ -136,8 +158,10 @@ async def recipients(session: AsyncSession, *, member_ids: Sequence[int]) -> lis
         .order_by(col(Member.id))
     )
     return [
-        Recipient(mid, tid, tier, loc, code, tz, consent, blocked is not None, day, name, store)
-        for mid, tid, tier, loc, code, tz, consent, blocked, day, name, store in rows.all()
+        Recipient(
+            mid, tid, tier, loc, code, tz, consent, blocked is not None, day, name, store, lost, n
+        )
+        for mid, tid, tier, loc, code, tz, consent, blocked, day, name, store, lost, n in rows.all()
     ]
 
 
@@ -266,20 +290,10 @@ async def plan(
     own = periods or {}
     ids = [r.member_id for r in audience]
     keys = {dedupe_key(campaign.kind, own.get(m, period), m): m for m in ids}
-    taken = set(
-        (
-            await session.execute(
-                select(col(OutboxMessage.dedupe_key)).where(
-                    col(OutboxMessage.dedupe_key).in_(list(keys))
-                )
-            )
-        )
-        .scalars()
-        .all()
-    )
+    taken = await _taken(session, keys=list(keys))
     times = await _marketing_times(session, member_ids=ids, since=now - 2 * CAP_WINDOW)
     cap = policy.caps.max_marketing_per_week
-    rows = []
+    rows: list[dict[str, Any]] = []
     for person in audience:
         key = dedupe_key(campaign.kind, own.get(person.member_id, period), person.member_id)
         if key in taken:
@@ -292,26 +306,15 @@ async def plan(
             result.no_consent += 1
             continue
         when = next_send_time(now, quiet=policy.caps.quiet_hours, timezone=person.timezone)
-        if marketing and respect_cap:
-            # any 7 days around this message hold fewer than the cap, with room kept for a
-            # birthday greeting due within the week (birthdays go out at the cap)
-            near = sum(abs(t - when) < CAP_WINDOW for t in times.get(person.member_id, []))
-            room = cap - (1 if birthday_soon(person.birthday, when, person.timezone) else 0)
-            if near >= room:
-                result.capped += 1
-                continue
+        if marketing and respect_cap and _at_cap(person, when, times=times, cap=cap):
+            result.capped += 1
+            continue
         holdout = in_holdout(campaign.id, person.member_id, campaign.holdout_share)
         if dry_run:
             text, coupon_id = "", None
         else:
             text, coupon_id = await render(person, holdout)
-        result.coupons += coupon_id is not None
-        if holdout:
-            result.holdout += 1
-        elif when > now:
-            result.deferred += 1
-        else:
-            result.queued += 1
+        result.count_planned(holdout=holdout, deferred=when > now, coupon=coupon_id is not None)
         if not holdout and marketing:
             times.setdefault(person.member_id, []).append(when)
         rows.append(
@@ -331,12 +334,35 @@ async def plan(
             }
         )
     if rows and not dry_run:
-        dialect = session.bind.dialect.name
-        insert_ = pg_insert if dialect == "postgresql" else sqlite_insert
-        await session.execute(
-            insert_(OutboxMessage).on_conflict_do_nothing(index_elements=["dedupe_key"]), rows
-        )
+        await _insert_new(session, rows)
     return result
+
+
+async def _taken(session: AsyncSession, *, keys: list[str]) -> set[str]:
+    """The dedupe keys already in the outbox (queued by an earlier run or another process)."""
+    found = await session.execute(
+        select(col(OutboxMessage.dedupe_key)).where(col(OutboxMessage.dedupe_key).in_(keys))
+    )
+    return set(found.scalars().all())
+
+
+def _at_cap(
+    person: Recipient, when: datetime, *, times: dict[int, list[datetime]], cap: int
+) -> bool:
+    """Any 7 days around this message must hold fewer than the cap, with room kept for a
+    birthday greeting due within the week (birthdays go out at the cap)."""
+    near = sum(abs(t - when) < CAP_WINDOW for t in times.get(person.member_id, []))
+    room = cap - (1 if birthday_soon(person.birthday, when, person.timezone) else 0)
+    return near >= room
+
+
+async def _insert_new(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Insert the rows; one whose dedupe key another process queued meanwhile is skipped."""
+    dialect = session.bind.dialect.name
+    insert_ = pg_insert if dialect == "postgresql" else sqlite_insert
+    await session.execute(
+        insert_(OutboxMessage).on_conflict_do_nothing(index_elements=["dedupe_key"]), rows
+    )
 
 
 async def enqueue_one(
@@ -350,9 +376,11 @@ async def enqueue_one(
     marketing: bool = False,
     buttons: str | None = None,
     at: datetime | None = None,
+    about_member_id: int | None = None,
 ) -> bool:
     """A single message through the outbox (a transactional notice); False if already queued.
-    `buttons`: an inline keyboard as JSON (see `keyboard_json`); `at`: not before then."""
+    `buttons`: an inline keyboard as JSON (see `keyboard_json`); `at`: not before then;
+    `about_member_id`: the member a message to someone else quotes (their erasure blanks it)."""
     dialect = session.bind.dialect.name
     insert_ = pg_insert if dialect == "postgresql" else sqlite_insert
     done = await session.execute(
@@ -364,6 +392,7 @@ async def enqueue_one(
             marketing=marketing,
             text=text[:4096],
             buttons=buttons,
+            about_member_id=about_member_id,
             status=PENDING,
             attempts=0,
             next_attempt_at=at or now,

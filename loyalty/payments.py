@@ -21,11 +21,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loyalty import lifecycle, refresh, tiers
+from loyalty import lifecycle, offers, refresh, tiers
 from loyalty.channels import Channel as Channel
-from loyalty.errors import DomainError
+from loyalty.errors import Problem
 from loyalty.money import plain_amount
 from loyalty.policy import Policy
+from loyalty.stores import StoreInfo, store_info
 from models import queries
 from models.tables import FraudEvent, Member, Payment, PointsEntry, TierChange, Visit
 
@@ -49,18 +50,12 @@ class PaymentStatus(StrEnum):
     REFUNDED = "refunded"
 
 
-class ReceiptProblem(DomainError):
+class ReceiptProblem(Problem):
     """A receipt claim cannot be used: unknown, expired or already claimed."""
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
-
-class RefundProblem(DomainError):
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+class RefundProblem(Problem):
+    """A payment cannot be refunded: unknown, already (refunded before) or unclaimed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,9 +139,8 @@ async def record_payment(
         created_at=now,
     )
     # Recorded before (a redelivery, a retry) or concurrently: answer like a redelivery.
-    if not await queries.insert_unless_exists(session, payment, unique=_PAYMENT_KEY):
-        again = await queries.get_payment(session, source=source.value, external_id=external_id)
-        assert again is not None
+    again = await _recorded_before(session, payment)
+    if again is not None:
         return await _outcome(session, again, duplicate=True, enrolled=False)
     outcome = await _credit(session, payment, payer=payer, store=store, policy=policy, now=now)
     if cashier_telegram_id is not None and audit:
@@ -166,6 +160,17 @@ async def record_payment(
 
 
 _PAYMENT_KEY = ("source", "external_id")
+
+
+async def _recorded_before(session: AsyncSession, payment: Payment) -> Payment | None:
+    """Insert the new payment, unless one with its (source, external id) exists: then that one."""
+    if await queries.insert_unless_exists(session, payment, unique=_PAYMENT_KEY):
+        return None
+    again = await queries.get_payment(
+        session, source=payment.source, external_id=payment.external_id
+    )
+    assert again is not None
+    return again
 
 
 async def issue_receipt(
@@ -195,9 +200,8 @@ async def issue_receipt(
         claim_expires_at=now + timedelta(minutes=policy.payments.receipt_claim_ttl_minutes),
         created_at=now,
     )
-    if not await queries.insert_unless_exists(session, payment, unique=_PAYMENT_KEY):
-        again = await queries.get_payment(session, source=source.value, external_id=external_id)
-        assert again is not None
+    again = await _recorded_before(session, payment)
+    if again is not None:
         return _receipt(again, created=False)
     if cashier_telegram_id is not None:
         await queries.add_audit(
@@ -211,6 +215,15 @@ async def issue_receipt(
             now=now,
         )
     return _receipt(payment, created=True)
+
+
+async def receipt_store(session: AsyncSession, *, payment_id: int) -> StoreInfo:
+    """The store a receipt QR's payment was made at (the one a claim credits and names)."""
+    payment = await session.get(Payment, payment_id)
+    store = await store_info(session, store_id=payment.store_id) if payment else None
+    if store is None:
+        raise ReceiptProblem("unknown")
+    return store
 
 
 async def claim_receipt(
@@ -258,81 +271,37 @@ async def _credit(
     policy: Policy,
     now: datetime,
 ) -> PaymentOutcome:
+    """Credit a payment just recorded, in named steps: the member (created on the first payment),
+    the fraud limits, the visit, the points, the referrer's bonus, the table check-in, and the
+    tier and rhythm reassessed."""
     member, enrolled = await _member_for(
         session, payer=payer, store=store, now=now, tier=policy.tiers.keys[0]
     )
     assert member.id is not None
     assert payment.id is not None
     refusal = await _refusal(
-        session, payment, member=member, enrolled=enrolled, store=store, policy=policy, now=now
+        session,
+        payment,
+        member=member,
+        payer_telegram_id=payer.telegram_id,
+        enrolled=enrolled,
+        store=store,
+        policy=policy,
+        now=now,
     )
     if refusal is not None:
-        payment.member_id = member.id
-        payment.status = PaymentStatus.REFUSED.value
-        payment.refusal = refusal.value
-        session.add(
-            FraudEvent(
-                at=now,
-                kind=refusal.value,
-                store_id=store.id,
-                member_id=member.id,
-                telegram_id=payer.telegram_id,
-                cashier_telegram_id=payment.cashier_telegram_id,
-                payment_id=payment.id,
-                detail=f"{payment.source} {payment.amount} {payment.currency}",
-            )
-        )
-        await session.flush()
+        await _refuse(session, payment, refusal, member=member, payer=payer, store=store, now=now)
         return await _outcome(session, payment, duplicate=False, enrolled=enrolled)
-
-    counted = member.last_visit_at is None or now - member.last_visit_at >= timedelta(
-        minutes=policy.fraud.min_minutes_between_visits
+    counted = await _count_visit(
+        session, payment, member=member, store=store, policy=policy, now=now
     )
-    if counted:
-        visit = Visit(
-            member_id=member.id,
-            store_id=store.id,
-            table_id=payment.table_id,
-            payment_id=payment.id,
-            at=now,
-        )
-        session.add(visit)
-        await session.flush()  # only the visit: the payment's changes below make one UPDATE
-        payment.visit_id = visit.id
-        if member.first_visit_at is None:
-            member.first_visit_at = now
     payment.member_id = member.id
     payment.status = PaymentStatus.CREDITED.value
     payment.credited_at = now
     member.total_spend += payment.amount
-    points = policy.points.for_amount(
-        payment.amount, local=now.astimezone(ZoneInfo(store.timezone))
-    )
-    payment.points_awarded = points
-    if points:
-        session.add(
-            PointsEntry(
-                member_id=member.id, delta=points, reason="payment", payment_id=payment.id, at=now
-            )
-        )
-        member.points_balance += points
+    _award_points(session, payment, member=member, store=store, policy=policy, now=now)
     if enrolled and member.referrer_member_id is not None and policy.points.referral_bonus:
-        # locked: two friends' first payments at once must each add their bonus
-        referrer = await queries.lock_member(session, member_id=member.referrer_member_id)
-        if referrer is not None and referrer.erased_at is None:
-            bonus = policy.points.referral_bonus
-            session.add(
-                PointsEntry(
-                    member_id=referrer.id,  # type: ignore[arg-type]
-                    delta=bonus,
-                    reason="referral",
-                    payment_id=payment.id,
-                    at=now,
-                )
-            )
-            referrer.points_balance += bonus
-            payment.referrer_member_id = referrer.id
-            payment.referral_points = bonus
+        await _credit_referrer(session, payment, member=member, policy=policy, now=now)
     await queries.attach_check_in(
         session, telegram_id=payer.telegram_id, payment_id=payment.id, since=now - _CHECK_IN_TTL
     )
@@ -350,7 +319,8 @@ async def _credit(
         paying=payment,
     )
     await session.flush()
-    up = change is not None and change.direction == "up"
+    # an upgrade is congratulated with the receipt, unless this tier was congratulated lately
+    up = change is not None and change.congratulated_at is not None
     return await _outcome(
         session,
         payment,
@@ -359,6 +329,133 @@ async def _credit(
         tier_up=change.to_tier if change is not None and up else None,
         tier_before=change.from_tier if change is not None and up else None,
     )
+
+
+async def _refuse(
+    session: AsyncSession,
+    payment: Payment,
+    refusal: Refusal,
+    *,
+    member: Member,
+    payer: Payer,
+    store: StoreRef,
+    now: datetime,
+) -> None:
+    """Keep the money, refuse the credit: the payment is the member's, refused, and managers see
+    a fraud event."""
+    payment.member_id = member.id
+    payment.status = PaymentStatus.REFUSED.value
+    payment.refusal = refusal.value
+    session.add(
+        FraudEvent(
+            at=now,
+            kind=refusal.value,
+            store_id=store.id,
+            member_id=member.id,
+            telegram_id=payer.telegram_id,
+            cashier_telegram_id=payment.cashier_telegram_id,
+            payment_id=payment.id,
+            detail=f"{payment.source} {payment.amount} {payment.currency}",
+        )
+    )
+    await session.flush()
+
+
+async def _count_visit(
+    session: AsyncSession,
+    payment: Payment,
+    *,
+    member: Member,
+    store: StoreRef,
+    policy: Policy,
+    now: datetime,
+) -> bool:
+    """A visit for this payment, unless the member's last one was too recent; True if counted."""
+    assert member.id is not None
+    counted = member.last_visit_at is None or now - member.last_visit_at >= timedelta(
+        minutes=policy.fraud.min_minutes_between_visits
+    )
+    if counted:
+        visit = Visit(
+            member_id=member.id,
+            store_id=store.id,
+            table_id=payment.table_id,
+            payment_id=payment.id,
+            at=now,
+        )
+        session.add(visit)
+        await session.flush()  # only the visit: the payment's changes after make one UPDATE
+        payment.visit_id = visit.id
+        if member.first_visit_at is None:
+            member.first_visit_at = now
+        await offers.answered_by_visit(session, policy=policy, member=member, now=now)
+    return counted
+
+
+def _award_points(
+    session: AsyncSession,
+    payment: Payment,
+    *,
+    member: Member,
+    store: StoreRef,
+    policy: Policy,
+    now: datetime,
+) -> None:
+    """The payment's points at the policy's rate (in the store's local time: happy hours)."""
+    points = policy.points.for_amount(
+        payment.amount, local=now.astimezone(ZoneInfo(store.timezone))
+    )
+    payment.points_awarded = points
+    if points:
+        _add_points(session, member, points, reason="payment", payment=payment, now=now)
+
+
+async def _credit_referrer(
+    session: AsyncSession, payment: Payment, *, member: Member, policy: Policy, now: datetime
+) -> None:
+    """The friend who invited a new member gets the referral bonus with their first payment."""
+    assert member.referrer_member_id is not None
+    # locked: two friends' first payments at once must each add their bonus
+    referrer = await queries.lock_member(session, member_id=member.referrer_member_id)
+    if referrer is not None and referrer.erased_at is None:
+        bonus = policy.points.referral_bonus
+        _add_points(session, referrer, bonus, reason="referral", payment=payment, now=now)
+        payment.referrer_member_id = referrer.id
+        payment.referral_points = bonus
+
+
+def _add_points(
+    session: AsyncSession,
+    member: Member,
+    points: int,
+    *,
+    reason: str,
+    payment: Payment,
+    now: datetime,
+) -> None:
+    """Points onto the member's balance and into the ledger (append-only), naming the payment."""
+    assert member.id is not None
+    session.add(
+        PointsEntry(member_id=member.id, delta=points, reason=reason, payment_id=payment.id, at=now)
+    )
+    member.points_balance += points
+
+
+def _take_back_points(
+    session: AsyncSession,
+    member: Member,
+    points: int,
+    *,
+    reason: str,
+    payment: Payment,
+    now: datetime,
+) -> int:
+    """Reverse up to `points` of a payment's points; the number reversed. Points already
+    exchanged are not taken back below zero: the balance never goes negative."""
+    reversed_points = min(points, max(member.points_balance, 0))
+    if reversed_points:
+        _add_points(session, member, -reversed_points, reason=reason, payment=payment, now=now)
+    return reversed_points
 
 
 _CHECK_IN_TTL = timedelta(hours=4)
@@ -398,25 +495,9 @@ async def _reassess(
         status = await tiers.status_of(
             session, member=member, policy=policy, now=now, history=history
         )
-    change = None
-    if status.tier != member.tier:
-        direction = refresh.direction(policy, before=member.tier, after=status.tier)
-        change = TierChange(
-            member_id=member.id,
-            from_tier=member.tier,
-            to_tier=status.tier,
-            direction=direction,
-            reason=reason,
-            at=now,
-            # an upgrade is told with the receipt; a downgrade the policy wants told is left
-            # for the tier-notices job, like the nightly refresh's
-            notified_at=now
-            if direction == "up" or not refresh.needs_notice(policy, direction=direction)
-            else None,
-        )
-        session.add(change)
-        member.tier = status.tier
-        member.tier_since = now
+    change = await _move_tier(
+        session, member, status=status, history=history, policy=policy, now=now, reason=reason
+    )
     if visit_at is not None or rebuild:
         norms = await refresh.norms_for(
             session, channel=member.acquisition_channel, tier=member.tier, policy=policy
@@ -435,6 +516,58 @@ async def _reassess(
                 gaps=lifecycle.gaps_of(times),
             )
         refresh.store_rhythm(member, rhythm)
+    return change
+
+
+async def _move_tier(
+    session: AsyncSession,
+    member: Member,
+    *,
+    status: tiers.TierStatus,
+    history: list[tuple[datetime, Decimal]],
+    policy: Policy,
+    now: datetime,
+    reason: str,
+) -> TierChange | None:
+    """Move the member to the tier `status` says: up at once (congratulated unless this tier was
+    congratulated lately), down only as far as the downgrade's grace days allow."""
+    assert member.id is not None
+    target = status.tier
+    if policy.tiers.rank(target) < policy.tiers.rank(member.tier):  # down: after the grace
+        lenient = await tiers.status_of(
+            session,
+            member=member,
+            policy=policy,
+            now=now,
+            history=history,
+            grace_days=policy.tiers.downgrade_grace_days,
+        )
+        target = tiers.settle(
+            policy, stored=member.tier, strict=target, lenient=lenient.tier, in_episode=False
+        )
+    if target == member.tier:
+        return None
+    direction = refresh.direction(policy, before=member.tier, after=target)
+    cheered = direction == "up" and not await refresh.congratulated(
+        session, policy=policy, member_ids=[member.id], tier=target, now=now
+    )
+    change = TierChange(
+        member_id=member.id,
+        from_tier=member.tier,
+        to_tier=target,
+        direction=direction,
+        reason=reason,
+        at=now,
+        # an upgrade is told with the receipt; a downgrade the policy wants told is left
+        # for the tier-notices job, like the nightly refresh's
+        notified_at=now
+        if direction == "up" or not refresh.needs_notice(policy, direction=direction)
+        else None,
+        congratulated_at=now if cheered else None,
+    )
+    session.add(change)
+    member.tier = target
+    member.tier_since = now
     return change
 
 
@@ -490,6 +623,7 @@ async def _refusal(
     payment: Payment,
     *,
     member: Member,
+    payer_telegram_id: int,
     enrolled: bool,
     store: StoreRef,
     policy: Policy,
@@ -499,6 +633,10 @@ async def _refusal(
         user = await queries.get_user(session, telegram_id=payment.cashier_telegram_id)
         if user is not None and user.id == member.telegram_user_id:
             return Refusal.SELF_CREDIT
+    if payment.source in _STAFF_DECIDE and await _staff_of(
+        session, telegram_id=payer_telegram_id, store_id=store.id
+    ):
+        return Refusal.SELF_CREDIT
     if enrolled:  # a member this payment created has no other payment credited to them
         return Refusal.DAILY_LIMIT if policy.fraud.max_credited_payments_per_day <= 0 else None
     zone = ZoneInfo(store.timezone)
@@ -517,6 +655,23 @@ async def _refusal(
     if int(credited_today or 0) >= policy.fraud.max_credited_payments_per_day:
         return Refusal.DAILY_LIMIT
     return None
+
+
+_STAFF_DECIDE = frozenset(
+    {PaymentSource.CASHIER.value, PaymentSource.RECEIPT.value, PaymentSource.POS.value}
+)
+"""Payments whose credit staff decide: a receipt anyone at the counter (or the POS) hands out,
+a bill a cashier records on a card. Paid in chat (Telegram Payments), the payer's own money
+went through: credited whoever they are."""
+
+
+async def _staff_of(session: AsyncSession, *, telegram_id: int, store_id: int) -> bool:
+    """The policy's self-credit rule (``fraud.cashier_self_credit``, never true): the store's
+    own cashiers and managers are not credited by its receipts or its counter."""
+    return any(
+        row.store_id == store_id
+        for row in await queries.active_staff(session, telegram_id=telegram_id)
+    )
 
 
 async def _outcome(
@@ -579,6 +734,41 @@ async def refund_payment(
     session: AsyncSession, *, payment_id: int, by_telegram_id: int, policy: Policy, now: datetime
 ) -> RefundOutcome:
     """Reverse a payment's points, visit and referral credit — once."""
+    payment, was_credited = await _mark_refunded(session, payment_id=payment_id, now=now)
+    # locked: a payment of theirs may be crediting them at this moment
+    member = (
+        await queries.lock_member(session, member_id=payment.member_id)
+        if payment.member_id
+        else None
+    )
+    reversed_ = _Reversed()
+    if was_credited and member is not None:
+        reversed_ = await _reverse_credit(session, payment, member=member, policy=policy, now=now)
+    await queries.add_audit(
+        session,
+        actor_telegram_id=by_telegram_id,
+        action="payment.refund",
+        detail=(
+            f"payment={payment.id} amount={plain_amount(payment.amount, payment.currency)} "
+            f"{payment.currency}"
+        ),
+        now=now,
+    )
+    await session.flush()
+    return RefundOutcome(
+        payment_id=payment_id,
+        member_id=member.id if member else None,
+        points_reversed=reversed_.points,
+        referral_points_reversed=reversed_.referral_points,
+        visit_voided=reversed_.visit_voided,
+    )
+
+
+async def _mark_refunded(
+    session: AsyncSession, *, payment_id: int, now: datetime
+) -> tuple[Payment, bool]:
+    """One conditional update marks the payment refunded (two managers at once: one wins); the
+    payment, and whether it had been credited (a refused one has nothing to reverse)."""
     payment = await session.get(Payment, payment_id)
     if payment is None:
         raise RefundProblem("unknown")
@@ -599,70 +789,42 @@ async def refund_payment(
         raise RefundProblem("already")
     was_credited = payment.status == PaymentStatus.CREDITED.value
     await session.refresh(payment)
-    # locked: a payment of theirs may be crediting them at this moment
-    member = (
-        await queries.lock_member(session, member_id=payment.member_id)
-        if payment.member_id
-        else None
+    return payment, was_credited
+
+
+@dataclass(frozen=True, slots=True)
+class _Reversed:
+    points: int = 0
+    referral_points: int = 0
+    visit_voided: bool = False
+
+
+async def _reverse_credit(
+    session: AsyncSession, payment: Payment, *, member: Member, policy: Policy, now: datetime
+) -> _Reversed:
+    """Take back what crediting the payment gave: points, spend, the visit, the referral bonus."""
+    points = _take_back_points(
+        session, member, payment.points_awarded, reason="refund", payment=payment, now=now
     )
+    member.total_spend -= payment.amount
     visit_voided = False
-    points_reversed = referral_reversed = 0
-    if was_credited and member is not None:
-        assert member.id is not None
-        # points already exchanged are not taken back below zero: the balance never goes negative
-        points_reversed = min(payment.points_awarded, max(member.points_balance, 0))
-        if points_reversed:
-            session.add(
-                PointsEntry(
-                    member_id=member.id,
-                    delta=-points_reversed,
-                    reason="refund",
-                    payment_id=payment.id,
-                    at=now,
-                )
+    if payment.visit_id is not None:
+        visit = await session.get(Visit, payment.visit_id)
+        if visit is not None and visit.voided_at is None:
+            visit.voided_at = now
+            visit_voided = True
+            await session.flush()  # the recount below must see the voided visit
+            await _reassess(session, member, policy=policy, now=now, reason="refund", rebuild=True)
+    referral_points = 0
+    if payment.referrer_member_id is not None and payment.referral_points:
+        referrer = await queries.lock_member(session, member_id=payment.referrer_member_id)
+        if referrer is not None:
+            referral_points = _take_back_points(
+                session,
+                referrer,
+                payment.referral_points,
+                reason="referral_refund",
+                payment=payment,
+                now=now,
             )
-            member.points_balance -= points_reversed
-        member.total_spend -= payment.amount
-        if payment.visit_id is not None:
-            visit = await session.get(Visit, payment.visit_id)
-            if visit is not None and visit.voided_at is None:
-                visit.voided_at = now
-                visit_voided = True
-                await session.flush()  # the recount below must see the voided visit
-                await _reassess(
-                    session, member, policy=policy, now=now, reason="refund", rebuild=True
-                )
-        if payment.referrer_member_id is not None and payment.referral_points:
-            referrer = await queries.lock_member(session, member_id=payment.referrer_member_id)
-            referral_reversed = (
-                min(payment.referral_points, max(referrer.points_balance, 0)) if referrer else 0
-            )
-            if referrer is not None and referral_reversed:
-                session.add(
-                    PointsEntry(
-                        member_id=payment.referrer_member_id,
-                        delta=-referral_reversed,
-                        reason="referral_refund",
-                        payment_id=payment.id,
-                        at=now,
-                    )
-                )
-                referrer.points_balance -= referral_reversed
-    await queries.add_audit(
-        session,
-        actor_telegram_id=by_telegram_id,
-        action="payment.refund",
-        detail=(
-            f"payment={payment.id} amount={plain_amount(payment.amount, payment.currency)} "
-            f"{payment.currency}"
-        ),
-        now=now,
-    )
-    await session.flush()
-    return RefundOutcome(
-        payment_id=payment_id,
-        member_id=member.id if member else None,
-        points_reversed=points_reversed,
-        referral_points_reversed=referral_reversed,
-        visit_voided=visit_voided,
-    )
+    return _Reversed(points=points, referral_points=referral_points, visit_voided=visit_voided)

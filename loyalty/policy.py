@@ -3,8 +3,9 @@
 A policy holds the rules a restaurant may tune without touching code: the points rate, payment
 limits, fraud limits, consent mode, the tier ladder and its display names, the lapse factors, the
 win-back ladder, the marketing caps and quiet hours, the holiday calendar and the treatment of each
-tier. Two presets ship in ``policies/`` (``frequency``, the default, and ``value``); a deployment's
-file may start from one with ``preset = "frequency"`` and override keys:
+tier. Two presets ship inside the package, in ``loyalty/presets/`` (``frequency``, the default, and
+``value``; package data, read with ``importlib.resources`` so an installed wheel has them); a
+deployment's file may start from one with ``preset = "frequency"`` and override keys:
 
 * tables merge key by key; a list (``tiers.ladder``, ``ladder.steps``, ``holidays``) is replaced as
   a whole;
@@ -30,7 +31,9 @@ from collections.abc import Mapping
 from dataclasses import fields, is_dataclass
 from decimal import ROUND_FLOOR, Decimal
 from functools import cache
-from pathlib import Path
+from importlib.resources import files
+from importlib.resources.abc import Traversable
+from pathlib import PurePath
 from types import MappingProxyType
 from typing import Annotated, Any, Final, Literal
 
@@ -48,7 +51,7 @@ from pydantic.dataclasses import dataclass
 
 from loyalty.money import is_known_currency
 
-PRESETS_DIR: Final = Path(__file__).resolve().parent.parent / "policies"
+PRESETS_DIR: Final[Traversable] = files("loyalty") / "presets"
 PRESETS: Final = ("frequency", "value")
 DEFAULT_PRESET: Final = "frequency"
 POLICY_LOCALES: Final = ("en", "zh_Hans", "zh_Hant")
@@ -106,6 +109,7 @@ Factor = Annotated[float, BeforeValidator(_number_to_float)]
 Text = Annotated[str, Strict(), Field(min_length=1, max_length=64)]
 TierKey = Annotated[str, Strict(), Field(min_length=1, max_length=32), AfterValidator(_tier_key)]
 CurrencyKey = Annotated[str, Strict(), AfterValidator(_currency_key)]
+Adapt = Literal["lower_minimum", "smaller"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)
@@ -209,7 +213,16 @@ class Tiers:
     """Members younger than this are not graded yet (they stand on `ungraded_tier`)."""
     ungraded_tier: TierKey | None = None
     downgrade: Literal["silent", "notify"] = "silent"
-    """Whether a member who drops a tier is told (an upgrade is always congratulated)."""
+    """Whether a member who drops a tier is told (an upgrade is congratulated, see below)."""
+    downgrade_grace_days: Annotated[int, Strict(), _days(365)] = 30
+    """A downgrade waits this long: what left the window keeps counting for these days more
+    (and no downgrade happens while the member's win-back episode is open)."""
+    treatment_lookback_days: Annotated[int, Strict(), Field(ge=0, le=730)] = 180
+    """Automated campaigns treat a member as the highest tier they held within these days, so a
+    loyal member who pauses is still treated as loyal (care, never a discount)."""
+    congratulate_once_days: Annotated[int, Strict(), Field(ge=0, le=3650)] = 365
+    """An upgrade to a tier already congratulated within these days is not congratulated again
+    (a tier that flaps between a payment and the nightly refresh)."""
 
     @property
     def keys(self) -> tuple[str, ...]:
@@ -246,9 +259,12 @@ class Lapse:
     """Each member's own rhythm decides when they are slowing, lapsed (the win-back ladder
     starts) and lost: at these factors times their expected interval since the last visit."""
 
-    shrinkage_visits: Annotated[int, Strict(), Field(ge=0, le=100)] = 4
+    shrinkage_visits: Annotated[int, Strict(), Field(ge=0, le=100)] = 1
     """How many visit gaps of the cohort's rhythm weigh against the member's own: the expected
     interval is (n·own + k·cohort) / (n + k) for n visit gaps and k = shrinkage_visits."""
+    half_life_visits: Annotated[Factor, Field(gt=0, le=100)] = 2.0
+    """Recency: a gap weighs half as much as one `half_life_visits` visits more recent in the
+    member's own typical gap (see loyalty.lifecycle)."""
     slowing_factor: Annotated[Factor, Field(ge=1, le=10)] = 1.25
     """Slowing once the time since the last visit exceeds this times the expected interval."""
     lapsed_factor: Annotated[Factor, Field(gt=1, le=20)] = 1.5
@@ -264,6 +280,9 @@ class Lapse:
     """From this many visits on, a member on rhythm is "active"; below it "returning"."""
     rising_ratio: Annotated[Factor, Field(gt=0, lt=1)] = 0.8
     """Rising: the last two gaps average at most this share of the member's earlier gaps."""
+    cooling_ratio: Annotated[Factor, Field(gt=1, le=10)] = 1.25
+    """Cooling: a gap runs longer than this times the one before it after shortening or steady
+    gaps (the turn of seed 004), noticed while it runs, before the member is overdue."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)
@@ -277,6 +296,10 @@ class LadderStep:
     """Amount off, in the store's currency (coupon steps only)."""
     coupon_min_spend: Amount = Decimal(0)
     coupon_valid_days: Annotated[int, Strict(), Field(ge=1, le=365)] = 14
+    coupon_adapt: Adapt = "lower_minimum"
+    """When the minimum spend is above the member's typical (median) bill: "lower_minimum" to
+    that bill, or "smaller": issue the template `coupon_smaller` instead."""
+    coupon_smaller: TierKey | None = None
 
     @model_validator(mode="after")
     def _coupon_fields(self) -> LadderStep:
@@ -284,6 +307,8 @@ class LadderStep:
             raise ValueError('needs a coupon_value (it has message = "coupon")')
         if self.message == "care" and self.coupon_value is not None:
             raise ValueError('has a coupon_value, which only message = "coupon" steps take')
+        if self.coupon_adapt == "smaller" and self.coupon_smaller is None:
+            raise ValueError('needs coupon_smaller (a template key) for coupon_adapt = "smaller"')
         return self
 
 
@@ -306,6 +331,17 @@ class Ladder:
     steps: Annotated[tuple[LadderStep, ...], Field(max_length=8)] = Field(
         default_factory=_default_steps
     )
+    max_unanswered_offers: Annotated[int, Strict(), Field(ge=1, le=20)] = 2
+    """After this many automated coupon offers in a row went unanswered (across episodes), the
+    member gets care messages only, no coupons, until they answer one."""
+    offer_answered_by: Literal["redemption", "visit"] = "redemption"
+    """An offer is answered when it is redeemed, or ("visit") also when the member comes back
+    while it is valid."""
+    validity_slack_days: Annotated[int, Strict(), _days(90)] = 7
+    """An automated coupon stays valid at least until the member's next expected visit plus
+    these days."""
+    lost_keeps: tuple[Literal["birthday", "holiday", "new_dish"], ...] = ("birthday",)
+    """The automated campaigns a lost member still gets (with their consent); the others stop."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -459,6 +495,10 @@ class CouponTemplate:
     """The most a percentage coupon takes off."""
     valid_days: Annotated[int, Strict(), Field(ge=0, le=365)] = 30
     dish: LocalizedText | None = None
+    adapt: Adapt = "lower_minimum"
+    """An automated coupon whose min_spend is above the member's typical (median) bill:
+    "lower_minimum" to that bill, or "smaller": issue the template `smaller` instead."""
+    smaller: TierKey | None = None
 
     @model_validator(mode="after")
     def _fields_of_kind(self) -> CouponTemplate:
@@ -470,6 +510,8 @@ class CouponTemplate:
             raise ValueError('needs a dish (en, zh_Hans, zh_Hant names) for kind = "dish"')
         if self.kind != "dish" and self.dish is not None:
             raise ValueError('has a dish, which only kind = "dish" coupons take')
+        if self.adapt == "smaller" and self.smaller is None:
+            raise ValueError('needs smaller (a template key) for adapt = "smaller"')
         return self
 
     def discount(self, bill: Decimal, *, places: int) -> Decimal:
@@ -506,6 +548,10 @@ class Campaigns:
     """A new dish's free tasting (tiers whose treatment gives new_dish = "coupon") takes at most
     this off the bill, in the store's currency."""
     new_dish_tasting_days: Annotated[int, Strict(), Field(ge=1, le=90)] = 14
+    on_cooling: Literal["off", "care"] = "care"
+    """A member turning cooling (seed 004's turn) gets an early care message, before overdue."""
+    on_rising: Literal["off", "thanks"] = "thanks"
+    """A member whose gaps shorten gets a thank-you that names their next tier."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)
@@ -535,6 +581,68 @@ class Coupons:
     wrong_code_limit: Annotated[int, Strict(), Field(ge=1, le=100)] = 5
     """Wrong codes a cashier may type within wrong_code_window_minutes before a pause."""
     wrong_code_window_minutes: Annotated[int, Strict(), Field(ge=1, le=_MINUTES_PER_DAY)] = 15
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)
+class Care:
+    """The care desk (loyalty.care): the members who need a person today, not a campaign."""
+
+    hour: Annotated[int, Strict(), Field(ge=0, le=23)] = 10
+    """The local hour (each store's time zone) the day's list reaches its managers and the
+    owners."""
+    overdue_tiers: tuple[TierKey, ...] | None = None
+    """Tiers whose members are listed once past their own rhythm by overdue_margin_days (also
+    when the absence itself cost them the tier); None: the two highest rungs of the ladder."""
+    overdue_margin_days: Annotated[int, Strict(), Field(ge=1, le=365)] = 14
+    """Listed when the days since the last visit reach the usual rhythm plus this margin."""
+    monthly_minimum: Annotated[int, Strict(), Field(ge=0, le=31)] = 3
+    """Listed when the visits of the last 30 days fall below this after the 30 days before met
+    it; also the survey's line ("why don't we see you more?"). 0: off."""
+    spend_drop: Annotated[Factor, Field(ge=0, lt=1)] = 0.3
+    """Listed when the average bill of the last spend_visits bills is this share or more below
+    the average of the spend_visits before them. 0: off."""
+    spend_visits: Annotated[int, Strict(), Field(ge=1, le=20)] = 3
+    thank_rising: bool = True
+    """List members whose visits come closer together (to thank them)."""
+    list_gave_up: bool = True
+    """List, once, members the win-back ladder gave up on."""
+    later_days: Annotated[int, Strict(), Field(ge=1, le=30)] = 1
+    """"Later" puts an entry back on the list this many days on."""
+    max_entries: Annotated[int, Strict(), Field(ge=1, le=50)] = 10
+    """Entries shown at a time (the most pressing first); /care shows the rest as they go."""
+    repeat_days: Annotated[int, Strict(), Field(ge=1, le=730)] = 90
+    """A member is listed again for the same reason (below the minimum, falling spend, rising)
+    no sooner than this."""
+
+    def overdue_tiers_in(self, tiers: Tiers) -> tuple[str, ...]:
+        if self.overdue_tiers is not None:
+            return self.overdue_tiers
+        return tuple(rung.name for rung in tiers.ladder[-2:])
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)
+class Survey:
+    """The survey "why don't we see you more?": one-tap reasons, asked by a manager from the care
+    list or by the policy of members coming less than care.monthly_minimum times a month."""
+
+    auto: bool = True
+    """Ask members below the minimum (with at least one visit in the last 30 days) without a
+    manager."""
+    every_days: Annotated[int, Strict(), Field(ge=7, le=730)] = 90
+    """A member is asked at most once in this many days, whoever asks."""
+    min_membership_days: Annotated[int, Strict(), Field(ge=0, le=365)] = 30
+    """The policy asks only members of at least this many days (a month says how often)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)
+class Reports:
+    returning_days: Annotated[int, Strict(), Field(ge=1, le=365)] = 30
+    """A member whose second visit came within this many days of the first is "returning"."""
+    digest: bool = True
+    """A weekly digest (figures and charts) to the owners."""
+    digest_weekday: Weekday = "mon"
+    digest_hour: Annotated[int, Strict(), Field(ge=0, le=23)] = 9
+    """Local time of the default store."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)
@@ -598,6 +706,9 @@ class Policy:
     """Tags a dish carries and a member may pick in /profile (key → names in each language)."""
     feedback: FeedbackPolicy = Field(default_factory=FeedbackPolicy)
     export: Export = Field(default_factory=Export)
+    care: Care = Field(default_factory=Care)
+    survey: Survey = Field(default_factory=Survey)
+    reports: Reports = Field(default_factory=Reports)
     treatments: Annotated[Mapping[TierKey, Treatment], AfterValidator(_frozen_mapping)] = Field(
         default_factory=dict
     )
@@ -617,21 +728,22 @@ _ADAPTER: Final = TypeAdapter(Policy)
 # -- loading -----------------------------------------------------------------------------------
 
 
-def load_policy(path: Path | None = None) -> Policy:
-    """Read and check a policy file; None gives the `frequency` preset.
+def load_policy(path: Traversable | None = None) -> Policy:
+    """Read and check a policy file (a path, or a preset inside the package); None gives the
+    `frequency` preset.
 
     Raises :class:`PolicyError` (one line: the file, the key, what is wrong).
     """
     if path is None:
         return load_preset(DEFAULT_PRESET)
     data = _read(path)
-    name = data.pop("name", path.stem)
+    name = data.pop("name", PurePath(path.name).stem)
     preset = data.pop("preset", None)
     if preset is not None:
         if not isinstance(preset, str) or preset not in PRESETS:
             choices = " or ".join(repr(p) for p in PRESETS)
             raise PolicyError(f"{path}: preset must be {choices}, not {preset!r}")
-        base = _read(PRESETS_DIR / f"{preset}.toml")
+        base = _read(preset_file(preset))
         base.pop("name", None)
         data = _extend(base, data)
     data["name"] = name
@@ -643,10 +755,15 @@ def load_preset(name: str) -> Policy:
     """One of the shipped presets (``frequency`` or ``value``)."""
     if name not in PRESETS:
         raise PolicyError(f"no preset {name!r} (presets: {', '.join(PRESETS)})")
-    return load_policy(PRESETS_DIR / f"{name}.toml")
+    return load_policy(preset_file(name))
 
 
-def _read(path: Path) -> dict[str, Any]:
+def preset_file(name: str) -> Traversable:
+    """The shipped preset `name` (package data: a wheel carries it, whatever the working dir)."""
+    return PRESETS_DIR / f"{name}.toml"
+
+
+def _read(path: Traversable) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -697,7 +814,7 @@ def _ladder_keys(ladder: Any) -> set[Any]:
     return {rung.get("name") for rung in ladder if isinstance(rung, dict)}
 
 
-def _build(path: Path, data: dict[str, Any]) -> Policy:
+def _build(path: Traversable, data: dict[str, Any]) -> Policy:
     try:
         policy = _ADAPTER.validate_python(data)
     except ValidationError as exc:
@@ -801,6 +918,12 @@ def _check_tier_keys(policy: Policy) -> str | None:
     for key in policy.treatments:
         if key not in keys:
             return f"treatments.{key} is not a tier{_did_you_mean(key, keys)} (tiers: {listed})"
+    for i, key in enumerate(policy.care.overdue_tiers or ()):
+        if key not in keys:
+            return (
+                f"care.overdue_tiers[{i}] {key!r} is not a tier{_did_you_mean(key, keys)} "
+                f"(tiers: {listed})"
+            )
     return None
 
 
@@ -831,6 +954,9 @@ def _check_other(policy: Policy) -> str | None:
                 f"points.exchange[{i}].template {offer.template!r} is not a coupon template"
                 f"{_did_you_mean(offer.template, policy.coupons.templates)} (templates: {known})"
             )
+    problem = _check_smaller(policy)
+    if problem is not None:
+        return problem
     strongest = Decimal(0)
     for i, step in enumerate(policy.ladder.steps):
         if step.coupon_value is None:
@@ -841,6 +967,33 @@ def _check_other(policy: Policy) -> str | None:
                 f"({strongest}): each coupon is at least as strong as the one before"
             )
         strongest = step.coupon_value
+    return None
+
+
+def _check_smaller(policy: Policy) -> str | None:
+    """A "smaller" template exists and asks a lower minimum spend (so a chain always ends)."""
+    templates = policy.coupons.templates
+    known = ", ".join(templates) or "none"
+    pairs: list[tuple[str, str | None, Decimal]] = [
+        (f"coupons.templates.{key}.smaller", t.smaller, t.min_spend) for key, t in templates.items()
+    ]
+    pairs += [
+        (f"ladder.steps[{i}].coupon_smaller", step.coupon_smaller, step.coupon_min_spend)
+        for i, step in enumerate(policy.ladder.steps)
+    ]
+    for where, name, min_spend in pairs:
+        if name is None:
+            continue
+        if name not in templates:
+            return (
+                f"{where} {name!r} is not a coupon template"
+                f"{_did_you_mean(name, templates)} (templates: {known})"
+            )
+        if templates[name].min_spend >= min_spend:
+            return (
+                f"{where} {name!r} must ask a lower min_spend than {min_spend} "
+                f"(it asks {templates[name].min_spend})"
+            )
     return None
 
 

@@ -42,10 +42,12 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.sql.selectable import Subquery
 from sqlmodel import col
 
+from loyalty import tiers
 from loyalty.channels import Channel
-from loyalty.lifecycle import DueDates, Norms, Rhythm, Stage, default_norms
+from loyalty.lifecycle import DueDates, Norms, Rhythm, Stage, Turn, default_norms
 from loyalty.policy import Policy, Rung
 from models.cache import Expiring
 from models.queries import CREDITED, SUGGESTION
@@ -99,6 +101,19 @@ def stage_case(policy: Policy, *, now: datetime) -> ColumnElement[str]:
         (col(Member.visit_count) <= 1, Stage.NEWCOMER.value),
         (col(Member.visit_count) < policy.lapse.active_min_visits, Stage.RETURNING.value),
         else_=Stage.ACTIVE.value,
+    )
+
+
+def turn_case(*, now: datetime) -> ColumnElement[str]:
+    """A member's turning point as of `now` as an SQL expression (lifecycle.turned: cooling once
+    the cooling date passed, even before the nightly refresh has marked it)."""
+    at = literal(now, UTCDateTime())
+    return case(
+        (
+            and_(col(Member.cooling_due_at).is_not(None), col(Member.cooling_due_at) <= at),
+            Turn.COOLING.value,
+        ),
+        else_=col(Member.turn),
     )
 
 
@@ -274,91 +289,126 @@ def _condition(
     return or_(*parts) if rung.match == "any" else and_(*parts)
 
 
-def _tier_select(policy: Policy, *, now: datetime, lo: int, hi: int) -> Any:
-    """(member id, stored tier, tier as of now) for members lo < id ≤ hi whose tier changed."""
-    tiers = policy.tiers
-    since = now - timedelta(days=tiers.window_days)
-    in_batch = and_(col(Member.id) > lo, col(Member.id) <= hi)
-    window = (
-        select(col(Visit.member_id).label("member_id"), func.count().label("visits"))
-        .where(
-            col(Visit.member_id) > lo,
-            col(Visit.member_id) <= hi,
-            col(Visit.voided_at).is_(None),
-            col(Visit.at) >= since,
-            col(Visit.at) <= now,
-        )
-        .group_by(col(Visit.member_id))
+def _per_member(
+    member: Any,  # a member-id column: col(Visit.member_id) and the like
+    values: Sequence[ColumnElement[Any]],
+    *where: ColumnElement[bool],
+    lo: int,
+    hi: int,
+) -> Subquery:
+    """`values` per member lo < id ≤ hi (counts or sums) over the rows matching `where`."""
+    return (
+        select(member.label("member_id"), *values)
+        .where(member > lo, member <= hi, *where)
+        .group_by(member)
         .subquery()
+    )
+
+
+def _in_window(at: Any, since: datetime) -> Any:
+    return case((at >= since, 1), else_=0)
+
+
+def _window_sums(
+    *, now: datetime, since: datetime, since_long: datetime, lo: int, hi: int
+) -> tuple[Subquery, Subquery, Subquery, Subquery]:
+    """Per member lo < id ≤ hi: visits, spend, referrals and suggestions since `since` and since
+    `since_long` (the window, and the window with the downgrade's grace days), one scan each."""
+    window = _per_member(
+        col(Visit.member_id),
+        (
+            func.sum(_in_window(col(Visit.at), since)).label("visits"),
+            func.count().label("visits_long"),
+        ),
+        col(Visit.voided_at).is_(None),
+        col(Visit.at) >= since_long,
+        col(Visit.at) <= now,
+        lo=lo,
+        hi=hi,
     )
     # spend: every payment credited in the window, a sitting's second bill included (it earns
     # no visit of its own); queries.visit_history counts the same money per sitting
-    paid = (
-        select(
-            col(Payment.member_id).label("member_id"),
-            func.sum(col(Payment.amount)).label("spend"),
-        )
-        .where(
-            col(Payment.member_id) > lo,
-            col(Payment.member_id) <= hi,
-            col(Payment.status) == CREDITED,
-            col(Payment.credited_at) >= since,
-            col(Payment.credited_at) <= now,
-        )
-        .group_by(col(Payment.member_id))
-        .subquery()
+    in_window = col(Payment.credited_at) >= since
+    paid = _per_member(
+        col(Payment.member_id),
+        (
+            func.sum(case((in_window, col(Payment.amount)), else_=0)).label("spend"),
+            func.sum(col(Payment.amount)).label("spend_long"),
+        ),
+        col(Payment.status) == CREDITED,
+        col(Payment.credited_at) >= since_long,
+        col(Payment.credited_at) <= now,
+        lo=lo,
+        hi=hi,
     )
     referee = aliased(Member)
-    refs = (
-        select(
-            col(referee.referrer_member_id).label("member_id"),
-            func.count().label("referrals"),
-        )
-        .where(
-            col(referee.referrer_member_id) > lo,
-            col(referee.referrer_member_id) <= hi,
-            col(referee.enrolled_at) >= since,
-        )
-        .group_by(col(referee.referrer_member_id))
-        .subquery()
+    refs = _per_member(
+        col(referee.referrer_member_id),
+        (
+            func.sum(_in_window(col(referee.enrolled_at), since)).label("referrals"),
+            func.count().label("referrals_long"),
+        ),
+        col(referee.enrolled_at) >= since_long,
+        lo=lo,
+        hi=hi,
     )
-    ideas = (
-        select(
-            col(Feedback.member_id).label("member_id"),
-            func.count().label("suggestions"),
-        )
-        .where(
-            col(Feedback.member_id) > lo,
-            col(Feedback.member_id) <= hi,
-            col(Feedback.kind) == SUGGESTION,
-            col(Feedback.created_at) >= since,
-        )
-        .group_by(col(Feedback.member_id))
-        .subquery()
+    ideas = _per_member(
+        col(Feedback.member_id),
+        (
+            func.sum(_in_window(col(Feedback.created_at), since)).label("suggestions"),
+            func.count().label("suggestions_long"),
+        ),
+        col(Feedback.kind) == SUGGESTION,
+        col(Feedback.created_at) >= since_long,
+        lo=lo,
+        hi=hi,
     )
-    visits = func.coalesce(window.c.visits, 0)
-    # spend is joined only when a rung asks for it (the frequency preset's ladder does not)
-    counts_spend = any(rung.min_spend for rung in tiers.ladder)
-    spend = func.coalesce(paid.c.spend, 0) if counts_spend else literal(0)
-    referrals = func.coalesce(refs.c.referrals, 0)
-    # suggestions are joined only when a rung asks for them (the presets' ladders do not)
-    counts_ideas = any(rung.min_suggestions for rung in tiers.ladder)
-    suggestions = func.coalesce(ideas.c.suggestions, 0) if counts_ideas else literal(0)
-    whens: list[tuple[ColumnElement[bool], str]] = []
-    if tiers.ungraded_tier is not None:
-        graded_after = now - timedelta(days=tiers.min_membership_days)
-        whens.append((col(Member.enrolled_at) > graded_after, tiers.ungraded_tier))
-    for rung in reversed(tiers.ladder[1:]):
-        met = _condition(
-            rung, visits=visits, spend=spend, referrals=referrals, suggestions=suggestions
+    return window, paid, refs, ideas
+
+
+def _tier_select(policy: Policy, *, now: datetime, lo: int, hi: int) -> Any:
+    """(member id, stored tier, tier as of now, tier counting the grace days too, lapsed due,
+    lost due) for members lo < id ≤ hi whose tier as of now differs from the stored one."""
+    rules = policy.tiers
+    since = now - timedelta(days=rules.window_days)
+    # what left the window keeps counting for the grace days: the tier a downgrade may reach
+    since_long = since - timedelta(days=rules.downgrade_grace_days)
+    in_batch = and_(col(Member.id) > lo, col(Member.id) <= hi)
+    window, paid, refs, ideas = _window_sums(
+        now=now, since=since, since_long=since_long, lo=lo, hi=hi
+    )
+    # spend is joined only when a rung asks for it (the frequency preset's ladder does not);
+    # suggestions only when a rung asks for them (the presets' ladders do not)
+    counts_spend = any(rung.min_spend for rung in rules.ladder)
+    counts_ideas = any(rung.min_suggestions for rung in rules.ladder)
+
+    def tier_case(suffix: str) -> Any:
+        visits = func.coalesce(window.c["visits" + suffix], 0)
+        spend = func.coalesce(paid.c["spend" + suffix], 0) if counts_spend else literal(0)
+        referrals = func.coalesce(refs.c["referrals" + suffix], 0)
+        suggestions = (
+            func.coalesce(ideas.c["suggestions" + suffix], 0) if counts_ideas else literal(0)
         )
-        whens.append((met, rung.name))
-    new_tier = case(*whens, else_=tiers.ladder[0].name) if whens else literal(tiers.ladder[0].name)
+        whens: list[tuple[ColumnElement[bool], str]] = []
+        if rules.ungraded_tier is not None:
+            graded_after = now - timedelta(days=rules.min_membership_days)
+            whens.append((col(Member.enrolled_at) > graded_after, rules.ungraded_tier))
+        for rung in reversed(rules.ladder[1:]):
+            met = _condition(
+                rung, visits=visits, spend=spend, referrals=referrals, suggestions=suggestions
+            )
+            whens.append((met, rung.name))
+        floor = rules.ladder[0].name
+        return case(*whens, else_=floor) if whens else literal(floor)
+
     members = (
         select(
             col(Member.id).label("id"),
             col(Member.tier).label("tier"),
-            new_tier.label("new_tier"),
+            tier_case("").label("new_tier"),
+            tier_case("_long").label("lenient_tier"),
+            col(Member.lapsed_due_at).label("lapsed_due_at"),
+            col(Member.lost_due_at).label("lost_due_at"),
         )
         .select_from(Member)
         .outerjoin(window, window.c.member_id == col(Member.id))
@@ -369,9 +419,14 @@ def _tier_select(policy: Policy, *, now: datetime, lo: int, hi: int) -> Any:
     if counts_ideas:
         members = members.outerjoin(ideas, ideas.c.member_id == col(Member.id))
     computed = members.where(in_batch, col(Member.erased_at).is_(None)).subquery()
-    return select(computed.c.id, computed.c.tier, computed.c.new_tier).where(
-        computed.c.new_tier != computed.c.tier
-    )
+    return select(
+        computed.c.id,
+        computed.c.tier,
+        computed.c.new_tier,
+        computed.c.lenient_tier,
+        computed.c.lapsed_due_at,
+        computed.c.lost_due_at,
+    ).where(computed.c.new_tier != computed.c.tier)
 
 
 def direction(policy: Policy, *, before: str, after: str) -> str:
@@ -385,7 +440,7 @@ def needs_notice(policy: Policy, *, direction: str) -> bool:
 # -- rhythm ------------------------------------------------------------------------------------
 
 
-def _rhythm_values(policy: Policy) -> dict[str, Any]:
+def _rhythm_values(policy: Policy, *, now: datetime) -> dict[str, Any]:
     lapse = policy.lapse
     default = literal(Decimal(lapse.default_interval_days))
     k = lapse.shrinkage_visits
@@ -404,11 +459,8 @@ def _rhythm_values(policy: Policy) -> dict[str, Any]:
     gap_norm = func.coalesce(norm(GAP, col(Member.tier)), default)
     first_norm = func.coalesce(norm(FIRST_RETURN, ANY_TIER), default)
     gaps = col(Member.gap_count)
-    blended: Any = (
-        (gaps * col(Member.gap_mean_days) + k * gap_norm) / (gaps + k)
-        if k
-        else col(Member.gap_mean_days)
-    )
+    own = col(Member.gap_weighted_days)
+    blended: Any = (gaps * own + k * gap_norm) / (gaps + k) if k else own
     interval = func.round(case((gaps == 0, first_norm), else_=blended), 3)
     floor = col(Member.interval_floor_days)
     expected = case((interval < floor, floor), else_=interval)
@@ -417,11 +469,21 @@ def _rhythm_values(policy: Policy) -> dict[str, Any]:
         seconds = expected * literal(factor * 86400, Float())
         return plus_seconds(col(Member.last_visit_at), seconds)
 
+    at = literal(now, UTCDateTime())
+    # lifecycle.turned: cooling once the cooling date passed without a visit
+    turns = and_(
+        col(Member.cooling_due_at).is_not(None),
+        col(Member.cooling_due_at) <= at,
+        col(Member.turn) != Turn.COOLING.value,
+    )
     return {
         "expected_interval_days": expected,
         "slowing_due_at": due(lapse.slowing_factor),
         "lapsed_due_at": due(lapse.lapsed_factor),
         "lost_due_at": due(lapse.lost_factor),
+        "turn_at": case((turns, col(Member.cooling_due_at)), else_=col(Member.turn_at)),
+        "rising": case((turns, false()), else_=col(Member.rising)),
+        "turn": case((turns, Turn.COOLING.value), else_=col(Member.turn)),
     }
 
 
@@ -457,8 +519,13 @@ async def refresh_batch(
     changed = (await session.execute(_tier_select(policy, now=now, lo=lo, hi=hi))).all()
     ups = downs = 0
     moves: dict[tuple[str, str], list[int]] = {}
-    for member_id, before, after in changed:
-        moves.setdefault((before, after), []).append(member_id)
+    for member_id, before, strict, lenient, lapsed_due, lost_due in changed:
+        in_episode = lapsed_due is not None and lapsed_due <= now < (lost_due or now)
+        after = tiers.settle(
+            policy, stored=before, strict=strict, lenient=lenient, in_episode=in_episode
+        )
+        if after != before:
+            moves.setdefault((before, after), []).append(member_id)
     changes = []
     for (before, after), ids in moves.items():
         way = direction(policy, before=before, after=after)
@@ -477,9 +544,15 @@ async def refresh_batch(
                 .execution_options(synchronize_session=False)
             )
             moved.extend(int(i) for i in result.scalars().all() if i is not None)
+        told = (
+            await congratulated(session, policy=policy, member_ids=moved, tier=after, now=now)
+            if way == "up"
+            else set()
+        )
         for member_id in moved:
             ups += way == "up"
             downs += way == "down"
+            quiet = not needs_notice(policy, direction=way) or member_id in told
             changes.append(
                 {
                     "member_id": member_id,
@@ -488,7 +561,7 @@ async def refresh_batch(
                     "direction": way,
                     "reason": "refresh",
                     "at": now,
-                    "notified_at": None if needs_notice(policy, direction=way) else now,
+                    "notified_at": now if quiet else None,
                 }
             )
     if changes:
@@ -501,10 +574,31 @@ async def refresh_batch(
             col(Member.last_visit_at).is_not(None),
             col(Member.erased_at).is_(None),
         )
-        .values(_rhythm_values(policy))
+        .values(_rhythm_values(policy, now=now))
         .execution_options(synchronize_session=False)
     )
     return int(result.rowcount or 0), ups, downs  # type: ignore[attr-defined]
+
+
+async def congratulated(
+    session: AsyncSession, *, policy: Policy, member_ids: Sequence[int], tier: str, now: datetime
+) -> set[int]:
+    """Of `member_ids`, those congratulated on reaching `tier` within
+    tiers.congratulate_once_days (they are not congratulated on it again)."""
+    days = policy.tiers.congratulate_once_days
+    if not member_ids or days == 0:
+        return set()
+    found: set[int] = set()
+    for start in range(0, len(member_ids), _IDS_PER_STATEMENT):
+        rows = await session.execute(
+            select(col(TierChange.member_id)).where(
+                col(TierChange.member_id).in_(member_ids[start : start + _IDS_PER_STATEMENT]),
+                col(TierChange.to_tier) == tier,
+                col(TierChange.congratulated_at) >= now - timedelta(days=days),
+            )
+        )
+        found.update(int(i) for i in rows.scalars().all())
+    return found
 
 
 async def nightly_refresh(
@@ -588,9 +682,15 @@ def rhythm_of(member: Member) -> Rhythm:
         first_gap_days=member.first_gap_days,
         expected_interval_days=member.expected_interval_days,
         interval_floor_days=member.interval_floor_days,
-        rising=member.rising,
+        gap_weighted_days=member.gap_weighted_days,
+        turn=Turn(member.turn) if member.turn in _TURNS else Turn.NONE,
+        turn_at=member.turn_at,
+        cooling_due_at=member.cooling_due_at,
         due=due,
     )
+
+
+_TURNS = frozenset(t.value for t in Turn)
 
 
 def store_rhythm(member: Member, rhythm: Rhythm) -> None:
@@ -602,6 +702,10 @@ def store_rhythm(member: Member, rhythm: Rhythm) -> None:
     member.expected_interval_days = rhythm.expected_interval_days
     member.interval_floor_days = rhythm.interval_floor_days
     member.rising = rhythm.rising
+    member.gap_weighted_days = rhythm.gap_weighted_days
+    member.turn = rhythm.turn.value
+    member.turn_at = rhythm.turn_at
+    member.cooling_due_at = rhythm.cooling_due_at
     member.slowing_due_at = rhythm.due.slowing if rhythm.due else None
     member.lapsed_due_at = rhythm.due.lapsed if rhythm.due else None
     member.lost_due_at = rhythm.due.lost if rhythm.due else None
@@ -666,8 +770,17 @@ async def claim_tier_notices(
         .scalars()
         .all()
     )
-    return [
+    notices = [
         TierNotice(change_id, telegram_id, way, before, after, locale, code)
         for change_id, way, before, after, current, telegram_id, blocked, locale, code in rows
         if change_id in claimed and telegram_id is not None and blocked is None and current == after
     ]
+    cheered = [n.change_id for n in notices if n.direction == "up"]
+    if cheered:
+        await session.execute(
+            update(TierChange)
+            .where(col(TierChange.id).in_(cheered))
+            .values(congratulated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    return notices

@@ -308,7 +308,7 @@ async def keep_tier(
     days = policy.reminders.keep_tier_days
     if days <= 0:
         return []
-    window = timedelta(days=policy.tiers.window_days)
+    window = _counting(policy)
     horizon = now + timedelta(days=days)
     floor = [policy.tiers.ladder[0].name]
     if policy.tiers.ungraded_tier is not None:
@@ -331,6 +331,11 @@ async def keep_tier(
         if drop is None:
             continue
         tier, at = drop
+        if _in_episode(member, at):
+            # no tier goes inside an open win-back episode: it goes when the episode ends (lost)
+            if member.lost_due_at is None or member.lost_due_at > horizon:
+                continue
+            at = member.lost_due_at
         expected = _expected_visit(member)
         if expected is not None and now <= expected < at:
             continue  # on their rhythm they come before it: nothing to say
@@ -354,11 +359,14 @@ async def _drop_moment(
     member their tier (no new visit meanwhile); None otherwise."""
     assert member.id is not None
     history = await queries.visit_history(session, member_id=member.id)
-    status = await tiers.status_of(session, member=member, policy=policy, now=now, history=history)
+    grace = policy.tiers.downgrade_grace_days  # what the member holds counts the grace too
+    status = await tiers.status_of(
+        session, member=member, policy=policy, now=now, history=history, grace_days=grace
+    )
     rank = policy.tiers.rank(status.tier)
     if not status.graded or rank <= 0:
         return None
-    window = timedelta(days=policy.tiers.window_days)
+    window = _counting(policy)
     leaving = sorted({at + window for at, _ in history if now < at + window <= until})
     for moment in leaving:
         later = await tiers.status_of(
@@ -367,10 +375,23 @@ async def _drop_moment(
             policy=policy,
             now=moment + timedelta(seconds=1),
             history=history,
+            grace_days=grace,
         )
         if policy.tiers.rank(later.tier) < rank:
             return status.tier, moment
     return None
+
+
+def _counting(policy: Policy) -> timedelta:
+    """How long a visit keeps counting toward the tier a member holds: the tier window and the
+    downgrade grace after it (a downgrade goes only as far as the lenient tier: tiers.settle)."""
+    return timedelta(days=policy.tiers.window_days + policy.tiers.downgrade_grace_days)
+
+
+def _in_episode(member: Member, at: datetime) -> bool:
+    """The member's win-back episode is open at `at` (lapsed, not yet lost): see tiers.settle."""
+    lapsed, lost = member.lapsed_due_at, member.lost_due_at
+    return lapsed is not None and lapsed <= at and (lost is None or at < lost)
 
 
 def _expected_visit(member: Member) -> datetime | None:

@@ -90,6 +90,8 @@ class StoreStats:
     that the policy no longer has."""
     stages: tuple[Bar, ...]
     """Every lifecycle stage in the order of :class:`Stage` (zero included)."""
+    care_only: int = 0
+    """Members past ladder.max_unanswered_offers: automated campaigns send them care only."""
 
     @property
     def returning_rate(self) -> Decimal | None:
@@ -128,10 +130,13 @@ async def store_stats(
                 ),
                 func.count().filter(col(Member.visit_count) >= 2),
                 func.coalesce(func.sum(col(Member.visit_count)), 0),
+                func.count().filter(
+                    col(Member.unanswered_offers) >= policy.ladder.max_unanswered_offers
+                ),
             ).where(live)
         )
     ).one()
-    members, new_this_week, returning, visits = (int(v or 0) for v in row)
+    members, new_this_week, returning, visits, care_only = (int(v or 0) for v in row)
 
     paid = (
         await session.execute(
@@ -188,6 +193,7 @@ async def store_stats(
         coupons_redeemed=int(given[1] or 0),
         tiers=tuple(tiers),
         stages=stages,
+        care_only=care_only,
     )
 
 
@@ -288,8 +294,8 @@ async def recent_campaigns(
     more = len(found) > limit
     campaigns = list(found[:limit])
     ids = [c.id for c in campaigns if c.id is not None]
-    outbox = await _outbox_figures(session, campaign_ids=ids, now=now)
-    coupons = await _coupon_figures(
+    outbox = await outbox_figures(session, campaign_ids=ids, now=now)
+    coupons = await coupon_figures(
         session, keys=[coupon_campaign(c.kind, c.period) for c in campaigns]
     )
     results = []
@@ -323,7 +329,7 @@ async def recent_campaigns(
     return CampaignPage(results=tuple(results), offset=offset, more=more)
 
 
-async def _outbox_figures(
+async def outbox_figures(
     session: AsyncSession, *, campaign_ids: Sequence[int], now: datetime
 ) -> dict[int, tuple[dict[str, int], Lift]]:
     """Per campaign: rows by status, and the lift from the sent and holdout rows."""
@@ -385,7 +391,7 @@ def _aware(value: datetime | str) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
-async def _coupon_figures(
+async def coupon_figures(
     session: AsyncSession, *, keys: Sequence[str]
 ) -> dict[str, tuple[int, int, Decimal]]:
     """Per campaign key: coupons issued, redeemed, and the bills of the redeemed ones."""

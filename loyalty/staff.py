@@ -10,17 +10,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from loyalty import roles
-from loyalty.errors import DomainError, NotAllowed
+from loyalty.errors import DomainError, NotAllowed, Problem
 from models import queries
 from models.tables import Role, Staff, StaffInvite
 
 INVITE_TTL = timedelta(hours=24)
 
 
-class InviteProblem(DomainError):
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+class InviteProblem(Problem):
+    """A staff invite cannot be used: unknown, expired, used (by someone else), or revoked (used
+    by this person, whose role was taken back since)."""
 
 
 class StaffGone(DomainError):
@@ -91,9 +90,8 @@ async def accept_invite(
     if invite is None:
         raise InviteProblem("unknown")
     if invite.used_by is not None:
-        if invite.used_by == telegram_id:
-            store = await queries.get_store(session, store_id=invite.store_id)
-            return Joined(Role(invite.role), store.name if store else "", invite.created_by)
+        if invite.used_by == telegram_id:  # opened again: say what they are now, truthfully
+            return await _rejoined(session, invite=invite, telegram_id=telegram_id)
         raise InviteProblem("used")
     if now >= invite.expires_at:
         raise InviteProblem("expired")
@@ -117,6 +115,21 @@ async def accept_invite(
     )
     store = await queries.get_store(session, store_id=invite.store_id)
     return Joined(role=role, store_name=store.name if store else "", invited_by=invite.created_by)
+
+
+async def _rejoined(session: AsyncSession, *, invite: StaffInvite, telegram_id: int) -> Joined:
+    """The person who used this invitation opens it again: their role at its store now (it may
+    have changed since); InviteProblem("revoked") when they were removed since: the invitation
+    grants nothing a second time."""
+    current = [
+        row
+        for row in await queries.active_staff(session, telegram_id=telegram_id)
+        if row.store_id == invite.store_id
+    ]
+    if not current:
+        raise InviteProblem("revoked")
+    store = await queries.get_store(session, store_id=invite.store_id)
+    return Joined(Role(current[0].role), store.name if store else "", invite.created_by)
 
 
 @dataclass(frozen=True, slots=True)

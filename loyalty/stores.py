@@ -5,10 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from models import queries
 from models.cache import Remembered
+from models.tables import Store
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,3 +79,13 @@ async def ensure_default_store(
         )
     assert store.id is not None
     return StoreInfo(id=store.id, name=store.name, timezone=store.timezone, currency=store.currency)
+
+
+async def all_stores(session: AsyncSession) -> list[StoreInfo]:
+    """Every store of the chain, oldest first."""
+    rows = await session.execute(select(Store).order_by(col(Store.id)))
+    return [
+        StoreInfo(id=s.id, name=s.name, timezone=s.timezone, currency=s.currency)
+        for s in rows.scalars().all()
+        if s.id is not None
+    ]

@@ -75,15 +75,28 @@ class TierStatus:
     """The next rung is reached by meeting any one of the missing thresholds, not all of them."""
 
 
-def assess(policy: Policy, inp: TierInput, *, now: datetime) -> TierStatus:
-    """The member's tier as of `now` and what the next one takes."""
+def settle(policy: Policy, *, stored: str, strict: str, lenient: str, in_episode: bool) -> str:
+    """The tier a member moves to: up at once to `strict` (the tier as of now); down only as
+    far as `lenient` allows (the tier counting tiers.downgrade_grace_days more), and never
+    while their win-back episode is open (lapsed, not yet lost)."""
+    rank = policy.tiers.rank
+    if rank(strict) >= rank(stored):
+        return strict
+    if in_episode:
+        return stored
+    return lenient if rank(lenient) < rank(stored) else stored
+
+
+def assess(policy: Policy, inp: TierInput, *, now: datetime, grace_days: int = 0) -> TierStatus:
+    """The member's tier as of `now` and what the next one takes (`grace_days`: the window
+    reaches that many days further back — the tier a downgrade may go to)."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     tiers = policy.tiers
     spends = list(inp.spend_by_visit) if inp.spend_by_visit else [_ZERO] * len(inp.visits)
     if len(spends) != len(inp.visits):
         raise ValueError("spend_by_visit must be empty or hold one amount per visit")
-    window = timedelta(days=tiers.window_days)
+    window = timedelta(days=tiers.window_days + grace_days)
     counted = sorted(
         (visit, spend)
         for visit, spend in zip(inp.visits, spends, strict=True)
@@ -94,18 +107,8 @@ def assess(policy: Policy, inp: TierInput, *, now: datetime) -> TierStatus:
 
     graded_from = inp.member_since + timedelta(days=tiers.min_membership_days)
     if tiers.ungraded_tier is not None and now < graded_from:
-        return TierStatus(
-            tier=tiers.ungraded_tier,
-            next_tier=None,
-            visits_needed=0,
-            spend_needed=_ZERO,
-            referrals_needed=0,
-            suggestions_needed=0,
-            deadline=None,
-            graded=False,
-            graded_from=graded_from,
-            visits_in_window=visits,
-            spend_in_window=spend,
+        return _nothing_to_reach(
+            tiers.ungraded_tier, graded_from=graded_from, visits=visits, spend=spend
         )
 
     def meets(rung: Rung) -> bool:
@@ -117,19 +120,7 @@ def assess(policy: Policy, inp: TierInput, *, now: datetime) -> TierStatus:
     current = tiers.ladder[index]
     upper = tiers.ladder[index + 1] if index + 1 < len(tiers.ladder) else None
     if upper is None:
-        return TierStatus(
-            tier=current.name,
-            next_tier=None,
-            visits_needed=0,
-            spend_needed=_ZERO,
-            referrals_needed=0,
-            suggestions_needed=0,
-            deadline=None,
-            graded=True,
-            graded_from=None,
-            visits_in_window=visits,
-            spend_in_window=spend,
-        )
+        return _nothing_to_reach(current.name, graded_from=None, visits=visits, spend=spend)
     return TierStatus(
         tier=current.name,
         next_tier=upper.name,
@@ -143,6 +134,26 @@ def assess(policy: Policy, inp: TierInput, *, now: datetime) -> TierStatus:
         visits_in_window=visits,
         spend_in_window=spend,
         any_of=upper.match == "any" and len(upper.conditions()) > 1,
+    )
+
+
+def _nothing_to_reach(
+    tier: str, *, graded_from: datetime | None, visits: int, spend: Decimal
+) -> TierStatus:
+    """The top tier (`graded_from` None), or the tier of a member not graded yet (graded from
+    then): no next tier, nothing needed."""
+    return TierStatus(
+        tier=tier,
+        next_tier=None,
+        visits_needed=0,
+        spend_needed=_ZERO,
+        referrals_needed=0,
+        suggestions_needed=0,
+        deadline=None,
+        graded=graded_from is None,
+        graded_from=graded_from,
+        visits_in_window=visits,
+        spend_in_window=spend,
     )
 
 
@@ -176,6 +187,7 @@ async def status_of(
     now: datetime,
     history: Sequence[tuple[datetime, Decimal]] | None = None,
     new_member: bool = False,
+    grace_days: int = 0,
 ) -> TierStatus:
     """A member's tier as of `now`, from their standing (not voided) visits (`history`, when the
     caller has loaded it already), and the referrals and suggestions of the window.
@@ -186,7 +198,7 @@ async def status_of(
     assert member.id is not None
     if history is None:
         history = await queries.visit_history(session, member_id=member.id)
-    since = now - timedelta(days=policy.tiers.window_days)
+    since = now - timedelta(days=policy.tiers.window_days + grace_days)
     referrals = suggestions = 0  # counted only where a rung asks for them (a payment's path)
     ladder = policy.tiers.ladder
     if not new_member and any(rung.min_referrals for rung in ladder):
@@ -200,4 +212,4 @@ async def status_of(
         suggestions=suggestions,
         member_since=member.enrolled_at,
     )
-    return assess(policy, inp, now=now)
+    return assess(policy, inp, now=now, grace_days=grace_days)

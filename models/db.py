@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from models import sqlite_driver
+from models.files import private_file
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 SQLITE_POOL_TIMEOUT_S = 60
@@ -45,7 +46,7 @@ def create_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> Async
         # the busy timeout.
         pool: dict[str, Any] = {}
         if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+            private_file(Path(database))  # 0600 in a 0700 directory when it is new
             pool = {"pool_size": 1, "max_overflow": 0, "pool_timeout": SQLITE_POOL_TIMEOUT_S}
         # one trip to aiosqlite's thread per statement instead of four (models/sqlite_driver.py)
         engine = create_async_engine(url, echo=echo, module=sqlite_driver.dbapi(), **pool)

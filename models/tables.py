@@ -142,6 +142,7 @@ class Member(SQLModel, table=True):
         Index("ix_member_lapsed_due", "lapsed_due_at"),
         Index("ix_member_lost_due", "lost_due_at"),
         Index("ix_member_referrer", "referrer_member_id"),
+        Index("ix_member_turn_at", "turn_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -171,6 +172,10 @@ class Member(SQLModel, table=True):
     gap_mean_days: Decimal = Field(
         default=Decimal(0), sa_column=Column(Numeric(10, 3), nullable=False)
     )
+    gap_weighted_days: Decimal = Field(
+        default=Decimal(0), sa_column=Column(Numeric(10, 3), nullable=False)
+    )
+    """The member's own typical gap, recent gaps weighing more (loyalty.lifecycle)."""
     first_gap_days: Decimal | None = Field(default=None, sa_column=Column(Numeric(10, 3)))
     """Days from the first visit to the second (the cohort's newcomer rhythm is made of these)."""
     expected_interval_days: Decimal | None = Field(default=None, sa_column=Column(Numeric(10, 3)))
@@ -180,6 +185,15 @@ class Member(SQLModel, table=True):
     """The least expected interval the last visit allows: a visit never brings a due date
     forward (see loyalty.lifecycle.after_visit)."""
     rising: bool = False
+    turn: str = Field(default="", sa_column=Column(String(8), nullable=False, default=""))
+    """The turning point: "rising", "cooling" or "" (loyalty.lifecycle.Turn)."""
+    turn_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    """When the turn last changed (the turn campaigns act on it once)."""
+    cooling_due_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    """When the running gap outgrows the recent rhythm: cooling from then, without a visit."""
+    unanswered_offers: int = Field(default=0, sa_column=Column(Integer, nullable=False, default=0))
+    """Automated coupon offers in a row the member did not answer (across win-back episodes);
+    at ladder.max_unanswered_offers automated campaigns send care only, no coupons."""
     slowing_due_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     lapsed_due_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     lost_due_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
@@ -375,6 +389,9 @@ class TierChange(SQLModel, table=True):
     reason: str = Field(max_length=16)
     at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     notified_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    congratulated_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    """When the member was congratulated on this upgrade (None: not, e.g. a tier that came back
+    within tiers.congratulate_once_days of being congratulated)."""
 
 
 class JobRun(SQLModel, table=True):
@@ -429,6 +446,9 @@ class Coupon(SQLModel, table=True):
     payment_id: int | None = Field(
         default=None, sa_column=Column(Integer, ForeignKey("payment.id"), nullable=True)
     )
+    adapted: str = Field(default="", sa_column=Column(String(200), nullable=False, default=""))
+    """What an automated coupon changed from its template to fit the member, e.g.
+    "min_spend 100->80; valid_until +27d" (empty: issued as the template says)."""
 
 
 class CouponRedemption(SQLModel, table=True):
@@ -500,6 +520,7 @@ class OutboxMessage(SQLModel, table=True):
         Index("ix_outbox_due", "status", "next_attempt_at"),
         Index("ix_outbox_member_at", "member_id", "created_at"),
         Index("ix_outbox_campaign_status", "campaign_id", "status"),
+        Index("ix_outbox_about_member", "about_member_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -520,6 +541,9 @@ class OutboxMessage(SQLModel, table=True):
     coupon_id: int | None = Field(
         default=None, sa_column=Column(Integer, ForeignKey("coupon.id"), nullable=True)
     )
+    about_member_id: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    """A message to someone else that quotes a member (a complaint forwarded to the managers):
+    erasing that member blanks it too (loyalty.privacy)."""
     status: str = Field(default="pending", max_length=12)
     attempts: int = 0
     next_attempt_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
@@ -569,3 +593,80 @@ class Feedback(SQLModel, table=True):
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     handled_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     handled_by: int | None = Field(default=None, sa_column=Column(BigInteger))
+
+
+class CareEntry(SQLModel, table=True):
+    """A member who needs a person today (loyalty.care): on the store's care list until a
+    manager handles it (Write to them, Ask why, Done), "Later" puts it back a day or more on.
+
+    `key` makes each occasion one entry ("overdue:<member>:<last visit>"): the daily detection
+    finds it again and adds nothing. status: open (listed every morning from `due_at`), shown
+    (listed once, e.g. the win-back gave up: not listed again, its buttons still work), done
+    (a manager handled it: `action` says how), closed (no longer needed: the member came
+    back, or the complaint was handled in /feedback)."""
+
+    __tablename__ = "care_entry"
+    __table_args__ = (
+        Index("ix_care_entry_list", "store_id", "status", "due_at"),
+        Index("ix_care_entry_member", "member_id", "reason", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(sa_column=Column(String(96), nullable=False, unique=True))
+    store_id: int = Field(sa_column=Column(Integer, ForeignKey("store.id"), nullable=False))
+    member_id: int = Field(sa_column=Column(Integer, ForeignKey("member.id"), nullable=False))
+    reason: str = Field(max_length=16)
+    feedback_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("feedback.id"), nullable=True)
+    )
+    detail: str = Field(default="", max_length=200)
+    """What the detection saw, as plain values ("visits=2 before=4", "recent=31.00 ...")."""
+    status: str = Field(default="open", max_length=8)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    due_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    listed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    handled_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    handled_by: int | None = Field(default=None, sa_column=Column(BigInteger))
+    action: str = Field(default="", max_length=12)
+
+
+class CareSurvey(SQLModel, table=True):
+    """The survey "why don't we see you more?" asked of a member (by a manager, or by the
+    policy when `asked_by` is None) and their one-tap answer."""
+
+    __tablename__ = "care_survey"
+    __table_args__ = (
+        Index("ix_care_survey_member_at", "member_id", "asked_at"),
+        Index("ix_care_survey_answered", "answered_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: int = Field(sa_column=Column(Integer, ForeignKey("member.id"), nullable=False))
+    store_id: int = Field(sa_column=Column(Integer, ForeignKey("store.id"), nullable=False))
+    entry_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("care_entry.id"), nullable=True)
+    )
+    asked_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    asked_by: int | None = Field(default=None, sa_column=Column(BigInteger))
+    answered_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    reason: str | None = Field(default=None, max_length=12)
+    """moved, price, taste, service, waiting, busy or other (what they wrote is the feedback's
+    text: an erasure clears it there)."""
+    feedback_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("feedback.id"), nullable=True)
+    )
+
+
+class ConsentEvent(SQLModel, table=True):
+    """A member said yes or no to offers (the enrolment question, /profile, /stop): the history
+    /mydata shows. Deleted with the member's personal data on erasure."""
+
+    __tablename__ = "consent_event"
+    __table_args__ = (Index("ix_consent_event_member_at", "member_id", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: int = Field(sa_column=Column(Integer, ForeignKey("member.id"), nullable=False))
+    allowed: bool
+    via: str = Field(max_length=16)
+    """enrolment, profile or stop."""
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

@@ -11,7 +11,7 @@ from typing import Any
 
 from loyalty import broadcasts
 from loyalty.outbox import PlanResult
-from scheduler.core import JobContext
+from scheduler.context import JobContext
 from ui.locales import locale_from_language_code
 
 

@@ -11,20 +11,22 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, extract, or_, select
+from sqlalchemy import and_, extract, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from loyalty import coupons, dishes, housekeeping, outbox, refresh
+from loyalty import coupons, dishes, housekeeping, offers, outbox, refresh
 from loyalty.channels import Channel
+from loyalty.lifecycle import Turn
 from loyalty.outbox import PlanResult, Recipient
 from loyalty.policy import CouponTemplate, LocalizedText, Policy
 from models.tables import JobRun, Member
-from scheduler.core import JobContext
+from scheduler.context import JobContext
 from scheduler.lifecycle_jobs import REFRESH_AT
 from ui.locales import locale_from_language_code
 from ui.texts import (
@@ -36,6 +38,7 @@ from ui.texts import (
     taste_name,
     winback_text,
 )
+from ui.winback_texts import cooling_text, rising_text
 
 log = logging.getLogger(__name__)
 
@@ -105,10 +108,16 @@ async def _plan_in_batches(
     photo: str | None = None,
     dish_name: str | None = None,
     dish_id: int | None = None,
+    family: str | None = None,
+    skip_unmoved: bool = False,
 ) -> PlanResult:
-    """Render and queue a campaign for members `ids`, BATCH at a time. `treatment` maps a tier
-    to "off" (left out), "message" or "coupon" (the message with `gift`, never to the holdout).
-    `photo` goes with every message; `dish_name` names a free-dish gift the policy does not."""
+    """Render and queue a campaign for members `ids`, BATCH at a time. `treatment` maps the tier
+    a member is treated as (the highest held within the policy's look-back) to "off" (left
+    out), "message" or "coupon" (the message with `gift` fitted to the member, never to the
+    holdout). A member past ladder.max_unanswered_offers gets the message without the coupon
+    (`skip_unmoved`: nothing). A lost member gets nothing unless ladder.lost_keeps names the
+    campaign's `family` (its kind by default). `photo` goes with every message; `dish_name`
+    names a free-dish gift the policy does not."""
     policy = context.policy
     campaign = await outbox.ensure_campaign(
         session,
@@ -119,32 +128,35 @@ async def _plan_in_batches(
     )
     if dish_id is not None:
         campaign.dish_id = dish_id
+    keeps_lost = (family or campaign_kind) in policy.ladder.lost_keeps
     total = PlanResult()
+
+    def action(person: Recipient) -> str:
+        chosen = treatment(person.treated_as)
+        if person.lost_due_at is not None and person.lost_due_at <= now and not keeps_lost:
+            return "off"  # lost: automated marketing stops, except what the policy keeps
+        if chosen == "coupon" and offers.unmoved(policy, person.unanswered_offers):
+            return "off" if skip_unmoved else "message"  # care only: no spend on the unmoved
+        return chosen
 
     async def render(person: Recipient, holdout: bool) -> tuple[str, int | None]:
         locale = _locale(context, person)
-        coupon_id = None
         with context.i18n.context(), context.i18n.use_locale(locale):
-            gift_text = None
-            if gift is not None and not holdout and treatment(person.tier) == "coupon":
-                key, terms = gift
-                view = await coupons.issue(
-                    session,
-                    member_id=person.member_id,
-                    template_key=key,
-                    policy=policy,
-                    now=now,
-                    campaign=f"{campaign_kind}:{period}",
-                    terms=terms,
-                    dish_name=dish_name,
+            view = None
+            if gift is not None and not holdout and action(person) == "coupon":
+                view = await _offer(
+                    context, session, person, gift, now, f"{campaign_kind}:{period}", dish_name
                 )
-                coupon_id = view.id
-                gift_text = coupon_text(view, policy, locale)
-            return text(person, gift_text), coupon_id
+            gift_text = None if view is None else coupon_text(view, policy, locale)
+            return text(person, gift_text), None if view is None else view.id
 
     for start in range(0, len(ids), BATCH):
         batch = await outbox.recipients(session, member_ids=ids[start : start + BATCH])
-        audience = [person for person in batch if treatment(person.tier) != "off"]
+        treated = await offers.treatment_tiers(
+            session, policy=policy, members=[(p.member_id, p.tier) for p in batch], now=now
+        )
+        batch = [replace(p, treatment_tier=treated[p.member_id]) for p in batch]
+        audience = [person for person in batch if action(person) != "off"]
         total.add(
             await outbox.plan(
                 session,
@@ -159,6 +171,44 @@ async def _plan_in_batches(
             )
         )
     return total
+
+
+async def _offer(
+    context: JobContext,
+    session: AsyncSession,
+    person: Recipient,
+    gift: tuple[str, CouponTemplate],
+    now: datetime,
+    campaign: str,
+    dish_name: str | None,
+) -> coupons.CouponView:
+    """The gift fitted to the member (their bill, their rhythm), issued and counted as an
+    offer."""
+    member = await session.get(Member, person.member_id)
+    assert member is not None
+    key, terms = gift
+    fitted = await offers.fitted_for(
+        session,
+        policy=context.policy,
+        member=member,
+        key=key,
+        terms=terms,
+        now=now,
+        timezone=person.timezone,
+    )
+    view = await coupons.issue(
+        session,
+        member_id=person.member_id,
+        template_key=fitted.key,
+        policy=context.policy,
+        now=now,
+        campaign=campaign,
+        terms=fitted.terms,
+        dish_name=dish_name,
+        adapted=fitted.adapted,
+    )
+    await offers.offered(session, member=member)
+    return view
 
 
 def _ids(found: Sequence[int | None]) -> list[int]:
@@ -289,7 +339,9 @@ async def plan_winback(
     after the member became lapsed. An episode is the time since their last visit (the dedupe
     key carries the last visit, which only a visit moves: a nightly refresh that shifts the
     lapsed date by a day starts no new episode); a visit ends it. Loyal tiers ("care") get the
-    care step only."""
+    care step only — the tier a member is treated as is the highest they held within the
+    look-back, so a loyal member the window moved down is still loyal here. A member who left
+    ladder.max_unanswered_offers offers unanswered gets the care step only, too."""
     policy = context.policy
     total = PlanResult()
     waited = 0
@@ -318,6 +370,8 @@ async def plan_winback(
                     value=step.coupon_value,
                     min_spend=step.coupon_min_spend,
                     valid_days=step.coupon_valid_days,
+                    adapt=step.coupon_adapt,
+                    smaller=step.coupon_smaller,
                 ),
             )
 
@@ -343,9 +397,89 @@ async def plan_winback(
                     treatment=treatment,
                     gift=terms,
                     dedupe_period=episode,
+                    family="winback",
+                    skip_unmoved=True,  # their care message went out with the first step
                 )
             )
     return total
+
+
+# -- turning points ----------------------------------------------------------------------------
+
+
+async def plan_turns(
+    context: JobContext, session: AsyncSession, day: date, now: datetime
+) -> PlanResult:
+    """The turns of seed 004, once per turn: a member who turned *cooling* without a visit
+    (their running gap outgrew their recent rhythm, before they are overdue) gets an early care
+    message; a member who turned *rising* (their gaps shorten) a thank-you naming their next
+    tier. The policy says which (campaigns.on_cooling, campaigns.on_rising)."""
+    policy = context.policy
+    total = PlanResult()
+    since = now - timedelta(days=CATCH_UP_DAYS)
+    turn_at = col(Member.turn_at)
+    picks: list[tuple[Turn, Any]] = []
+    if policy.campaigns.on_cooling == "care":
+        no_visit_since = col(Member.last_visit_at) < turn_at  # the gap is still running
+        not_overdue = col(Member.lapsed_due_at) > now  # overdue: the win-back acts instead
+        picks.append((Turn.COOLING, and_(no_visit_since, not_overdue)))
+    if policy.campaigns.on_rising == "thanks":
+        picks.append((Turn.RISING, true()))
+    for turn, also in picks:
+        rows = await session.execute(
+            select(col(Member.id), turn_at).where(  # the turn_at index
+                turn_at > since,
+                turn_at <= now,
+                col(Member.turn) == turn.value,
+                col(Member.erased_at).is_(None),
+                also,
+            )
+        )
+        by_turn: dict[str, list[int]] = {}
+        for member_id, at in rows.all():
+            by_turn.setdefault(at.isoformat(timespec="seconds"), []).append(member_id)
+        for when, ids in by_turn.items():
+            total.add(
+                await _plan_in_batches(
+                    context,
+                    session,
+                    ids=ids,
+                    campaign_kind=turn.value,
+                    period=day.isoformat(),
+                    now=now,
+                    text=_turn_text(context, turn),
+                    treatment=_turn_treatment(policy, turn),
+                    gift=None,
+                    dedupe_period=when,
+                )
+            )
+    return total
+
+
+def _turn_treatment(policy: Policy, turn: Turn) -> Callable[[str], str]:
+    if turn is Turn.COOLING:  # a care message: for every tier the win-back reaches
+        modes = {key: policy.treatment_for(key).winback for key in policy.tiers.keys}
+        return lambda tier: "off" if modes.get(tier, "ladder") == "off" else "message"
+    return lambda tier: "message"
+
+
+def _turn_text(context: JobContext, turn: Turn) -> Callable[[Recipient, str | None], str]:
+    policy = context.policy
+
+    def text(person: Recipient, gift_text: str | None) -> str:
+        if turn is Turn.COOLING:
+            return cooling_text(name=person.name, store=person.store_name)
+        locale = _locale(context, person)
+        keys = policy.tiers.keys
+        rank = policy.tiers.rank(person.tier)
+        upper = keys[rank + 1] if 0 <= rank < len(keys) - 1 else None
+        return rising_text(
+            name=person.name,
+            store=person.store_name,
+            next_tier=None if upper is None else policy.tiers.display_name(upper, locale),
+        )
+
+    return text
 
 
 # -- holidays ----------------------------------------------------------------------------------
@@ -482,3 +616,7 @@ async def winback(context: JobContext) -> dict[str, Any]:
 
 async def holidays(context: JobContext) -> dict[str, Any]:
     return await run_daily(context, "holidays", plan_holidays)
+
+
+async def turns(context: JobContext) -> dict[str, Any]:
+    return await run_daily(context, "turns", plan_turns)

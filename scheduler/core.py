@@ -4,44 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
-from aiogram import Bot
-from aiogram.utils.i18n import I18n
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from loyalty import housekeeping
-from loyalty.clock import Clock
-from loyalty.policy import Policy
+from scheduler.context import Job, JobContext
 from scheduler.shared import LeaderLease
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(slots=True, kw_only=True)
-class JobContext:
-    session_factory: async_sessionmaker[AsyncSession]
-    clock: Clock
-    policy: Policy
-    timezone: str
-    """The deployment's local time zone (the default store's): "nightly" and quiet hours."""
-    i18n: I18n
-    bot: Bot | None = None
-    """Set once the bot exists; jobs that message members wait until then."""
-
-
-JobFunc = Callable[[JobContext], Awaitable[dict[str, Any]]]
-
-
-@dataclass(frozen=True, slots=True)
-class Job:
-    name: str
-    every: timedelta
-    run: JobFunc
 
 
 @dataclass(slots=True)
@@ -100,32 +71,3 @@ class Scheduler:
     async def run_due(self) -> dict[str, dict[str, Any]]:
         """Run every job once as of the clock's now (after the sandbox moves the clock)."""
         return {job.name: await self.run_job(job) for job in self.jobs}
-
-
-async def forget_old_updates(context: JobContext) -> dict[str, Any]:
-    async with context.session_factory() as session, session.begin():
-        removed = await housekeeping.forget_old_updates(session, now=context.clock.now())
-    return {"removed": removed}
-
-
-def default_jobs() -> list[Job]:
-    from scheduler import campaign_jobs, feedback_jobs
-    from scheduler.broadcast_jobs import run_broadcasts
-    from scheduler.lifecycle_jobs import nightly_refresh, tier_notices
-    from scheduler.reminder_jobs import run_reminders
-
-    # in this order when the sandbox clock moves: the refresh first (due dates), then campaigns
-    return [
-        Job(name="forget_old_updates", every=timedelta(hours=1), run=forget_old_updates),
-        Job(name="nightly_refresh", every=timedelta(minutes=30), run=nightly_refresh),
-        Job(name="tier_notices", every=timedelta(minutes=10), run=tier_notices),
-        Job(name="birthdays", every=timedelta(minutes=30), run=campaign_jobs.birthdays),
-        Job(name="second_visits", every=timedelta(minutes=30), run=campaign_jobs.second_visits),
-        Job(name="winback", every=timedelta(minutes=30), run=campaign_jobs.winback),
-        Job(name="holidays", every=timedelta(minutes=30), run=campaign_jobs.holidays),
-        # after the campaigns: they keep their audiences, reminders take the cap's room left
-        Job(name="reminders", every=timedelta(minutes=30), run=run_reminders),
-        Job(name="broadcasts", every=timedelta(minutes=1), run=run_broadcasts),
-        Job(name="new_dishes", every=timedelta(minutes=5), run=campaign_jobs.plan_new_dishes),
-        Job(name="feedback", every=timedelta(minutes=15), run=feedback_jobs.feedback_requests),
-    ]

@@ -24,7 +24,7 @@ from datetime import timedelta
 from typing import Any
 
 from loyalty import feedback, outbox
-from scheduler.core import JobContext
+from scheduler.context import JobContext
 from ui.keyboards.feedback import stars_keyboard_json
 from ui.locales import locale_from_language_code
 from ui.texts import feedback_request_text

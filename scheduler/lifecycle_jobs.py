@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 
 from aiogram.exceptions import TelegramAPIError, TelegramForbiddenError
 
-from loyalty import housekeeping, people, points, refresh
-from scheduler.core import JobContext
+from loyalty import housekeeping, points, refresh, telegram_users
+from scheduler.context import JobContext
 from ui.locales import locale_from_language_code
 from ui.texts import tier_down_text, tier_up_text
 
@@ -101,7 +101,7 @@ async def tier_notices(context: JobContext) -> dict[str, Any]:
         except TelegramForbiddenError:
             failed += 1
             async with context.session_factory() as session, session.begin():
-                await people.mark_blocked(
+                await telegram_users.mark_blocked(
                     session, telegram_id=notice.telegram_id, blocked=True, now=now
                 )
         except TelegramAPIError as exc:

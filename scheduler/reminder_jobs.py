@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from loyalty import coupons, housekeeping, outbox, reminders
 from loyalty.outbox import PlanResult, Recipient
 from loyalty.reminders import Reminder
-from scheduler.core import JobContext
+from scheduler.context import JobContext
 from scheduler.lifecycle_jobs import REFRESH_AT, STALE_RUN
 from ui.locales import locale_from_language_code
 from ui.reminder_texts import (

@@ -62,12 +62,13 @@ def _staff_commands(role: Role) -> list[BotCommand]:
         commands += [
             BotCommand(command="broadcast", description=_("Message a group of members")),
             BotCommand(command="newdish", description=_("Add a new dish and invite members")),
-            BotCommand(command="stats", description=_("Members, visits and tiers")),
-            BotCommand(command="campaigns", description=_("What each campaign sent and brought")),
+            BotCommand(command="care", description=_("Who needs a personal touch today")),
+            BotCommand(command="stats", description=_("Figures by period, with charts")),
+            BotCommand(command="campaigns", description=_("What each kind of campaign brought")),
             BotCommand(command="feedback", description=_("Ratings, complaints and suggestions")),
             BotCommand(command="gift", description=_("Give a member a coupon")),
             BotCommand(command="refund", description=_("Refund a payment")),
-            BotCommand(command="export", description=_("Members, visits and payments as CSV")),
+            BotCommand(command="export", description=_("Your data and reports as CSV")),
             BotCommand(command="staff", description=_("Invite and remove staff")),
         ]
     if role is Role.OWNER:

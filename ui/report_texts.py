@@ -19,6 +19,7 @@ from ui.charts import StatsLabels, format_count
 from ui.formatting import format_date, format_local_datetime, format_money
 from ui.locales import babel_locale
 from ui.texts import stage_name
+from ui.winback_texts import care_only_line
 
 NAME_CHARS = 40
 """A broadcast's name is cut to this in the list (the message must stay under 4096)."""
@@ -88,6 +89,7 @@ def stats_text(stats: StoreStats, *, policy: Policy, store: StoreInfo, locale: s
         _("• {name}: {count}").format(name=stage_name(b.key), count=count(b.count))
         for b in stats.stages
     ]
+    lines.append(care_only_line(count(stats.care_only)))
     lines += [
         "",
         _(

@@ -65,12 +65,13 @@ def help_text(role: Role, store: str) -> str:
             _("For managers:"),
             _("/broadcast — a message to a group of members"),
             _("/newdish — add a new dish and invite members to taste it"),
-            _("/stats — members, visits and tiers, with a chart"),
-            _("/campaigns — what each campaign sent and brought"),
+            _("/stats — figures by period against the one before, with charts"),
+            _("/campaigns — what each kind of campaign sent and brought"),
             _("/feedback — ratings, complaints and suggestions"),
+            _("/care — who needs a personal touch today"),
             _("/gift <member> <coupon> — give a member a coupon"),
             _("/refund <payment> — refund a payment"),
-            _("/export — members, visits, payments and coupons as CSV"),
+            _("/export — your data and the period reports as CSV"),
             _("/staff — invite and remove staff"),
         ]
     if role is Role.OWNER:
@@ -290,3 +291,14 @@ def feedback_request_text(*, store: str) -> str:
     return _("How was your visit to {store}? Tap the stars: 1 is poor, 5 is excellent.").format(
         store=store
     )
+
+
+def invalid_code_text() -> str:
+    return _(
+        "This code is not valid. Please scan the QR code on your table again, "
+        "or ask the staff for help."
+    )
+
+
+def language_prompt() -> str:
+    return _("Choose your language:")

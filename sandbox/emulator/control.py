@@ -32,16 +32,14 @@ import base64
 import binascii
 import json
 import math
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, Protocol
 
 from aiohttp import web
 
 from .errors import ControlError
-from .files import MAX_PHOTO_BYTES, file_response
-
-if TYPE_CHECKING:
-    from .core import BotAPIEmulator
+from .files import MAX_PHOTO_BYTES, StoredFile, file_response
+from .people import PeopleActions
 
 Route = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -120,26 +118,42 @@ def _user_id(request: web.Request) -> int:
         raise ControlError(404, f"unknown user {raw}") from None
 
 
-def add_control_routes(app: web.Application, emulator: BotAPIEmulator) -> None:
-    """Register every ``/sandbox/...`` route of ``emulator`` on ``app``."""
+class Operator(Protocol):
+    """The emulator as the operator drives it (:class:`.core.BotAPIEmulator` is one); the people's
+    routes drive :class:`.people.PeopleActions`. A protocol, so this module needs no import of
+    the core that imports it."""
 
-    async def get_bot(request: web.Request) -> web.StreamResponse:
-        return web.json_response(emulator.bot_info())
+    def bot_info(self) -> dict[str, Any]: ...
+    def stats(self) -> dict[str, Any]: ...
+    def limits(self) -> dict[str, int | None]: ...
+    def set_limits(
+        self, global_per_second: int | None, per_chat_per_second: int | None
+    ) -> dict[str, int | None]: ...
+    def redeliver(self, update_id: int) -> dict[str, Any]: ...
+    async def advance_clock(self, seconds: float) -> dict[str, Any]: ...
+    def printed_codes(self) -> list[dict[str, str]]: ...
+    async def refresh_printed_codes(self) -> None: ...
+    def set_printed_codes(self, kind: str, codes: Iterable[tuple[str, str]]) -> None: ...
+    def file(self, file_id: str) -> StoredFile | None: ...
+
+
+def _people_routes(people: PeopleActions) -> list[tuple[str, str, Route]]:
+    """Who is in the chat and what they have seen: ``/sandbox/users/...``."""
 
     async def get_users(request: web.Request) -> web.StreamResponse:
-        return web.json_response({"users": emulator.users()})
+        return web.json_response({"users": people.users()})
 
     async def post_users(request: web.Request) -> web.StreamResponse:
         body = await _body(request)
         user_id = _int(body, "id")
         try:
-            current: dict[str, Any] = emulator.user(user_id)
+            current: dict[str, Any] = people.user(user_id)
         except ControlError:
             current = {"language_code": "en"}
         merged = {**current, **body}
         if "first_name" not in merged:
             raise ControlError(400, "first_name must be a string of 1-64 characters")
-        user = emulator.add_user(
+        user = people.add_user(
             id=user_id,
             first_name=merged["first_name"],
             language_code=merged.get("language_code") or "en",
@@ -151,65 +165,13 @@ def add_control_routes(app: web.Application, emulator: BotAPIEmulator) -> None:
         return web.json_response(user)
 
     async def get_user(request: web.Request) -> web.StreamResponse:
-        return web.json_response(emulator.user(_user_id(request)))
-
-    async def acting(
-        request: web.Request, act: Callable[[int, dict[str, Any]], Awaitable[dict[str, Any]]]
-    ) -> web.StreamResponse:
-        """Run a person's action; with ``"wait_reply": <seconds>`` also wait for the bot's first
-        message or edit in that chat afterwards and return it as ``reply`` (null if none came)."""
-        user_id = _user_id(request)
-        emulator.user(user_id)
-        body = await _body(request)
-        wait_reply = _number(body, "wait_reply", 0.0)
-        if wait_reply < 0 or wait_reply > 60:
-            raise ControlError(400, "wait_reply must be between 0 and 60 seconds")
-        since = emulator.chat_version(user_id)
-        result = await act(user_id, body)
-        if wait_reply > 0:
-            result["reply"] = await emulator.wait_reply(user_id, since, wait_reply)
-        return web.json_response(result)
-
-    async def send(request: web.Request) -> web.StreamResponse:
-        return await acting(
-            request, lambda user_id, body: emulator.send(user_id, _str(body, "text"))
-        )
-
-    async def send_photo(request: web.Request) -> web.StreamResponse:
-        async def act(user_id: int, body: dict[str, Any]) -> dict[str, Any]:
-            caption = body.get("caption")
-            if caption is not None and not isinstance(caption, str):
-                raise ControlError(400, "caption must be a string or null")
-            return await emulator.send_photo(user_id, _photo_bytes(body), caption)
-
-        return await acting(request, act)
-
-    async def open_link(request: web.Request) -> web.StreamResponse:
-        return await acting(
-            request, lambda user_id, body: emulator.open(user_id, _str(body, "url"))
-        )
-
-    async def press(request: web.Request) -> web.StreamResponse:
-        async def act(user_id: int, body: dict[str, Any]) -> dict[str, Any]:
-            wait = _number(body, "wait", 0.0)
-            if wait < 0 or wait > 60:
-                raise ControlError(400, "wait must be between 0 and 60 seconds")
-            return await emulator.press(
-                user_id, _int(body, "message_id"), _str(body, "data"), wait=wait
-            )
-
-        return await acting(request, act)
-
-    async def pay(request: web.Request) -> web.StreamResponse:
-        return await acting(
-            request, lambda user_id, body: emulator.pay(user_id, _int(body, "message_id"))
-        )
+        return web.json_response(people.user(_user_id(request)))
 
     async def block(request: web.Request) -> web.StreamResponse:
-        return web.json_response(emulator.block(_user_id(request)))
+        return web.json_response(people.block(_user_id(request)))
 
     async def unblock(request: web.Request) -> web.StreamResponse:
-        return web.json_response(emulator.unblock(_user_id(request)))
+        return web.json_response(people.unblock(_user_id(request)))
 
     async def inbox(request: web.Request) -> web.StreamResponse:
         user_id = _user_id(request)
@@ -220,26 +182,105 @@ def add_control_routes(app: web.Application, emulator: BotAPIEmulator) -> None:
                 after = int(after_raw)
             except ValueError:
                 raise ControlError(400, "after must be a message_id") from None
-        return web.json_response({"messages": emulator.inbox(user_id, after)})
+        return web.json_response({"messages": people.inbox(user_id, after)})
 
     async def history(request: web.Request) -> web.StreamResponse:
         user_id = _user_id(request)
         return web.json_response(
-            {"messages": emulator.history(user_id), "user": emulator.user(user_id)}
+            {"messages": people.history(user_id), "user": people.user(user_id)}
         )
 
     async def commands(request: web.Request) -> web.StreamResponse:
-        return web.json_response(emulator.commands_for(_user_id(request)))
+        return web.json_response(people.commands_for(_user_id(request)))
+
+    return [
+        ("GET", "/sandbox/users", get_users),
+        ("POST", "/sandbox/users", post_users),
+        ("GET", "/sandbox/users/{user_id}", get_user),
+        ("POST", "/sandbox/users/{user_id}/block", block),
+        ("POST", "/sandbox/users/{user_id}/unblock", unblock),
+        ("GET", "/sandbox/users/{user_id}/inbox", inbox),
+        ("GET", "/sandbox/users/{user_id}/history", history),
+        ("GET", "/sandbox/users/{user_id}/commands", commands),
+    ]
+
+
+def _action_routes(people: PeopleActions) -> list[tuple[str, str, Route]]:
+    """What a person does in the chat: send, send a photo, open a link, press, pay."""
+
+    async def acting(
+        request: web.Request, act: Callable[[int, dict[str, Any]], Awaitable[dict[str, Any]]]
+    ) -> web.StreamResponse:
+        """Run a person's action; with ``"wait_reply": <seconds>`` also wait for the bot's first
+        message or edit in that chat afterwards and return it as ``reply`` (null if none came)."""
+        user_id = _user_id(request)
+        people.user(user_id)
+        body = await _body(request)
+        wait_reply = _number(body, "wait_reply", 0.0)
+        if wait_reply < 0 or wait_reply > 60:
+            raise ControlError(400, "wait_reply must be between 0 and 60 seconds")
+        since = people.chat_version(user_id)
+        result = await act(user_id, body)
+        if wait_reply > 0:
+            result["reply"] = await people.wait_reply(user_id, since, wait_reply)
+        return web.json_response(result)
+
+    async def send(request: web.Request) -> web.StreamResponse:
+        return await acting(request, lambda user_id, body: people.send(user_id, _str(body, "text")))
+
+    async def send_photo(request: web.Request) -> web.StreamResponse:
+        async def act(user_id: int, body: dict[str, Any]) -> dict[str, Any]:
+            caption = body.get("caption")
+            if caption is not None and not isinstance(caption, str):
+                raise ControlError(400, "caption must be a string or null")
+            return await people.send_photo(user_id, _photo_bytes(body), caption)
+
+        return await acting(request, act)
+
+    async def open_link(request: web.Request) -> web.StreamResponse:
+        return await acting(request, lambda user_id, body: people.open(user_id, _str(body, "url")))
+
+    async def press(request: web.Request) -> web.StreamResponse:
+        async def act(user_id: int, body: dict[str, Any]) -> dict[str, Any]:
+            wait = _number(body, "wait", 0.0)
+            if wait < 0 or wait > 60:
+                raise ControlError(400, "wait must be between 0 and 60 seconds")
+            return await people.press(
+                user_id, _int(body, "message_id"), _str(body, "data"), wait=wait
+            )
+
+        return await acting(request, act)
+
+    async def pay(request: web.Request) -> web.StreamResponse:
+        return await acting(
+            request, lambda user_id, body: people.pay(user_id, _int(body, "message_id"))
+        )
+
+    return [
+        ("POST", "/sandbox/users/{user_id}/send", send),
+        ("POST", "/sandbox/users/{user_id}/send_photo", send_photo),
+        ("POST", "/sandbox/users/{user_id}/open", open_link),
+        ("POST", "/sandbox/users/{user_id}/press", press),
+        ("POST", "/sandbox/users/{user_id}/pay", pay),
+    ]
+
+
+def _operator_routes(operator: Operator) -> list[tuple[str, str, Route]]:
+    """The operator's side: the bot, stats, flood limits, redelivery, the clock, files, printed
+    codes."""
+
+    async def get_bot(request: web.Request) -> web.StreamResponse:
+        return web.json_response(operator.bot_info())
 
     async def stats(request: web.Request) -> web.StreamResponse:
-        return web.json_response(emulator.stats())
+        return web.json_response(operator.stats())
 
     async def get_limits(request: web.Request) -> web.StreamResponse:
-        return web.json_response(emulator.limits())
+        return web.json_response(operator.limits())
 
     async def post_limits(request: web.Request) -> web.StreamResponse:
         body = await _body(request)
-        current = emulator.limits()
+        current = operator.limits()
         values: dict[str, int | None] = {}
         for name in ("global_per_second", "per_chat_per_second"):
             value = body.get(name, current[name])
@@ -247,12 +288,12 @@ def add_control_routes(app: web.Application, emulator: BotAPIEmulator) -> None:
                 raise ControlError(400, f"{name} must be a positive integer or null")
             values[name] = value
         return web.json_response(
-            emulator.set_limits(values["global_per_second"], values["per_chat_per_second"])
+            operator.set_limits(values["global_per_second"], values["per_chat_per_second"])
         )
 
     async def redeliver(request: web.Request) -> web.StreamResponse:
         body = await _body(request)
-        return web.json_response(emulator.redeliver(_int(body, "update_id")))
+        return web.json_response(operator.redeliver(_int(body, "update_id")))
 
     async def clock(request: web.Request) -> web.StreamResponse:
         body = await _body(request)
@@ -261,43 +302,30 @@ def add_control_routes(app: web.Application, emulator: BotAPIEmulator) -> None:
         seconds = _number(body, "advance_seconds")
         if seconds <= 0:
             raise ControlError(400, "advance_seconds must be a number greater than 0")
-        return web.json_response(await emulator.advance_clock(seconds))
+        return web.json_response(await operator.advance_clock(seconds))
 
     async def codes(request: web.Request) -> web.StreamResponse:
-        await emulator.refresh_printed_codes()
-        return web.json_response({"codes": emulator.printed_codes()})
+        await operator.refresh_printed_codes()
+        return web.json_response({"codes": operator.printed_codes()})
 
     async def post_codes(request: web.Request) -> web.StreamResponse:
         body = await _body(request)
         listed = body.get("codes")
         if not isinstance(listed, list) or not all(isinstance(c, dict) for c in listed):
             raise ControlError(400, 'codes must be a list of {"label", "url"} objects')
-        emulator.set_printed_codes(
+        operator.set_printed_codes(
             _str(body, "kind"), [(_str(code, "label"), _str(code, "url")) for code in listed]
         )
-        return web.json_response({"codes": emulator.printed_codes()})
+        return web.json_response({"codes": operator.printed_codes()})
 
     async def file(request: web.Request) -> web.StreamResponse:
-        stored = emulator.file(request.match_info["file_id"])
+        stored = operator.file(request.match_info["file_id"])
         if stored is None:
             raise ControlError(404, "unknown file")
         return file_response(stored)
 
-    routes: list[tuple[str, str, Route]] = [
+    return [
         ("GET", "/sandbox/bot", get_bot),
-        ("GET", "/sandbox/users", get_users),
-        ("POST", "/sandbox/users", post_users),
-        ("GET", "/sandbox/users/{user_id}", get_user),
-        ("POST", "/sandbox/users/{user_id}/send", send),
-        ("POST", "/sandbox/users/{user_id}/send_photo", send_photo),
-        ("POST", "/sandbox/users/{user_id}/open", open_link),
-        ("POST", "/sandbox/users/{user_id}/press", press),
-        ("POST", "/sandbox/users/{user_id}/pay", pay),
-        ("POST", "/sandbox/users/{user_id}/block", block),
-        ("POST", "/sandbox/users/{user_id}/unblock", unblock),
-        ("GET", "/sandbox/users/{user_id}/inbox", inbox),
-        ("GET", "/sandbox/users/{user_id}/history", history),
-        ("GET", "/sandbox/users/{user_id}/commands", commands),
         ("GET", "/sandbox/stats", stats),
         ("GET", "/sandbox/limits", get_limits),
         ("POST", "/sandbox/limits", post_limits),
@@ -307,5 +335,11 @@ def add_control_routes(app: web.Application, emulator: BotAPIEmulator) -> None:
         ("GET", "/sandbox/codes", codes),
         ("POST", "/sandbox/codes", post_codes),
     ]
+
+
+def add_control_routes(app: web.Application, *, people: PeopleActions, operator: Operator) -> None:
+    """Register every ``/sandbox/...`` route of the emulator (``people`` and ``operator`` are the
+    same emulator, seen from each side) on ``app``."""
+    routes = _people_routes(people) + _action_routes(people) + _operator_routes(operator)
     for method, path, handler in routes:
         app.router.add_route(method, path, _guard(handler))

@@ -49,7 +49,7 @@ class BotAPIEmulator(BotApiMethods, PeopleActions):
         """
         app.router.add_route("*", "/bot{token}/{method}", self._handle_bot_api)
         app.router.add_get("/file/bot{token}/{file_path:.+}", self._handle_file_path)
-        add_control_routes(app, self)
+        add_control_routes(app, people=self, operator=self)
         app.on_cleanup.append(self._on_cleanup)
 
     def _printed(self, kind: str, label: str, url: str) -> PrintedCode:

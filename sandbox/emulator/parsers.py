@@ -150,50 +150,55 @@ def parse_html(source: str) -> tuple[str, list[Entity]]:
             )
         assert match is not None
         i = match.end()
-        attributes: dict[str, str] = {}
-        while True:
-            while i < n and source[i].isspace():
-                i += 1
-            if i >= n:
-                raise parse_error(f"Unclosed start tag at byte offset {out.byte_offset(tag_start)}")
-            if source[i] == ">":
-                i += 1
-                break
-            attribute = _ATTRIBUTE_NAME.match(source, i)
-            if not attribute:
-                raise parse_error(
-                    f'Empty attribute name in the tag "{name}" at byte offset {out.byte_offset(i)}'
-                )
-            attribute_name = attribute.group().lower()
-            i = attribute.end()
-            while i < n and source[i].isspace():
-                i += 1
-            if i >= n or source[i] != "=":
-                attributes[attribute_name] = ""
-                continue
-            i += 1
-            while i < n and source[i].isspace():
-                i += 1
-            if i < n and source[i] in "\"'":
-                quote = source[i]
-                end = source.find(quote, i + 1)
-                if end < 0:
-                    raise parse_error(
-                        f"Unclosed start tag at byte offset {out.byte_offset(tag_start)}"
-                    )
-                value = source[i + 1 : end]
-                i = end + 1
-            else:
-                j = i
-                while j < n and not source[j].isspace() and source[j] != ">":
-                    j += 1
-                value = source[i:j]
-                i = j
-            attributes[attribute_name] = _decode_entities(value)
+        attributes, i = _html_attributes(out, source, i, tag_start=tag_start, name=name)
         _open_html(out, stack, name, attributes, tag_start)
     if stack:
         raise parse_error(f'Can\'t find end tag corresponding to start tag "{stack[-1].tag}"')
     return out.result()
+
+
+def _html_attributes(
+    out: _Builder, source: str, i: int, *, tag_start: int, name: str
+) -> tuple[dict[str, str], int]:
+    """The attributes of a start tag from just after its name; and the index after its ``>``."""
+    attributes: dict[str, str] = {}
+    n = len(source)
+    while True:
+        while i < n and source[i].isspace():
+            i += 1
+        if i >= n:
+            raise parse_error(f"Unclosed start tag at byte offset {out.byte_offset(tag_start)}")
+        if source[i] == ">":
+            return attributes, i + 1
+        attribute = _ATTRIBUTE_NAME.match(source, i)
+        if not attribute:
+            raise parse_error(
+                f'Empty attribute name in the tag "{name}" at byte offset {out.byte_offset(i)}'
+            )
+        attribute_name = attribute.group().lower()
+        i = attribute.end()
+        while i < n and source[i].isspace():
+            i += 1
+        if i >= n or source[i] != "=":
+            attributes[attribute_name] = ""
+            continue
+        i += 1
+        while i < n and source[i].isspace():
+            i += 1
+        if i < n and source[i] in "\"'":
+            quote = source[i]
+            end = source.find(quote, i + 1)
+            if end < 0:
+                raise parse_error(f"Unclosed start tag at byte offset {out.byte_offset(tag_start)}")
+            value = source[i + 1 : end]
+            i = end + 1
+        else:
+            j = i
+            while j < n and not source[j].isspace() and source[j] != ">":
+                j += 1
+            value = source[i:j]
+            i = j
+        attributes[attribute_name] = _decode_entities(value)
 
 
 def _open_html(
@@ -299,36 +304,7 @@ def parse_markdown_v2(source: str) -> tuple[str, list[Entity]]:
         if char == "]":
             if not stack or stack[-1].kind not in ("text_link", "custom_emoji"):
                 raise _reserved(char)
-            top = stack.pop()
-            i += 1
-            if i < n and source[i] == "(":
-                url_parts: list[str] = []
-                j = i + 1
-                while j < n and source[j] != ")":
-                    if source[j] == "\\" and j + 1 < n:
-                        url_parts.append(source[j + 1])
-                        j += 2
-                    else:
-                        url_parts.append(source[j])
-                        j += 1
-                if j >= n:
-                    raise parse_error(
-                        f"Can't find end of a URL at byte offset {out.byte_offset(i)}"
-                    )
-                url = "".join(url_parts)
-                i = j + 1
-            else:
-                url = ""
-            if top.kind == "custom_emoji":
-                emoji_id = url.removeprefix("tg://emoji?id=")
-                if emoji_id == url or not emoji_id.isdigit():
-                    raise parse_error(
-                        f"Custom emoji URL must have an emoji identifier at byte offset "
-                        f"{out.byte_offset(top.index)}"
-                    )
-                out.add("custom_emoji", top.start, custom_emoji_id=emoji_id)
-            elif url.strip():
-                out.add("text_link", top.start, url=url.strip())
+            i = _markdown_link_end(out, source, i + 1, stack.pop())
             continue
         if char == "`":
             i = _markdown_code(out, source, i, escapes=True)
@@ -349,6 +325,39 @@ def parse_markdown_v2(source: str) -> tuple[str, list[Entity]]:
             f"{out.byte_offset(top.index)}"
         )
     return out.result()
+
+
+def _markdown_link_end(out: _Builder, source: str, i: int, top: _MdOpen) -> int:
+    """Close a ``[text](url)`` link or a ``![emoji](tg://emoji?id=...)`` from just after its
+    ``]``; the index after it."""
+    n = len(source)
+    if i < n and source[i] == "(":
+        url_parts: list[str] = []
+        j = i + 1
+        while j < n and source[j] != ")":
+            if source[j] == "\\" and j + 1 < n:
+                url_parts.append(source[j + 1])
+                j += 2
+            else:
+                url_parts.append(source[j])
+                j += 1
+        if j >= n:
+            raise parse_error(f"Can't find end of a URL at byte offset {out.byte_offset(i)}")
+        url = "".join(url_parts)
+        i = j + 1
+    else:
+        url = ""
+    if top.kind == "custom_emoji":
+        emoji_id = url.removeprefix("tg://emoji?id=")
+        if emoji_id == url or not emoji_id.isdigit():
+            raise parse_error(
+                f"Custom emoji URL must have an emoji identifier at byte offset "
+                f"{out.byte_offset(top.index)}"
+            )
+        out.add("custom_emoji", top.start, custom_emoji_id=emoji_id)
+    elif url.strip():
+        out.add("text_link", top.start, url=url.strip())
+    return i
 
 
 def _reserved(char: str) -> ApiError:

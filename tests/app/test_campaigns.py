@@ -10,12 +10,14 @@ from decimal import Decimal
 from sqlalchemy import select, update
 from sqlmodel import col
 
-from bot.sandbox_run import SandboxRun
+from bot.sandbox_run import SANDBOX_CASHIER_ID, SANDBOX_OWNER_ID, SandboxRun
+from loyalty import coupons
+from loyalty.campaign_kinds import kind_of
 from loyalty.channels import Channel
 from loyalty.outbox import celebrated_on
 from loyalty.payments import Payer, PaymentSource, StoreRef, record_payment
-from models.tables import Campaign, Member, OutboxMessage
-from sandbox.client import SandboxClient
+from models.tables import Campaign, Coupon, Member, OutboxMessage, TelegramUser
+from sandbox.client import SandboxClient, button_data
 from scheduler.campaign_jobs import birthday_days
 
 FIRST = 8_000_001
@@ -87,6 +89,7 @@ async def test_four_hundred_days_of_campaigns(run: SandboxRun, client: SandboxCl
             )
     stopper = FIRST + 5
     stopped_at: datetime | None = None
+    redeemed: str | None = None  # the campaign of the one coupon a diner uses
 
     for step in range(DAYS * 24 // STEP_HOURS):
         day = step * STEP_HOURS // 24
@@ -96,6 +99,8 @@ async def test_four_hundred_days_of_campaigns(run: SandboxRun, client: SandboxCl
         if day == 100 and stopped_at is None:
             await client.say(stopper, "/stop")
             stopped_at = services.clock.now()
+        if redeemed is None and day >= 60 and step % (24 // STEP_HOURS) == 2:
+            redeemed = await _redeem_a_campaign_coupon(run)
         await client.advance_clock(STEP_HOURS * 3600)
 
     async with services.session_factory() as session:
@@ -138,6 +143,7 @@ async def test_four_hundred_days_of_campaigns(run: SandboxRun, client: SandboxCl
         if telegram_id == stopper:
             assert stopped_at is not None
             assert all(t < stopped_at for t in times)
+    await _campaigns_by_kind(run, client, start_day=start_day, redeemed=redeemed)
     # every member who said yes was greeted on each birthday: exactly once (sent or holdout)
     end = services.clock.now().date()
     for telegram_id, born in birthdays.items():
@@ -154,6 +160,71 @@ async def test_four_hundred_days_of_campaigns(run: SandboxRun, client: SandboxCl
             if r.campaign_id and kinds[r.campaign_id] == "birthday"
         )
         assert greeted == [d.isoformat() for d in expected], telegram_id
+
+
+async def _redeem_a_campaign_coupon(run: SandboxRun) -> str | None:
+    """A diner uses a campaign's coupon at the counter (a bill of 120): that campaign's key."""
+    services = run.services
+    async with services.session_factory() as session, session.begin():
+        coupon = await session.scalar(
+            select(Coupon)
+            .where(col(Coupon.status) == "active", col(Coupon.campaign).like("%:%"))
+            .order_by(col(Coupon.id))
+            .limit(1)
+        )
+        if coupon is None or coupon.id is None:
+            return None
+        member = await session.get(Member, coupon.member_id)
+        assert member is not None
+        user = await session.get(TelegramUser, member.telegram_user_id)
+        assert user is not None
+        ticket = await coupons.request_redemption(
+            session,
+            coupon_id=coupon.id,
+            telegram_id=user.telegram_id,
+            policy=services.policy,
+            now=services.clock.now(),
+        )
+        await coupons.redeem_at_counter(
+            session,
+            redemption_id=ticket.redemption_id,
+            cashier_telegram_id=SANDBOX_CASHIER_ID,
+            bill_amount=Decimal(120),
+            store=StoreRef(id=services.store.id, timezone=services.store.timezone),
+            policy=services.policy,
+            now=services.clock.now(),
+        )
+        return coupon.campaign
+
+
+async def _campaigns_by_kind(
+    run: SandboxRun, client: SandboxClient, *, start_day: date, redeemed: str | None
+) -> None:
+    """/campaigns over the whole time: one row per kind (not one per day), the redeemed coupon
+    on the first page; and each period of the picker lists a kind once at most."""
+    assert redeemed is not None
+    end_day = run.services.clock.now().date()
+    titles = {
+        "birthday": "Birthday greetings",
+        "second_visit": "Second-visit nudge",
+        "winback": "Win-back",
+        "holiday": "Holiday greetings",
+    }
+    await client.say(SANDBOX_OWNER_ID, "/start")
+    whole = await client.say(SANDBOX_OWNER_ID, f"/campaigns {start_day} {end_day}")
+    blocks = whole["text"].split("\n\n")
+    assert blocks[0].startswith("Campaigns by kind, ")
+    assert [b.split("\n")[0] for b in blocks[1:]] == list(titles.values())
+    row = next(b for b in blocks if b.startswith(titles[kind_of(redeemed.split(":")[0])]))
+    assert "Coupons redeemed: 1 of " in row
+    assert ", bills $120.00" in row
+    for label in ("This week", "Last 4 weeks", "This month", "Last 3 months"):
+        count = len(await client.inbox(SANDBOX_OWNER_ID))
+        await client.press(SANDBOX_OWNER_ID, whole["message_id"], button_data(whole, label))
+        shown = await client.reply_after(SANDBOX_OWNER_ID, count)
+        heads = [b.split("\n")[0] for b in shown["text"].split("\n\n")[1:]]
+        assert len(heads) == len(set(heads)), (label, heads)
+        assert set(heads) <= set(titles.values()) | {"No campaign reached anyone in this period."}
 
 
 async def test_daily_jobs_start_today_and_catch_up_after_downtime(run: SandboxRun) -> None:

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError, StatementError
 
-from loyalty import housekeeping, people, roles
+from loyalty import housekeeping, roles, telegram_users
 from loyalty.errors import UnsupportedLocale
 from loyalty.stores import ensure_default_store
 from models import queries
@@ -96,7 +96,9 @@ async def test_timestamps_come_back_timezone_aware(database_url: str) -> None:
         factory = create_session_factory(engine)
         shanghai_noon = datetime(2026, 11, 24, 4, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
         async with factory() as session, session.begin():
-            await people.touch(session, telegram_id=7, language_code="en", now=shanghai_noon)
+            await telegram_users.touch(
+                session, telegram_id=7, language_code="en", now=shanghai_noon
+            )
         async with factory() as session:
             user = await queries.get_user(session, telegram_id=7)
             assert user is not None
@@ -171,15 +173,17 @@ async def test_people_roles_and_the_default_store(database_url: str) -> None:
                 session, name="Other", timezone="UTC", currency="USD", now=NOW
             )
             assert again == store
-            first = await people.touch(session, telegram_id=5, language_code="zh-hans", now=NOW)
+            first = await telegram_users.touch(
+                session, telegram_id=5, language_code="zh-hans", now=NOW
+            )
             assert first.is_new
             assert first.locale is None
-            chosen = await people.choose_locale(
+            chosen = await telegram_users.choose_locale(
                 session, telegram_id=5, locale="zh_Hant", supported=("en", "zh_Hant"), now=NOW
             )
             assert chosen.locale == "zh_Hant"
             with pytest.raises(UnsupportedLocale):
-                await people.choose_locale(
+                await telegram_users.choose_locale(
                     session, telegram_id=5, locale="fr", supported=("en",), now=NOW
                 )
             await roles.grant(
@@ -201,7 +205,9 @@ async def test_people_roles_and_the_default_store(database_url: str) -> None:
                 now=NOW,
             )
         async with factory() as session:
-            assert (await people.touch(session, telegram_id=5, language_code=None, now=NOW)).locale
+            assert (
+                await telegram_users.touch(session, telegram_id=5, language_code=None, now=NOW)
+            ).locale
             assert await roles.role_of(session, telegram_id=6, owner_ids=()) is Role.CASHIER
             assert await roles.role_of(session, telegram_id=6, owner_ids=(6,)) is Role.OWNER
             assert await roles.role_of(session, telegram_id=5, owner_ids=(6,)) is Role.DINER

@@ -47,13 +47,22 @@ async def audit_count(run: SandboxRun) -> int:
         return int(await session.scalar(select(func.count()).select_from(AuditLog)) or 0)
 
 
+PERIOD_CAPTIONS = {
+    "report": "Figures by period",
+    "months": "By month",
+    "cohorts": "Cohorts",
+    "campaigns": "Campaigns by kind",
+}
+
+
 async def export_files(run: SandboxRun, client: SandboxClient, who: int) -> dict[str, Rows]:
-    """Send /export as `who`; download the four documents; parse each CSV by its name."""
+    """Send /export as `who`; download the eight documents (the records, then the period
+    reports of the last 3 months); parse each CSV by its name."""
     before = len(await client.inbox(who))
     await client.send(who, "/export")
-    messages = await client.wait_for(who, lambda ms: len(ms) >= before + 5)
-    intro, *documents = messages[before : before + 5]
-    assert intro["text"].startswith("Your export: 4 CSV files")
+    messages = await client.wait_for(who, lambda ms: len(ms) >= before + 9)
+    intro, *documents = messages[before : before + 9]
+    assert intro["text"].startswith("Your export: 8 CSV files")
     files: dict[str, Rows] = {}
     for message in documents:
         document = message["document"]
@@ -65,8 +74,18 @@ async def export_files(run: SandboxRun, client: SandboxClient, who: int) -> dict
         kind = document["file_name"].split("-", 1)[0]
         files[kind] = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
         rows = len(files[kind])
-        assert message["caption"] == f"{kind.capitalize()}: {rows} row{'s' if rows != 1 else ''}"
-    assert sorted(files) == ["coupons", "members", "payments", "visits"]
+        name = PERIOD_CAPTIONS.get(kind, kind.capitalize())
+        assert message["caption"] == f"{name}: {rows} row{'s' if rows != 1 else ''}"
+    assert sorted(files) == [
+        "campaigns",
+        "cohorts",
+        "coupons",
+        "members",
+        "months",
+        "payments",
+        "report",
+        "visits",
+    ]
     return files
 
 
@@ -201,6 +220,29 @@ async def test_owner_export_holds_what_was_recorded_and_audit_lists_the_staff_ac
     )
     assert coupon["campaign"] == "gift"
     assert "code" not in coupon
+
+    # the period reports of the last 3 months: the same payments, counted as /stats does
+    report = {(r["figure"], r["detail"]): r for r in files["report"]}
+    assert report[("members_gained", "")]["value"] == "2"
+    assert report[("members_gained", "")]["previous_value"] == "0"
+    assert report[("visits", "")]["value"] == "3"  # two enrolments and the redemption's visit
+    assert report[("member_revenue", "")]["value"] == "186.50"  # 40 + 40 + 106.50
+    assert report[("average_ticket", "first_visits")]["value"] == "40.00"
+    assert report[("average_ticket", "later_visits")]["value"] == "106.50"
+    assert report[("coupons_redeemed", "gift")]["value"] == "1"
+    assert {r["store_id"] for r in files["report"]} == {str(services.store.id)}
+    (joined,) = [m for m in files["months"] if m["members_gained"] != "0"]
+    assert joined["members_gained"] == "2"
+    assert sum(int(m["bills"]) for m in files["months"]) == 3
+    assert sum(Decimal(m["revenue"]) for m in files["months"]) == Decimal("186.50")
+    cohort = files["cohorts"][0]  # (a month later, if the days crossed into one, too)
+    assert (cohort["joined_month"], cohort["members"], cohort["months_since"]) == (
+        joined["month"],
+        "2",
+        "0",
+    )
+    assert (cohort["came"], cohort["share_pct"]) == ("2", "100.0")
+    assert files["campaigns"] == []  # nothing was sent to many members
 
     # the export itself is in the audit log, at the top
     shown = await client.say(SANDBOX_OWNER_ID, "/audit")

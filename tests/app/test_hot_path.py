@@ -9,7 +9,7 @@ from pathlib import Path
 from sqlalchemy import event, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from loyalty import people, roles, stores
+from loyalty import roles, stores, telegram_users
 from models import queries
 from models.db import create_engine, create_session_factory
 from models.migrate import upgrade
@@ -61,14 +61,16 @@ async def test_the_person_brings_their_staff_role(database_url: str) -> None:
                 granted_by=1,
                 now=NOW,
             )
-            newcomer = await people.touch(session, telegram_id=6, language_code="en", now=NOW)
+            newcomer = await telegram_users.touch(
+                session, telegram_id=6, language_code="en", now=NOW
+            )
             assert newcomer.is_new
             assert newcomer.staff_role is Role.MANAGER  # the best of their stores
-            diner = await people.touch(session, telegram_id=5, language_code="en", now=NOW)
+            diner = await telegram_users.touch(session, telegram_id=5, language_code="en", now=NOW)
             assert diner.staff_role is Role.DINER
         async with factory() as session, session.begin():
             statements = count_statements(engine)
-            again = await people.touch(session, telegram_id=6, language_code="en", now=NOW)
+            again = await telegram_users.touch(session, telegram_id=6, language_code="en", now=NOW)
             assert not again.is_new
             assert again.staff_role is Role.MANAGER
             assert len([s for s in statements if "SELECT" in s]) == 1
@@ -79,7 +81,7 @@ async def test_the_person_brings_their_staff_role(database_url: str) -> None:
                 update(Staff).where(Staff.store_id == other.id).values(revoked_at=NOW)  # type: ignore[arg-type]
             )
             assert (
-                await people.touch(session, telegram_id=6, language_code="en", now=NOW)
+                await telegram_users.touch(session, telegram_id=6, language_code="en", now=NOW)
             ).staff_role is Role.CASHIER
             assert await roles.role_of(session, telegram_id=6, owner_ids=()) is Role.CASHIER
     finally:

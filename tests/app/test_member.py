@@ -15,7 +15,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 
 from bot.sandbox_run import SandboxRun
-from handlers.member import consent_prompt
 from loyalty.payments import Channel, Payer, PaymentSource, StoreRef, record_payment
 from loyalty.policy import load_policy
 from loyalty.qr import CardPayload, ReferralPayload
@@ -23,6 +22,7 @@ from models import queries
 from models.tables import Bill, CheckIn, FraudEvent, Member, Payment, TelegramUser, Visit
 from sandbox.client import Message, SandboxClient, button_data
 from ui.formatting import format_date
+from ui.privacy import consent_prompt
 
 DANA, LI_NA = 1_000_101, 1_000_102
 

@@ -65,14 +65,19 @@ async def test_explain_shows_the_numbers_behind_tier_interval_and_due_dates(
         "Cohort table_qr × occasional: typical gap 30.000 days (median of 0 members; default)"
         in out
     )
-    # (2·10 + 4·30) / 6 = 23.333; the floor from the quick second visit is 25
+    assert "recency weights (half-life 2 visits): 0.707, 1.000; own weighted gap 10.000" in out
+    # (2·10 + 1·30) / 3 = 16.667; the floor from the quick second visit is 25
     assert (
-        "Expected interval: (2 × 10.000 + 4 × 30.000) / (2 + 4), at least the floor 25.000 "
-        "= 25.000 days" in out
+        "Expected interval: (2 × own 10.000 + 1 × cohort 30.000) / (2 + 1), at least the floor "
+        "25.000 = 25.000 days (own rhythm 67%, cohort 33%)" in out
     )
     # lapsed 1.5 × 25 = 37.5 days after 21 Nov 12:00
     assert "lapsed 2026-12-29 00:00 CST (1.5×)" in out
     assert "Stage now: active" in out
+    # steady gaps of 10: cooling if the gap now running passes 12.5 days (21 Nov + 12.5)
+    assert "Turn: none\n  cooling if no visit by 2026-12-04 00:00 CST" in out
+    assert "Next expected visit: 2026-12-16 12:00 CST" in out  # 21 Nov + 25 days
+    assert "Unanswered offers in a row: 0 of 2\n" in out
 
 
 async def test_refresh_then_explain_and_bad_input(

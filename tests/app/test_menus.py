@@ -29,6 +29,7 @@ CASHIER_TOOLS = ["bill", "redeem"]
 MANAGER_TOOLS = [
     "broadcast",
     "newdish",
+    "care",
     "stats",
     "campaigns",
     "feedback",

@@ -250,6 +250,11 @@ async def test_forged_altered_expired_and_reused_payloads(
     )
     reply = await open_and_wait(client, DANA, await link(client, expired))
     assert reply["text"].startswith("This code has expired.")
+    no_such_payment = signer.sign(
+        ReceiptPayload(payment_id=999, expires_at=run.services.clock.now() + timedelta(minutes=5))
+    )
+    reply = await open_and_wait(client, DANA, await link(client, no_such_payment))
+    assert reply["text"] == "This receipt is not valid. Please ask the cashier."
     unknown_table = signer.sign(TablePayload(run.services.store.id, 99))
     reply = await open_and_wait(client, DANA, await link(client, unknown_table))
     assert reply["text"].startswith("This code is not valid.")

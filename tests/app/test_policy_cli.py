@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from loyalty.policy import load_policy, load_preset
-from tests.conftest import ROOT, run_regulars
+from loyalty.policy import load_policy, load_preset, preset_file
+from tests.conftest import run_regulars
 
 
 def regulars(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -18,7 +18,7 @@ def regulars(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str
 
 @pytest.mark.parametrize("preset", ["frequency", "value"])
 def test_check_accepts_the_shipped_presets(preset: str, app_env: dict[str, str]) -> None:
-    result = regulars(app_env, "check", str(ROOT / "policies" / f"{preset}.toml"))
+    result = regulars(app_env, "check", str(preset_file(preset)))
     assert result.returncode == 0, result.stderr
     assert f"ok (policy '{preset}'" in result.stdout
     assert result.stderr == ""
@@ -37,6 +37,14 @@ def test_check_accepts_the_shipped_presets(preset: str, app_env: dict[str, str])
             "caps.quiet_hours must look like",
         ),
         ('preset = "frequency"\n[fraud]\ncashier_self_credit = true\n', "must be false"),
+        (
+            'preset = "frequency"\n[ladder]\nmax_unanswered_offers = "two"\n',
+            "ladder.max_unanswered_offers must be a whole number, not 'two'",
+        ),
+        (
+            'preset = "value"\n[coupons.templates.forty_off_150]\nsmaller = "twenty_off"\n',
+            "coupons.templates.forty_off_150.smaller 'twenty_off' is not a coupon template",
+        ),
         ("this is not toml", "policy.toml"),
     ],
 )

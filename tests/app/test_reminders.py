@@ -304,23 +304,27 @@ async def test_a_regular_who_stops_coming_is_told_a_week_before_the_tier_goes(
     await consent(run, dana, True)
     await consent(run, chen, None)  # never answered: opt-in means no
 
-    # day 0's visit leaves the window on day 90 at 10:00: a week before is day 84's morning
-    # (day 83's run, at 05:00, looks a week ahead: to day 90 at 05:00)
-    jobs = await days.to(83, 5)
+    # day 0's visit stops counting on day 90 + the downgrade grace at 10:00; her win-back episode
+    # (open since she became overdue) keeps the tier until it ends a few minutes later that day,
+    # so the tier goes that day: a week before is that day - 6's morning (the run at 05:00 the
+    # day before looks a week ahead, to 05:00 on the day)
+    tiers = run.services.policy.tiers
+    drop = tiers.window_days + tiers.downgrade_grace_days
+    jobs = await days.to(drop - 7, 5)
     assert (
         jobs["reminders"]["keep_tier"]["queued"] + jobs["reminders"]["keep_tier"]["deferred"] == 0
     )
-    await days.to(83, 10)
+    await days.to(drop - 7, 10)
     assert await said(client, DANA, "to stay") == []
-    jobs = await days.to(84, 6)
+    jobs = await days.to(drop - 6, 6)
     assert jobs["reminders"]["keep_tier"]["deferred"] == 1
     assert await said(client, DANA, "to stay") == []
-    await days.to(84, 10)
+    await days.to(drop - 6, 10)
     assert await said(client, DANA, "to stay") == [
-        f"Dana, visit Noodle Bar by {format_date(days.date(90), 'en')} to stay Regular. "
+        f"Dana, visit Noodle Bar by {format_date(days.date(drop), 'en')} to stay Regular. "
         "/card shows where you stand."
     ]
-    await days.to(91, 10)
+    await days.to(drop + 1, 10)
     assert len(await said(client, DANA, "to stay Regular")) == 1
     assert await said(client, CHEN_MING, "熟客") == []
     async with run.services.session_factory() as session:

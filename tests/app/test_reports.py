@@ -15,7 +15,7 @@ from sqlalchemy import update
 from sqlmodel import col
 
 from bot.sandbox_run import SANDBOX_CASHIER_ID, SANDBOX_OWNER_ID, SandboxRun
-from loyalty import reports, roles
+from loyalty import period_reports, periods, roles
 from loyalty.channels import Channel
 from loyalty.payments import Payer, PaymentSource, StoreRef, record_payment, refund_payment
 from loyalty.policy import load_preset
@@ -25,7 +25,7 @@ from models.tables import Campaign, Role, Staff
 from sandbox.client import Message, SandboxClient, button_data
 from tests.app.test_delivery import at_noon, broadcast, members
 from tests.app.test_pay import DANA, LI_NA
-from ui import charts, report_texts
+from ui import charts, period_charts, period_texts, report_texts
 from ui.locales import build_i18n
 
 STAFF_ONLY = "Sorry, this is only for the restaurant's staff."
@@ -64,11 +64,11 @@ async def nothing_more(client: SandboxClient, user_id: int, count: int) -> None:
     assert len(await client.inbox(user_id)) == count
 
 
-async def test_stats_for_the_owner_text_and_a_chart_with_the_same_figures(
+async def test_stats_by_period_against_the_period_before_with_charts_of_the_same_figures(
     run: SandboxRun, client: SandboxClient
 ) -> None:
-    await pay(run, DANA, "Dana", "40", days_ago=10)
-    await pay(run, DANA, "Dana", "60", days_ago=2)
+    await pay(run, DANA, "Dana", "40", days_ago=40)
+    await pay(run, DANA, "Dana", "60", days_ago=10)
     await pay(run, LI_NA, "李娜", "30", days_ago=1)
     refunded = await pay(run, LI_NA, "李娜", "50", days_ago=0.5)
     async with run.services.session_factory() as session, session.begin():
@@ -81,58 +81,79 @@ async def test_stats_for_the_owner_text_and_a_chart_with_the_same_figures(
         )
 
     before = len(await client.inbox(SANDBOX_OWNER_ID))
-    text = await client.say(SANDBOX_OWNER_ID, "/stats")
+    await client.send(SANDBOX_OWNER_ID, "/stats")
+    messages = await client.wait_for(
+        SANDBOX_OWNER_ID, lambda ms: any(m["photo"] for m in ms[before:]), what="the chart"
+    )
+    text, chart = messages[before], messages[-1]
     lines = text["text"].split("\n")
-    assert lines[0].startswith("Noodle Bar — figures as of ")
-    # two members; Li Na's second visit was refunded: only Dana came back
+    assert lines[0].startswith("Noodle Bar — the last 4 weeks (")
+    # the last 4 weeks: Li Na joined (her second visit was refunded), Dana came back; the 4
+    # weeks before: Dana joined
     for line in [
-        "Members: 2",
-        "New this week: 1",  # Li Na; Dana joined 10 days ago
-        "Returning rate: 50.0% (1 came back for a second visit)",
-        "Average ticket: $43.33 (over 3 payments)",  # (40 + 60 + 30) / 3; the refund is out
-        "Visits per member: 1.5",
-        "Coupon redemption rate: — (0 of 0 redeemed)",
-        "• Newcomer: 1",
-        "• Returning guest: 1",
-        "• Regular: 0",
-        "• Loyal: 0",
-        "• One visit so far: 1",
-        "• Coming back: 1",
-        "• Gone quiet: 0",
+        "Members gained: 1 (was 1)",
+        "• Paid in chat: 1 (was 1)",
+        "Visits: 2 (was 1)",
+        "Member revenue: $90.00 (was $40.00)",  # the refund is out
+        "Average ticket: $45.00 (was $40.00)",
+        "• first visits: $30.00 (was $40.00)",
+        "• later visits: $60.00 (was —)",
+        "(1 more joined too recently to tell)",
     ]:
         assert line in lines, (line, lines)
-
-    messages = await client.wait_for(
-        SANDBOX_OWNER_ID, lambda ms: len(ms) >= before + 2, what="the chart"
-    )
-    chart = messages[before + 1]
-    assert chart["photo"] is not None
-    assert chart["caption"] == "Members: 2 · New this week: 1"
-    png = await fetch(client, chart["photo"]["url"])
-    with Image.open(io.BytesIO(png)) as image:
-        assert image.format == "PNG"
-        assert image.size == (800, 700)
-    # the photo is exactly the chart of these figures, whose bars carry the text's numbers
-    async with run.services.session_factory() as session:
-        stats = await reports.store_stats(
+    assert chart["caption"].startswith("Noodle Bar — the last 4 weeks (")
+    labels = [b["text"] for row in chart["reply_markup"]["inline_keyboard"] for b in row]
+    assert labels == ["This week", "• Last 4 weeks", "This month", "Last 3 months", "Custom range…"]
+    # the photo is exactly the chart of these figures
+    services = run.services
+    period = periods.current(periods.FOUR_WEEKS, now=services.clock.now(), timezone="UTC")
+    async with services.session_factory() as session:
+        stats = await period_reports.period_stats(
             session,
-            store_id=run.services.store.id,
+            store_id=services.store.id,
             currency="USD",
-            policy=run.services.policy,
-            now=run.services.clock.now(),
+            period=period,
+            policy=services.policy,
+            now=period.end,
         )
     i18n = build_i18n()
     with i18n.context(), i18n.use_locale("en"):
-        labels = report_texts.stats_labels(
-            stats, policy=run.services.policy, locale="en", i18n=i18n
-        )
-    assert charts.stats_png(stats, labels) == png
-    tiers, stages = bars_of(stats, labels)
-    assert tiers == [("Newcomer", 1, "1"), ("Returning guest", 1, "1"), ("Regular", 0, "0"),
-                     ("Loyal", 0, "0")]  # fmt: skip
-    for name, _height, label in tiers + stages:
-        assert f"• {name}: {label}" in lines
-    await nothing_more(client, SANDBOX_OWNER_ID, before + 2)
+        title = period_texts.chart_title(stats, store=_store_utc(), locale="en")
+        chart_labels = period_charts.chart_labels(stats, title=title, locale="en", i18n=i18n)
+    png = await fetch(client, chart["photo"]["url"])
+    with Image.open(io.BytesIO(png)) as image:
+        assert image.format == "PNG"
+    assert sum(m.gained for m in stats.months) == 2  # Dana's month and Li Na's
+    assert period_charts.period_png(stats, chart_labels) == png
+
+    # the picker: this month, then a custom range typed as two dates
+    count = len(await client.inbox(SANDBOX_OWNER_ID))
+    await client.press(SANDBOX_OWNER_ID, chart["message_id"], button_data(chart, "This month"))
+    again = await client.wait_for(
+        SANDBOX_OWNER_ID, lambda ms: any(m["photo"] for m in ms[count:]), what="the chart"
+    )
+    assert again[count]["text"].startswith("Noodle Bar — this month (")
+    count = len(again)
+    await client.press(SANDBOX_OWNER_ID, chart["message_id"], button_data(chart, "Custom range"))
+    asked = await client.reply_after(SANDBOX_OWNER_ID, count - 1 + 1)
+    assert asked["text"].startswith("Send the first and the last day of the range")
+    first = (services.clock.now() - timedelta(days=45)).date()
+    last = (services.clock.now() - timedelta(days=20)).date()
+    wrong = await client.say(SANDBOX_OWNER_ID, f"{last} {first}")
+    assert wrong["text"].startswith("The range ends before it starts.")
+    count = len(await client.inbox(SANDBOX_OWNER_ID))
+    await client.send(SANDBOX_OWNER_ID, f"{first} {last}")
+    custom = await client.wait_for(
+        SANDBOX_OWNER_ID, lambda ms: any(m["photo"] for m in ms[count:]), what="the chart"
+    )
+    custom_lines = custom[count]["text"].split("\n")
+    assert "Members gained: 1 (was 0)" in custom_lines  # Dana, 40 days ago
+    assert "Average ticket: $40.00 (was —)" in custom_lines
+    await nothing_more(client, SANDBOX_OWNER_ID, len(custom))
+
+
+def _store_utc() -> StoreInfo:
+    return StoreInfo(id=1, name="Noodle Bar", timezone="UTC", currency="USD")
 
 
 def bars_of(
@@ -234,7 +255,7 @@ async def test_diners_and_cashiers_are_refused_and_get_nothing_else(
             await nothing_more(client, who, before + 1)
 
 
-async def test_campaigns_list_results_and_a_more_button_only_managers_can_use(
+async def test_campaigns_by_kind_for_a_period_and_only_managers_use_the_picker(
     run: SandboxRun, client: SandboxClient
 ) -> None:
     await run.worker.stop()  # the test delivers the outbox itself
@@ -245,9 +266,9 @@ async def test_campaigns_list_results_and_a_more_button_only_managers_can_use(
     services = run.services
     now = services.clock.now()
     async with services.session_factory() as session, session.begin():
-        for i in range(10):  # older campaigns: the list is longer than a page
+        for i in range(10):  # ten days of holiday greetings that reached nobody
             session.add(
-                Campaign(kind="holiday", period=f"h{i}", created_at=now - timedelta(days=30 + i))
+                Campaign(kind="holiday", period=f"h{i}", created_at=now - timedelta(days=1 + i))
             )
         session.add(
             Campaign(
@@ -257,15 +278,6 @@ async def test_campaigns_list_results_and_a_more_button_only_managers_can_use(
                 status="scheduled",
                 created_at=now,
                 scheduled_at=now + timedelta(days=2, hours=6),
-            )
-        )
-        session.add(
-            Campaign(
-                kind="broadcast",
-                period="off",
-                status="cancelled",  # scheduled, then cancelled (a discarded draft is not listed)
-                created_at=now - timedelta(days=1),
-                scheduled_at=now + timedelta(days=1),
             )
         )
         await roles.grant(
@@ -280,33 +292,23 @@ async def test_campaigns_list_results_and_a_more_button_only_managers_can_use(
     await client.add_user(MIA, "Mia", started=True)
 
     first = await client.say(MIA, "/campaigns")
-    text = first["text"]
-    when = (now + timedelta(days=2, hours=6)).strftime("%b %-d, %Y")
-    assert text.startswith(
-        "Campaigns, newest first:\n\n1. Broadcast “Hotpot night” — scheduled for "
+    blocks = first["text"].split("\n\n")
+    assert blocks[0].startswith("Campaigns by kind, the last 4 weeks (")
+    # one row: the broadcast that reached people; nobody's days and the unsent one are not listed
+    assert len(blocks) == 2
+    lines = blocks[1].split("\n")
+    assert lines[0].startswith("Broadcast — ")
+    assert lines[1] == "Audience 2 (holdout 0): sent 2, delivered 2"
+    assert lines[2] == (
+        "Came back within 14 days: 0.0% of 2 messaged. No control group (empty holdout), so "
+        "no comparison."
     )
-    assert text.split("\n")[2].endswith(f"scheduled for {when} 6:00\u202fPM")
-    assert text.split("\n\n")[1].count("\n") == 0  # nothing planned yet: no figures
-    sent_block = text.split("\n\n")[2].split("\n")
-    assert sent_block[0].startswith("2. Broadcast — ")
-    assert sent_block[1] == "Audience 2 (holdout 0): sent 2, waiting 0, failed 0"
-    assert sent_block[2] == (
-        "Came back within 14 days: 0.0% of those messaged. "
-        "No control group (empty holdout), so no lift."
-    )
-    cancelled = text.split("\n\n")[3].split("\n")[0]
-    assert cancelled.startswith("3. Broadcast — ")
-    assert cancelled.endswith(", cancelled")
-    assert text.split("\n\n")[4].endswith("\nNobody was in the audience.")
-    assert text.count("Holiday greetings") == 7  # 10 on the first page
-    more = button_data(first, "More")
-
+    labels = [b["text"] for row in first["reply_markup"]["inline_keyboard"] for b in row]
+    assert labels[1] == "• Last 4 weeks"
     before = len(await client.inbox(MIA))
-    await client.press(MIA, first["message_id"], more)
-    second = await client.reply_after(MIA, before)
-    assert second["text"].startswith("Campaigns, newest first:\n\n11. Holiday greetings — ")
-    assert second["text"].count("Holiday greetings") == 3
-    assert not (second.get("reply_markup") or {}).get("inline_keyboard")
+    await client.press(MIA, first["message_id"], button_data(first, "This week"))
+    week = await client.reply_after(MIA, before)
+    assert week["text"].startswith("Campaigns by kind, this week (")
 
     # Mia is no longer a manager: the old button refuses and sends nothing
     async with services.session_factory() as session, session.begin():
@@ -314,7 +316,7 @@ async def test_campaigns_list_results_and_a_more_button_only_managers_can_use(
             update(Staff).where(col(Staff.telegram_id) == MIA).values(revoked_at=now)
         )
     count = len(await client.inbox(MIA))
-    answer = await tap(client, MIA, first, "More")
+    answer = await tap(client, MIA, first, "This month")
     assert answer == STAFF_ONLY
     await nothing_more(client, MIA, count)
     refused = await client.say(MIA, "/campaigns")
@@ -329,3 +331,31 @@ async def tap(client: SandboxClient, user_id: int, message: Message, label: str)
     )
     answer = body["answer"]
     return answer["text"] if answer else None
+
+
+async def test_the_owners_weekly_digest_comes_on_monday_morning_once(
+    run: SandboxRun, client: SandboxClient
+) -> None:
+    await client.say(SANDBOX_OWNER_ID, "/start")
+    await pay(run, DANA, "Dana", "40", days_ago=3)
+    now = run.services.clock.now()
+    days_to_monday = (7 - now.weekday()) % 7 or 7
+    sunday_night = (now + timedelta(days=days_to_monday - 1)).replace(hour=23, minute=0)
+    await client.advance_clock((sunday_night - now).total_seconds())
+    before = len(await client.inbox(SANDBOX_OWNER_ID))
+    ran = await client.advance_clock(9 * 3600 + 5 * 60)  # Monday 08:05: not yet
+    assert ran["jobs"]["weekly_digest"] == {}
+    ran = await client.advance_clock(3600)  # 09:05
+    assert ran["jobs"]["weekly_digest"] == {str(run.services.store.id): {"sent": 1}}
+    messages = await client.wait_for(
+        SANDBOX_OWNER_ID, lambda ms: any(m["photo"] for m in ms[before:]), what="the digest"
+    )
+    digest = [m for m in messages[before:] if (m["text"] or "").startswith("Weekly digest")]
+    (text,) = digest
+    monday = sunday_night.date() + timedelta(days=1)
+    week = f"{(monday - timedelta(days=7)):%b %-d, %Y} – {(monday - timedelta(days=1)):%b %-d, %Y}"
+    assert text["text"].split("\n")[1].startswith(f"Noodle Bar — {week}, against ")
+    count = len(await client.inbox(SANDBOX_OWNER_ID))
+    ran = await client.advance_clock(3 * 3600)  # later that Monday: once a week
+    assert ran["jobs"]["weekly_digest"] == {}
+    await nothing_more(client, SANDBOX_OWNER_ID, count)

@@ -15,7 +15,7 @@ from bot.factory import build_bot, build_worker
 from bot.sandbox_run import SandboxRun
 from loyalty import outbox
 from sandbox.client import SandboxClient
-from scheduler.core import Job, Scheduler
+from scheduler import Job, Scheduler
 from scheduler.delivery import DeliveryWorker, RateBudget
 from scheduler.shared import LeaderLease, SharedWindow
 from tests.app.test_delivery import FIRST, at_noon, broadcast, greetings, members

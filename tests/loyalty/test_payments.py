@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
-from loyalty import people, referrals, refresh
+from loyalty import referrals, refresh, telegram_users
 from loyalty.payments import (
     Channel,
     Payer,
@@ -104,7 +104,9 @@ async def test_two_payments_racing_to_enrol_one_person_make_one_member(
     factory: async_sessionmaker[AsyncSession], store: StoreRef, policy: Policy
 ) -> None:
     async with factory() as session, session.begin():  # the person has written to the bot
-        await people.touch(session, telegram_id=DANA.telegram_id, language_code="en", now=NOON)
+        await telegram_users.touch(
+            session, telegram_id=DANA.telegram_id, language_code="en", now=NOON
+        )
     # Two, under the daily limit (the limit under a race has its own test below).
     outcomes = await asyncio.gather(
         *(pay(factory, store, policy, key=f"race_{n}", amount="10") for n in range(2))

@@ -416,6 +416,67 @@ friend = { en = "Friend", zh_Hans = "朋友", zh_Hant = "朋友" }
             'preset = "frequency"\n[payments.max_bill_by_currency]\nXYZ = 5\n',
             "payments.max_bill_by_currency.XYZ must be an ISO 4217 currency code",
         ),
+        # win-back that follows each diner (issue 16): each new key named on error
+        (
+            'preset = "frequency"\n[lapse]\nhalf_life_visits = 0\n',
+            "lapse.half_life_visits must be greater than 0, not 0",
+        ),
+        (
+            'preset = "frequency"\n[lapse]\ncooling_ratio = 0.9\n',
+            "lapse.cooling_ratio must be greater than 1, not 0.9",
+        ),
+        (
+            'preset = "frequency"\n[tiers]\ndowngrade_grace_days = -1\n',
+            "tiers.downgrade_grace_days must be at least 0, not -1",
+        ),
+        (
+            'preset = "frequency"\n[tiers]\ntreatment_lookback_days = "half a year"\n',
+            "tiers.treatment_lookback_days must be a whole number, not 'half a year'",
+        ),
+        (
+            'preset = "frequency"\n[tiers]\ncongratulate_once_days = 4000\n',
+            "tiers.congratulate_once_days must be at most 3650, not 4000",
+        ),
+        (
+            'preset = "frequency"\n[ladder]\nmax_unanswered_offers = 0\n',
+            "ladder.max_unanswered_offers must be at least 1, not 0",
+        ),
+        (
+            'preset = "frequency"\n[ladder]\noffer_answered_by = "opening"\n',
+            "ladder.offer_answered_by must be 'redemption' or 'visit', not 'opening'",
+        ),
+        (
+            'preset = "frequency"\n[ladder]\nvalidity_slack_days = 100\n',
+            "ladder.validity_slack_days must be at most 90, not 100",
+        ),
+        (
+            'preset = "frequency"\n[ladder]\nlost_keeps = ["birthday", "winback"]\n',
+            "ladder.lost_keeps[1] must be 'birthday', 'holiday' or 'new_dish', not 'winback'",
+        ),
+        (
+            'preset = "frequency"\n[campaigns]\non_cooling = "coupon"\n',
+            "campaigns.on_cooling must be 'off' or 'care', not 'coupon'",
+        ),
+        (
+            'preset = "frequency"\n[[ladder.steps]]\nmessage = "coupon"\ncoupon_value = 30\n'
+            'coupon_min_spend = 100\ncoupon_adapt = "smaller"\n',
+            'ladder.steps[0] needs coupon_smaller (a template key) for coupon_adapt = "smaller"',
+        ),
+        (
+            'preset = "frequency"\n[[ladder.steps]]\nmessage = "coupon"\ncoupon_value = 30\n'
+            'coupon_min_spend = 100\ncoupon_adapt = "smaller"\ncoupon_smaller = "ten_of"\n',
+            "ladder.steps[0].coupon_smaller 'ten_of' is not a coupon template "
+            "(did you mean 'ten_off'?)",
+        ),
+        (
+            'preset = "frequency"\n[[ladder.steps]]\nmessage = "coupon"\ncoupon_value = 30\n'
+            'coupon_min_spend = 100\ncoupon_adapt = "smaller"\ncoupon_smaller = "forty_off_150"\n',
+            "ladder.steps[0].coupon_smaller 'forty_off_150' must ask a lower min_spend than 100",
+        ),
+        (
+            'preset = "frequency"\n[coupons.templates.ten_off]\nsmaller = "ten_off"\n',
+            "coupons.templates.ten_off.smaller 'ten_off' must ask a lower min_spend than 0",
+        ),
         # the file itself
         ('preset = "fancy"\n', "preset must be 'frequency' or 'value', not 'fancy'"),
         ("[points]\nper_currency_unit = 2\n", "tiers is missing"),

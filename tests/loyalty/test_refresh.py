@@ -103,6 +103,7 @@ async def add_visits(
     member.last_visit_at = times[-1] if times else None
     member.gap_count = len(gaps)
     member.gap_mean_days = lifecycle.quantize_days(sum(gaps, D(0)) / len(gaps)) if gaps else D(0)
+    member.gap_weighted_days = lifecycle.weighted_gap(load_preset("frequency"), gaps)
     member.first_gap_days = lifecycle.quantize_days(gaps[0]) if gaps else None
     await session.flush()
 
@@ -224,7 +225,15 @@ async def test_nightly_tiers_equal_the_python_rules(
     policy = small_cohorts(tmp_path, preset)
     ids = await _random_members(factory, store, seed=7, count=60)
     async with factory() as session:
-        before = {m.id: m.tier for m in (await session.execute(select(Member))).scalars().all()}
+        members = (await session.execute(select(Member))).scalars().all()
+        before = {m.id: m.tier for m in members}
+        # the win-back episode each member was in when the refresh read the tiers
+        in_episode = {
+            m.id: m.lapsed_due_at is not None
+            and m.lost_due_at is not None
+            and m.lapsed_due_at <= NOW < m.lost_due_at
+            for m in members
+        }
     result = await refresh.nightly_refresh(factory, policy=policy, now=NOW, batch_size=7)
     assert result.batches == 9  # ids 1–60 in batches of 7
     async with factory() as session:
@@ -233,8 +242,22 @@ async def test_nightly_tiers_equal_the_python_rules(
         for member_id in ids:
             member = await session.get(Member, member_id)
             assert member is not None
-            expected = await tiers.status_of(session, member=member, policy=policy, now=NOW)
-            assert member.tier == expected.tier, member_id
+            strict = await tiers.status_of(session, member=member, policy=policy, now=NOW)
+            lenient = await tiers.status_of(
+                session,
+                member=member,
+                policy=policy,
+                now=NOW,
+                grace_days=policy.tiers.downgrade_grace_days,
+            )
+            expected = tiers.settle(
+                policy,
+                stored=before[member_id],
+                strict=strict.tier,
+                lenient=lenient.tier,
+                in_episode=in_episode[member_id],
+            )
+            assert member.tier == expected, member_id
             if before[member_id] != member.tier:
                 change = by_member[member_id]
                 assert (change.from_tier, change.to_tier, change.reason) == (
@@ -390,8 +413,8 @@ async def test_payments_keep_the_rhythm_and_refunds_rebuild_it(
         assert member is not None
         assert (member.tier, member.visit_count, member.gap_count) == ("occasional", 3, 2)
         assert member.first_gap_days == D(10)
-        # first visit: the newcomer norm, 30. Second: (1·10 + 4·30) / 5 = 26, but the floor
-        # 30 − 10/4 = 27.5 holds. Third: (2·10 + 4·30) / 6 = 23.333, floor 27.5 − 10/4 = 25.
+        # first visit: the newcomer norm, 30. Second: (1·10 + 1·30) / 2 = 20, but the floor
+        # 30 − 10/4 = 27.5 holds. Third: (2·10 + 1·30) / 3 = 16.667, floor 27.5 − 10/4 = 25.
         assert member.interval_floor_days == D(25)
         assert member.expected_interval_days == D(25)
         assert member.lapsed_due_at == NOW + timedelta(days=20 + 1.5 * 25)
@@ -414,14 +437,14 @@ async def test_payments_keep_the_rhythm_and_refunds_rebuild_it(
     async with factory() as session:
         member = await session.get(Member, outcomes[0].member_id)
         assert member is not None
-        # back to two visits ten days apart: (1·10 + 4·30) / 5 = 26
+        # back to two visits ten days apart: (1·10 + 1·30) / 2 = 20
         assert (member.visit_count, member.gap_count, member.expected_interval_days) == (
             2,
             1,
-            D(26),
+            D(20),
         )
         assert member.last_visit_at == NOW + timedelta(days=10)
-        assert member.lapsed_due_at == NOW + timedelta(days=10 + 1.5 * 26)
+        assert member.lapsed_due_at == NOW + timedelta(days=10 + 1.5 * 20)
 
 
 async def test_a_tier_a_payment_moved_after_the_refresh_read_is_not_undone(
@@ -470,3 +493,77 @@ async def test_a_tier_a_payment_moved_after_the_refresh_read_is_not_undone(
         (untouched, "newcomer", second.tier)
     ]
     assert ups == 1
+
+
+async def test_downgrades_wait_the_grace_and_never_inside_an_episode(
+    factory: async_sessionmaker[AsyncSession], store: StoreRef
+) -> None:
+    """Three loyal members whose eight visits (ten days apart) began 95 days ago: the first
+    visit left the 90-day window 5 days ago. One is within the grace days, one is past them but
+    overdue (lapsed, not lost: her win-back episode is open), one is past them and on rhythm."""
+    policy = load_preset("frequency")
+    ids = []
+    async with factory() as session, session.begin():
+        for n, began in enumerate((95, 125, 125)):
+            member = await add_member(
+                session,
+                store=store,
+                telegram_id=8100 + n,
+                tier="loyal",
+                enrolled_at=NOW - timedelta(days=began + 1),
+            )
+            visits = [(NOW - timedelta(days=began - 10 * k), D(60)) for k in range(8)]
+            await add_visits(session, member, store=store, visits=visits)
+            if n == 1:  # overdue since yesterday, lost in a month
+                member.lapsed_due_at = NOW - timedelta(days=1)
+                member.lost_due_at = NOW + timedelta(days=30)
+            assert member.id is not None
+            ids.append(member.id)
+    await refresh.nightly_refresh(factory, policy=policy, now=NOW)
+    async with factory() as session:
+        tiers_now = [(await session.get(Member, i)).tier for i in ids]  # type: ignore[union-attr]
+    assert tiers_now == ["loyal", "loyal", "regular"]
+
+
+async def test_a_tier_back_within_the_year_is_not_congratulated_again(
+    factory: async_sessionmaker[AsyncSession], store: StoreRef
+) -> None:
+    policy = load_preset("frequency")
+    async with factory() as session, session.begin():
+        ids = []
+        for n in range(2):
+            member = await add_member(
+                session, store=store, telegram_id=8200 + n, enrolled_at=NOW - timedelta(days=200)
+            )
+            visits = [(NOW - timedelta(days=20 * k + 1), D(60)) for k in range(3)]
+            await add_visits(session, member, store=store, visits=visits)
+            assert member.id is not None
+            ids.append(member.id)
+        told, new = ids
+        session.add(  # congratulated on "occasional" four months ago
+            TierChange(
+                member_id=told,
+                from_tier="newcomer",
+                to_tier="occasional",
+                direction="up",
+                reason="payment",
+                at=NOW - timedelta(days=120),
+                notified_at=NOW - timedelta(days=120),
+                congratulated_at=NOW - timedelta(days=120),
+            )
+        )
+    result = await refresh.nightly_refresh(factory, policy=policy, now=NOW)
+    assert result.upgrades == 2
+    async with factory() as session, session.begin():
+        notices = await refresh.claim_tier_notices(session, now=NOW)
+        assert [n.change_id for n in notices] != []
+        assert {n.to_tier for n in notices} == {"occasional"}
+        members = {
+            c.member_id
+            for c in (
+                await session.execute(
+                    select(TierChange).where(col(TierChange.congratulated_at) == NOW)
+                )
+            ).scalars()
+        }
+    assert members == {new}  # only the member never congratulated on it is told

@@ -24,10 +24,20 @@ ZONE = "Asia/Shanghai"
 START = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # Monday 10:00 in Shanghai
 
 
-def policy_with(tmp_path: Path, text: str) -> Policy:
+NO_GRACE = "[tiers]\ndowngrade_grace_days = 0\n"
+"""These tests read the tier window as written; the grace after it has a test of its own."""
+
+
+def policy_with(tmp_path: Path, text: str, *, grace: bool = False) -> Policy:
     file = tmp_path / "policy.toml"
-    file.write_text(f'preset = "frequency"\n{text}', encoding="utf-8")
+    file.write_text(f'preset = "frequency"\n{"" if grace else NO_GRACE}{text}', encoding="utf-8")
     return load_policy(file)
+
+
+@pytest.fixture
+def policy(tmp_path: Path) -> Policy:
+    """The frequency preset without the downgrade grace."""
+    return policy_with(tmp_path, "")
 
 
 async def pay(
@@ -481,7 +491,9 @@ async def test_keep_tier_can_be_turned_off(
     now = START + timedelta(days=87)
     async with factory() as session:
         assert await reminders.keep_tier(session, policy=policy, now=now, timezone=ZONE) == []
-        assert await reminders.keep_tier(session, policy=load_policy(), now=now, timezone=ZONE)
+        assert await reminders.keep_tier(
+            session, policy=policy_with(tmp_path, ""), now=now, timezone=ZONE
+        )
 
 
 async def test_keep_tier_is_quiet_when_an_older_visit_can_be_spared(
@@ -575,3 +587,24 @@ def test_reminder_settings_name_the_key(tmp_path: Path, text: str, says: str) ->
 
 def test_reminder_kinds_fit_a_campaign_kind() -> None:
     assert all(len(kind) <= 24 for kind in reminders.KINDS)  # Campaign.kind is 24 wide
+
+
+async def test_keep_tier_names_the_day_after_the_downgrade_grace(
+    factory: async_sessionmaker[AsyncSession], store: StoreRef, tmp_path: Path
+) -> None:
+    graced = policy_with(tmp_path, "", grace=True)  # the preset: a downgrade waits 30 days
+    grace = graced.tiers.downgrade_grace_days
+    assert grace > 0
+    member = 0
+    for day in (0, 30, 60, 85):  # Regular; day 0 leaves the window on day 90, the grace on 120
+        member = await pay(factory, store, graced, who=1, at=START + timedelta(days=day))
+    async with factory() as session:
+        early = await reminders.keep_tier(
+            session, policy=graced, now=START + timedelta(days=87), timezone=ZONE
+        )
+        found = await reminders.keep_tier(
+            session, policy=graced, now=START + timedelta(days=87 + grace), timezone=ZONE
+        )
+    assert early == []  # the window alone would have named day 90: the tier does not go then
+    drop = (START + timedelta(days=90 + grace)).astimezone(ZoneInfo(ZONE)).date()
+    assert [(r.member_id, r.tier, r.day) for r in found] == [(member, "regular", drop)]

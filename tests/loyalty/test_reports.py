@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
-from loyalty import coupons, members, outbox, reports
+from loyalty import coupons, member_account, outbox, reports
 from loyalty.channels import Channel
 from loyalty.outbox import FAILED, Recipient
 from loyalty.payments import Payer, PaymentSource, StoreRef, record_payment, refund_payment
@@ -118,7 +118,7 @@ async def test_store_figures_equal_the_hand_count(world: World) -> None:
     d, _ = await world.pay(104, "200", NOON - DAY)
     await world.gift(d, "ten_off", NOON - DAY)
     async with world.factory() as session, session.begin():
-        await members.erase(session, telegram_id=104, now=NOON - timedelta(hours=3))
+        await member_account.erase(session, telegram_id=104, now=NOON - timedelta(hours=3))
     # one visit each: E 6 days ago (new this week), H 40, F 80, G 200 days ago. With no cohort
     # data yet a newcomer is expected back after 30 days: slowing from 37.5 days, lapsed from 45,
     # lost from 120.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Literal
 
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
@@ -16,15 +17,17 @@ from aiogram.utils.i18n import gettext as _
 from loyalty.audiences import Choices, Segment
 from loyalty.broadcasts import Broadcast
 from loyalty.policy import Policy
+from ui.keyboards.fields import Id, Key, KeyOrEmpty, UnixTime
 from ui.locales import LANGUAGE_NAMES
 from ui.texts import stage_name, taste_name
+from ui.winback_texts import turn_name
 
 CHECK = "✓ "
 
 
 class SegmentPick(CallbackData, prefix="bcs"):
-    dim: str
-    value: str
+    dim: Literal["tiers", "stages", "languages", "tags", "stores"]
+    value: Key
 
 
 class SegmentDone(CallbackData, prefix="bcn"):
@@ -32,23 +35,23 @@ class SegmentDone(CallbackData, prefix="bcn"):
 
 
 class BroadcastAct(CallbackData, prefix="bca"):
-    action: str  # send, later, control, cancel
-    id: int
+    action: Literal["send", "later", "control", "cancel"]
+    id: Id
 
 
 class BroadcastVersion(CallbackData, prefix="bcv"):
-    id: int
-    locale: str
+    id: Id
+    locale: Literal["en", "zh_Hans", "zh_Hant"]
 
 
 class BroadcastAt(CallbackData, prefix="bct"):
-    id: int
-    at: int  # unix seconds
+    id: Id
+    at: UnixTime
 
 
 class TagPick(CallbackData, prefix="tag"):
-    scope: str  # "dish" (a new dish's tags) or "me" (a member's taste)
-    value: str
+    scope: Literal["dish", "me"]  # a new dish's tags, or a member's taste
+    value: KeyOrEmpty  # empty: done
 
 
 def _rows(
@@ -68,6 +71,7 @@ def segment_keyboard(
     groups: list[tuple[str, list[tuple[str, str]]]] = [
         ("tiers", [(t, policy.tiers.display_name(t, locale)) for t in choices.tiers]),
         ("stages", [(s, stage_name(s)) for s in choices.stages]),
+        ("turns", [(t, turn_name(t)) for t in choices.turns]),
         ("languages", [(lang, LANGUAGE_NAMES[lang]) for lang in choices.languages]),
         ("tags", [(t, taste_name(policy, t, locale)) for t in choices.tags]),
         ("stores", [(str(i), name) for i, name in choices.stores]),

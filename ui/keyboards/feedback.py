@@ -9,19 +9,20 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 
 from loyalty.outbox import keyboard_json
+from ui.keyboards.fields import Id, Stars
 
 
 class RateVisit(CallbackData, prefix="fb"):
-    visit_id: int
-    stars: int
+    visit_id: Id
+    stars: Stars
 
 
 class SuggestAbout(CallbackData, prefix="fbs"):
-    visit_id: int
+    visit_id: Id
 
 
 class MarkHandled(CallbackData, prefix="fbh"):
-    feedback_id: int
+    feedback_id: Id
 
 
 def stars(rating: int) -> str:

@@ -6,17 +6,19 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 
+from ui.keyboards.fields import Id, Token
+
 
 class PayStart(CallbackData, prefix="pay"):
-    store_id: int
+    store_id: Id
 
 
 class CashierConfirm(CallbackData, prefix="cc"):
-    token: str
+    token: Token
 
 
 class CashierCancel(CallbackData, prefix="cx"):
-    token: str
+    token: Token
 
 
 def pay_keyboard(store_id: int) -> InlineKeyboardMarkup:

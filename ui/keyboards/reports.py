@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from aiogram.filters.callback_data import CallbackData
 
+from ui.keyboards.fields import Id0
+
 
 class CampaignsPage(CallbackData, prefix="cmp"):
-    offset: int
+    offset: Id0

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from aiogram.filters.callback_data import CallbackData
+
+from ui.keyboards.fields import Id
 
 
 class InviteRole(CallbackData, prefix="inv"):
-    role: str
+    role: Literal["cashier", "manager"]
 
 
 class RemoveStaff(CallbackData, prefix="rms"):
-    id: int
+    id: Id

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
@@ -10,11 +12,11 @@ from ui.locales import LANGUAGE_NAMES, SUPPORTED_LOCALES
 
 
 class LanguageChoice(CallbackData, prefix="lang"):
-    locale: str
+    locale: Literal["en", "zh_Hans", "zh_Hant"]
 
 
 class Menu(CallbackData, prefix="menu"):
-    item: str
+    item: Literal["how", "language"]
 
 
 def language_keyboard(current: str | None) -> InlineKeyboardMarkup:

@@ -8,22 +8,24 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 
+from ui.keyboards.fields import Id, Id0, Key, Token
+
 
 class WalletUse(CallbackData, prefix="wu"):
-    coupon_id: int
+    coupon_id: Id
 
 
 class WalletExchange(CallbackData, prefix="wx"):
-    template: str
-    key: str  # one-time: a double tap on the same button exchanges once
+    template: Key
+    key: Token  # one-time: a double tap on the same button exchanges once
 
 
 class BillCoupon(CallbackData, prefix="bc"):
-    coupon_id: int  # 0: pay without a coupon
+    coupon_id: Id0  # 0: pay without a coupon
 
 
 class CouponConfirm(CallbackData, prefix="rc"):
-    token: str
+    token: Token
 
 
 def rows(*buttons: InlineKeyboardButton) -> InlineKeyboardMarkup:

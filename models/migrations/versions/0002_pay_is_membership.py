@@ -21,6 +21,14 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    _telegram_user_dining_table_member()
+    _staff_invite_payment()
+    _bill_check_in()
+    _fraud_event_points_ledger()
+    _visit()
+
+
+def _telegram_user_dining_table_member() -> None:
     with op.batch_alter_table("telegram_user", schema=None) as batch_op:
         batch_op.add_column(sa.Column("referred_by_member_id", sa.Integer(), nullable=True))
     op.create_table(
@@ -66,6 +74,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("telegram_user_id"),
     )
+
+
+def _staff_invite_payment() -> None:
     op.create_table(
         "staff_invite",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -125,6 +136,9 @@ def upgrade() -> None:
     with op.batch_alter_table("payment", schema=None) as batch_op:
         batch_op.create_index("ix_payment_member_at", ["member_id", "created_at"], unique=False)
 
+
+def _bill_check_in() -> None:
+
     op.create_table(
         "bill",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -179,6 +193,8 @@ def upgrade() -> None:
     with op.batch_alter_table("check_in", schema=None) as batch_op:
         batch_op.create_index("ix_check_in_person_at", ["telegram_id", "at"], unique=False)
 
+
+def _fraud_event_points_ledger() -> None:
     op.create_table(
         "fraud_event",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -227,6 +243,9 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("points_ledger", schema=None) as batch_op:
         batch_op.create_index("ix_points_member", ["member_id"], unique=False)
+
+
+def _visit() -> None:
 
     op.create_table(
         "visit",

@@ -22,6 +22,11 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    _dish_feedback()
+    _feedback_campaign_coupon_member_outbox()
+
+
+def _dish_feedback() -> None:
     op.create_table(
         "dish",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -57,6 +62,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("visit_id", "kind", name="uq_feedback_visit_kind"),
     )
+
+
+def _feedback_campaign_coupon_member_outbox() -> None:
     with op.batch_alter_table("feedback", schema=None) as batch_op:
         batch_op.create_index("ix_feedback_member_at", ["member_id", "created_at"], unique=False)
         batch_op.create_index(
