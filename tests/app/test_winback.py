@@ -5,13 +5,18 @@ with the sandbox clock, and checked from what the emulator delivered (issue 16, 
 from __future__ import annotations
 
 import math
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
+
+import pytest
 
 from sqlalchemy import select, update
 from sqlmodel import col
 
-from bot.sandbox_run import SandboxRun
+from bot.config import Settings
+from bot.sandbox_run import SandboxRun, sandbox
 from loyalty.channels import Channel
 from loyalty.payments import Payer, PaymentOutcome, PaymentSource, StoreRef, record_payment
 from models.tables import Coupon, Member, OutboxMessage, TierChange
@@ -19,6 +24,17 @@ from sandbox.client import SandboxClient
 
 DAY = 24 * 3600
 SEED_004_GAPS = (90, 60, 30, 60, 90, 120, 180)
+
+
+@pytest.fixture
+async def run(sandbox_settings: Settings, tmp_path: Path) -> AsyncIterator[SandboxRun]:
+    """The default preset without the campaigns' control group: these stories follow one diner,
+    and which of her messages a 10 % holdout would keep back depends on every campaign's id."""
+    file = tmp_path / "winback.toml"
+    file.write_text('preset = "frequency"\n[campaigns]\nholdout_share = 0\n', encoding="utf-8")
+    settings = sandbox_settings.model_copy(update={"policy_file": file})
+    async with sandbox(settings, port=0) as running:
+        yield running
 
 
 async def _start_at_ten(run: SandboxRun) -> None:
