@@ -826,10 +826,18 @@ SurveyRender = Callable[[Recipient, int], tuple[str, str]]
 """(member, survey id) → (the question in their language, its buttons as outbox JSON)."""
 
 
+def asked_recently_since(now: datetime, *, every_days: int) -> datetime:
+    """A survey asked at or after this moment is too recent to ask again. Counted in whole
+    (UTC) days: a member asked on a morning may be asked again on the morning `every_days` days
+    later, whatever minute each question went out."""
+    day = (now - timedelta(days=every_days)).replace(hour=0, minute=0, second=0, microsecond=0)
+    return day + timedelta(days=1)
+
+
 async def _last_asked(session: AsyncSession, *, member_id: int, since: datetime) -> datetime | None:
     asked: datetime | None = await session.scalar(
         select(func.max(col(CareSurvey.asked_at))).where(
-            col(CareSurvey.member_id) == member_id, col(CareSurvey.asked_at) > since
+            col(CareSurvey.member_id) == member_id, col(CareSurvey.asked_at) >= since
         )
     )
     return asked
@@ -888,7 +896,7 @@ async def ask_why(
     if entry.status not in ACTIONABLE:
         raise CareProblem("already", since=entry.handled_at)
     person = await _reachable(session, member_id=entry.member_id, policy=policy)
-    since = now - timedelta(days=policy.survey.every_days)
+    since = asked_recently_since(now, every_days=policy.survey.every_days)
     asked = await _last_asked(session, member_id=entry.member_id, since=since)
     if asked is not None:
         raise CareProblem("asked_recently", since=asked)
@@ -920,7 +928,7 @@ async def survey_audience(
         return []
     asked = exists().where(
         col(CareSurvey.member_id) == col(Member.id),
-        col(CareSurvey.asked_at) > now - timedelta(days=policy.survey.every_days),
+        col(CareSurvey.asked_at) >= asked_recently_since(now, every_days=policy.survey.every_days),
     )
     consent = col(Member.marketing_consent)
     rows = await session.execute(

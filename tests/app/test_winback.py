@@ -11,7 +11,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-
 from sqlalchemy import select, update
 from sqlmodel import col
 

@@ -369,3 +369,15 @@ async def test_the_members_the_win_back_gave_up_on_are_listed_once(world: World)
         await care.done(
             session, entry_id=entry.id, telegram_id=MANAGER, role=Role.MANAGER, now=later + DAY
         )
+
+
+def test_a_survey_may_be_asked_again_the_morning_its_period_ends_whatever_the_minute() -> None:
+    """Asked on a morning at 10:05:00.9; the job of the morning 90 days later runs at 10:05:00.1:
+    the period is over (whole days), though 90×24 hours have not quite passed. The evening
+    before, it is not."""
+    asked = datetime(2027, 1, 4, 10, 5, 0, 900_000, tzinfo=UTC)
+    later = datetime(2027, 4, 4, 10, 5, 0, 100_000, tzinfo=UTC)
+    assert (later - asked).days == 89  # by the stopwatch, not yet 90 days
+    assert asked < care.asked_recently_since(later, every_days=90)
+    evening_before = datetime(2027, 4, 3, 23, 59, tzinfo=UTC)
+    assert asked >= care.asked_recently_since(evening_before, every_days=90)
