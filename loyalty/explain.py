@@ -127,7 +127,7 @@ def _rungs(
                 suggestions=suggestions,
             ),
         )
-        for rung in policy.tiers.ladder
+        for rung in policy.tiers.counted  # as window totals (monthly averages multiplied)
     )
 
 

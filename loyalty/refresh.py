@@ -393,7 +393,7 @@ def _tier_select(policy: Policy, *, now: datetime, lo: int, hi: int) -> Any:
         if rules.ungraded_tier is not None:
             graded_after = now - timedelta(days=rules.min_membership_days)
             whens.append((col(Member.enrolled_at) > graded_after, rules.ungraded_tier))
-        for rung in reversed(rules.ladder[1:]):
+        for rung in reversed(rules.counted[1:]):  # window totals: per month, amount_scale
             met = _condition(
                 rung, visits=visits, spend=spend, referrals=referrals, suggestions=suggestions
             )

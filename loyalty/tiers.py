@@ -116,9 +116,10 @@ def assess(policy: Policy, inp: TierInput, *, now: datetime, grace_days: int = 0
             visits=visits, spend=spend, referrals=inp.referrals, suggestions=inp.suggestions
         )
 
-    index = max((i for i, rung in enumerate(tiers.ladder) if meets(rung)), default=0)
-    current = tiers.ladder[index]
-    upper = tiers.ladder[index + 1] if index + 1 < len(tiers.ladder) else None
+    ladder = tiers.counted  # thresholds as window totals (monthly averages, amount_scale)
+    index = max((i for i, rung in enumerate(ladder) if meets(rung)), default=0)
+    current = ladder[index]
+    upper = ladder[index + 1] if index + 1 < len(ladder) else None
     if upper is None:
         return _nothing_to_reach(current.name, graded_from=None, visits=visits, spend=spend)
     return TierStatus(
