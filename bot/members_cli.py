@@ -51,6 +51,13 @@ def render(e: explaining.Explanation, policy: Policy, *, now: datetime) -> str:
         f"Tier: {status.tier}"
         + ("" if status.tier == e.stored_tier else f" (stored {e.stored_tier}: refresh due)"),
     ]
+    grade = e.grade
+    if grade is not None and grade.manual:
+        until = _when(grade.until, zone) if grade.until is not None else "lifted by a manager"
+        lines[-1] = f"Tier: {grade.tier} (a manager's grade, until {until})"
+        lines.append(f"  by the figures: {status.tier}; reason: {grade.reason or '-'}")
+    if grade is not None and grade.labels:
+        lines.append(f"Labels: {', '.join(grade.labels)}")
     if not status.graded:
         lines.append(f"  not graded before {_when(status.graded_from, zone)}")
     window = policy.tiers.window_days

@@ -601,6 +601,9 @@ class FeedbackPolicy:
     """Hours after a visit the member is asked (quiet hours defer it to the morning)."""
     low_rating: Annotated[int, Strict(), Field(ge=1, le=4)] = 2
     """Ratings at or below this ask what went wrong and reach the managers at once."""
+    adopted_coupon: TierKey | None = None
+    """The coupon template a member gets when a manager adopts their suggestion (seed 001's B:
+    "對顧客提出建議采購時給予獎勵"); None: a thank-you only."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)
@@ -725,6 +728,15 @@ class Treatment:
     """"care": care messages only, never a discount (loyal members); "ladder": the whole ladder."""
 
 
+_DEFAULT_LABELS: Final = {
+    "neighbour": LocalizedText(en="Neighbour", zh_Hans="周边居民", zh_Hant="周邊居民"),
+    "company": LocalizedText(en="Company", zh_Hans="企业客户", zh_Hant="企業客戶"),
+    "student": LocalizedText(en="Student", zh_Hans="学生", zh_Hant="學生"),
+    "influencer": LocalizedText(en="Influencer", zh_Hans="有影响力", zh_Hant="有影響力"),
+    "official": LocalizedText(en="Local official", zh_Hans="政府及居委", zh_Hant="政府及居委"),
+}
+
+
 @dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)
 class Policy:
     name: Text
@@ -743,6 +755,11 @@ class Policy:
         default_factory=dict
     )
     """Tags a dish carries and a member may pick in /profile (key → names in each language)."""
+    labels: Annotated[Mapping[TierKey, LocalizedText], AfterValidator(_frozen_mapping)] = Field(
+        default_factory=lambda: MappingProxyType(dict(_DEFAULT_LABELS))
+    )
+    """Kinds of guest a manager marks a member with (/tag; seed 001's potential guests and its
+    "客戶背景"): shown in explain and exports, a /broadcast segment."""
     feedback: FeedbackPolicy = Field(default_factory=FeedbackPolicy)
     export: Export = Field(default_factory=Export)
     care: Care = Field(default_factory=Care)
@@ -999,6 +1016,13 @@ def _check_other(policy: Policy) -> str | None:
                 f"campaigns.{key} {name!r} is not a coupon template"
                 f"{_did_you_mean(name, policy.coupons.templates)} (templates: {known})"
             )
+    adopted = policy.feedback.adopted_coupon
+    if adopted is not None and adopted not in policy.coupons.templates:
+        known = ", ".join(policy.coupons.templates) or "none"
+        return (
+            f"feedback.adopted_coupon {adopted!r} is not a coupon template"
+            f"{_did_you_mean(adopted, policy.coupons.templates)} (templates: {known})"
+        )
     for i, offer in enumerate(policy.points.exchange):
         if offer.template not in policy.coupons.templates:
             known = ", ".join(policy.coupons.templates) or "none"

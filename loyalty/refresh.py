@@ -31,6 +31,7 @@ from sqlalchemy import (
     insert,
     literal,
     literal_column,
+    not_,
     or_,
     select,
     true,
@@ -366,6 +367,15 @@ def _window_sums(
     return window, paid, refs, ideas
 
 
+def manual_in_force(*, now: datetime) -> ColumnElement[bool]:
+    """A manager's grade holds (loyalty.grades): whatever the figures say, neither this refresh
+    nor a payment moves the member; once its end date passes, the refresh moves them as anyone."""
+    return and_(
+        col(Member.manual_tier).is_not(None),
+        or_(col(Member.manual_tier_until).is_(None), col(Member.manual_tier_until) > now),
+    )
+
+
 def _tier_select(policy: Policy, *, now: datetime, lo: int, hi: int) -> Any:
     """(member id, stored tier, tier as of now, tier counting the grace days too, lapsed due,
     lost due) for members lo < id ≤ hi whose tier as of now differs from the stored one."""
@@ -418,7 +428,11 @@ def _tier_select(policy: Policy, *, now: datetime, lo: int, hi: int) -> Any:
         members = members.outerjoin(paid, paid.c.member_id == col(Member.id))
     if counts_ideas:
         members = members.outerjoin(ideas, ideas.c.member_id == col(Member.id))
-    computed = members.where(in_batch, col(Member.erased_at).is_(None)).subquery()
+    # a manager's grade in force (loyalty.grades) holds whatever the figures say; once its end
+    # date passes, this refresh moves the member like anyone else
+    computed = members.where(
+        in_batch, col(Member.erased_at).is_(None), not_(manual_in_force(now=now))
+    ).subquery()
     return select(
         computed.c.id,
         computed.c.tier,
@@ -538,6 +552,7 @@ async def refresh_batch(
                 .where(
                     col(Member.id).in_(ids[start : start + _IDS_PER_STATEMENT]),
                     col(Member.tier) == before,
+                    not_(manual_in_force(now=now)),  # nor one a manager graded meanwhile
                 )
                 .values(tier=after, tier_since=now)
                 .returning(col(Member.id))
