@@ -147,7 +147,7 @@ async def explain(
     status = await tiers.status_of(session, member=member, policy=policy, now=now, history=history)
     since = now - timedelta(days=policy.tiers.window_days)
     referrals = await queries.count_referrals(session, member_id=member.id, since=since)
-    suggestions = await queries.count_suggestions(session, member_id=member.id, since=since)
+    suggestions = await queries.count_adopted_suggestions(session, member_id=member.id, since=since)
     rungs = _rungs(policy, status, referrals=referrals, suggestions=suggestions)
     rhythm = lifecycle.turned(refresh.rhythm_of(member), now=now)
     gaps = tuple(lifecycle.gaps_of([at for at, _ in history]))

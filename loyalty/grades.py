@@ -237,5 +237,7 @@ async def member_page(
         visits=status.visits_in_window,
         spend=status.spend_in_window,
         referrals=await queries.count_referrals(session, member_id=member.id, since=since),
-        suggestions=await queries.count_suggestions(session, member_id=member.id, since=since),
+        suggestions=await queries.count_adopted_suggestions(
+            session, member_id=member.id, since=since
+        ),
     )

@@ -353,14 +353,15 @@ def _window_sums(
         lo=lo,
         hi=hi,
     )
+    # suggestions: those a manager adopted (loyalty.feedback.adopt), when they were adopted
     ideas = _per_member(
         col(Feedback.member_id),
         (
-            func.sum(_in_window(col(Feedback.created_at), since)).label("suggestions"),
+            func.sum(_in_window(col(Feedback.adopted_at), since)).label("suggestions"),
             func.count().label("suggestions_long"),
         ),
         col(Feedback.kind) == SUGGESTION,
-        col(Feedback.created_at) >= since_long,
+        col(Feedback.adopted_at) >= since_long,
         lo=lo,
         hi=hi,
     )

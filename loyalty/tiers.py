@@ -205,7 +205,9 @@ async def status_of(
     if not new_member and any(rung.min_referrals for rung in ladder):
         referrals = await queries.count_referrals(session, member_id=member.id, since=since)
     if not new_member and any(rung.min_suggestions for rung in ladder):
-        suggestions = await queries.count_suggestions(session, member_id=member.id, since=since)
+        suggestions = await queries.count_adopted_suggestions(
+            session, member_id=member.id, since=since
+        )
     inp = TierInput(
         visits=[at for at, _ in history],
         spend_by_visit=[amount for _, amount in history],

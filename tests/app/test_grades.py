@@ -4,7 +4,8 @@ and the nightly refresh leaves the grade alone."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -19,10 +20,12 @@ from bot.config import Settings
 from bot.sandbox_run import SandboxRun, sandbox
 from loyalty import refresh
 from loyalty.channels import Channel
+from loyalty.outbox import keyboard_json
 from loyalty.payments import Payer, PaymentSource, StoreRef, record_payment
 from models.tables import AuditLog, Member, Role
 from sandbox.client import Message, SandboxClient, button_data
 from tests.app.staffing import hire
+from tests.app.test_feedback import copy_of_buttons
 
 MANAGER = 1_000_301
 DANA = 1_000_302
@@ -67,6 +70,26 @@ async def press(client: SandboxClient, user_id: int, message: Message, data: str
     body = {"message_id": message["message_id"], "data": data, "wait": 10}
     result = await client.request("POST", f"/sandbox/users/{user_id}/press", body)
     return dict(result["answer"] or {})
+
+
+async def edited(client: SandboxClient, user_id: int, message: Message, says: str) -> Message:
+    """`message` once the bot has edited it to say `says` (the edit follows the press's answer)."""
+
+    def done(messages: list[Message]) -> bool:
+        return any(m["message_id"] == message["message_id"] and says in m["text"] for m in messages)
+
+    found = await client.wait_for(user_id, done, what=f"the edit saying {says!r}")
+    return next(m for m in found if m["message_id"] == message["message_id"])
+
+
+async def settled(run: SandboxRun, member_id: int, check: Callable[[Member], bool]) -> Member:
+    """The member once `check` holds: a press is answered before its transaction commits."""
+    for _ in range(200):
+        member = await stored(run, member_id)
+        if check(member):
+            return member
+        await asyncio.sleep(0.05)
+    return await stored(run, member_id)
 
 
 async def stored(run: SandboxRun, member_id: int) -> Member:
@@ -123,13 +146,12 @@ async def test_a_manager_grades_and_labels_a_member_and_the_refresh_leaves_it(
     # a tap on Silver grades her B (no end date); the page shows it at once
     answer = await press(client, MANAGER, page, button_data(page, "Silver"))
     assert answer.get("text") == "Saved."
-    member = await stored(run, dana)
+    member = await settled(run, dana, lambda m: m.tier == "B")
     assert (member.tier, member.manual_tier, member.manual_tier_until) == ("B", "B", None)
-    edited = next(m for m in await client.inbox(MANAGER) if m["message_id"] == page["message_id"])
-    assert "Grade: Silver (B), set by a manager" in edited["text"]
+    shown = await edited(client, MANAGER, page, "Grade: Silver (B), set by a manager")
     # a tap on a label takes it off
-    await press(client, MANAGER, edited, button_data(edited, "Company"))
-    assert (await stored(run, dana)).labels == ",neighbour,"
+    await press(client, MANAGER, shown, button_data(shown, "Company"))
+    assert (await settled(run, dana, lambda m: "company" not in m.labels)).labels == ",neighbour,"
 
     # the nightly refresh leaves the manager's grade alone
     await refresh.nightly_refresh(
@@ -138,9 +160,9 @@ async def test_a_manager_grades_and_labels_a_member_and_the_refresh_leaves_it(
     assert (await stored(run, dana)).tier == "B"
 
     # back to the figures
-    edited = next(m for m in await client.inbox(MANAGER) if m["message_id"] == page["message_id"])
-    await press(client, MANAGER, edited, button_data(edited, "Back to the grade"))
-    member = await stored(run, dana)
+    shown = await edited(client, MANAGER, page, "Labels: Neighbour\n")
+    await press(client, MANAGER, shown, button_data(shown, "Back to the grade"))
+    member = await settled(run, dana, lambda m: m.manual_tier is None)
     assert (member.tier, member.manual_tier) == ("potential", None)
 
     async with services.session_factory() as session:
@@ -153,3 +175,51 @@ async def test_a_manager_grades_and_labels_a_member_and_the_refresh_leaves_it(
         "member.labels",
         "member.grade_lifted",
     ]
+
+
+async def test_an_adopted_suggestion_thanks_rewards_and_counts_toward_the_grade(
+    grades_run: SandboxRun, grades_client: SandboxClient
+) -> None:
+    """001's B: "reward a guest whose suggestion is adopted, e.g. with a free coupon"; the
+    grades preset gives ten_off, and 10 adopted suggestions a month make A."""
+    run, client = grades_run, grades_client
+    services = run.services
+    await client.add_user(DANA, "Dana", started=True)
+    dana = await pays(run, DANA, "Dana", "d-1", 40)
+    await hire(run, client, MANAGER, "Mia", Role.MANAGER)
+    kept = await client.say(DANA, "/suggest A children's menu")
+    assert kept["text"] == "Thank you for your suggestion! The team reads every one."
+
+    # the inbox: the suggestion has an Adopt button next to Mark handled
+    await client.say(MANAGER, "/feedback")
+    item = (await client.wait_for(MANAGER, lambda ms: "A children's menu" in ms[-1]["text"]))[-1]
+    assert "Mark handled" in str(item["reply_markup"])
+    before = len(await client.inbox(DANA))
+    answer = await press(client, MANAGER, item, button_data(item, "Adopt"))
+    assert answer.get("text") == "Adopted: the member is thanked."
+    assert (await edited(client, MANAGER, item, "★ Adopted by Mia."))["text"].endswith("Mia.")
+
+    # Dana is thanked, with the coupon the policy gives
+    thanks = await client.reply_after(DANA, before)
+    assert thanks["text"].startswith(
+        "Noodle Bar adopted your suggestion: “A children's menu”. Thank you for helping us improve!"
+    )
+    assert "Our thanks: $10.00 off" in thanks["text"]
+
+    # a second tap (on a copy of the button: the adopted item lost its own) writes nothing
+    # twice: no second coupon, no second thanks
+    stale = await copy_of_buttons(
+        run, client, MANAGER, keyboard_json([[("Adopt", button_data(item, "Adopt"))]])
+    )
+    again = await press(client, MANAGER, stale, button_data(stale, "Adopt"))
+    assert again.get("text") == "This suggestion was adopted already."
+    assert len(await client.inbox(DANA)) == before + 1  # the thanks, nothing more
+    wallet = await client.say(DANA, "/wallet")
+    assert wallet["text"].count("• $10.00 off") == 1  # one coupon
+
+    # it counts toward her grade: the member page says so, and ten a month would make her A
+    page = await client.say(MANAGER, f"/member {dana}")
+    assert "1 suggestions adopted" in page["text"]
+    async with services.session_factory() as session:
+        rows = await session.execute(select(col(AuditLog.action)).order_by(col(AuditLog.id)))
+        assert "feedback.adopted" in rows.scalars().all()

@@ -17,7 +17,7 @@ from ui.keyboards.console import (
     SegmentPick,
     TagPick,
 )
-from ui.keyboards.feedback import MarkHandled, RateVisit, SuggestAbout
+from ui.keyboards.feedback import AdoptSuggestion, MarkHandled, RateVisit, SuggestAbout
 from ui.keyboards.grades import GradeSet, LabelToggle
 from ui.keyboards.pay import CashierCancel, CashierConfirm, PayStart
 from ui.keyboards.periods import PeriodPick
@@ -59,5 +59,6 @@ ALL: Final[tuple[type[CallbackData], ...]] = (
     WalletUse,
     GradeSet,
     LabelToggle,
+    AdoptSuggestion,
 )
 BY_PREFIX: Final[dict[str, type[CallbackData]]] = {kind.__prefix__: kind for kind in ALL}
