@@ -11,7 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
-from loyalty import grades, refresh, tiers
+from bot import members_cli
+from loyalty import audiences, explain, grades, member_account, refresh, tiers
+from loyalty.audiences import Segment, SegmentProblem
 from loyalty.payments import StoreRef
 from loyalty.policy import load_preset
 from models.tables import AuditLog, Member
@@ -182,3 +184,57 @@ async def test_grade_problems(factory: async_sessionmaker[AsyncSession], store: 
         )
         assert grade.labels == ("neighbour", "student")
         assert member.labels == ",neighbour,student,"
+
+
+async def test_a_manual_grade_and_labels_are_what_the_card_explain_and_segments_see(
+    factory: async_sessionmaker[AsyncSession], store: StoreRef
+) -> None:
+    async with factory() as session, session.begin():
+        neighbour = await add_member(
+            session, store=store, telegram_id=1, tier="potential", enrolled_at=NOW
+        )
+        other = await add_member(
+            session, store=store, telegram_id=2, tier="potential", enrolled_at=NOW
+        )
+        assert neighbour.id is not None
+        assert other.id is not None
+        await grades.set_grade(
+            session,
+            member_id=neighbour.id,
+            tier="B",
+            reason="neighbour, banquets",
+            until=None,
+            by_telegram_id=99,
+            policy=GRADES,
+            now=NOW,
+        )
+        await grades.set_labels(
+            session,
+            member_id=neighbour.id,
+            labels=("neighbour", "official"),
+            by_telegram_id=99,
+            policy=GRADES,
+            now=NOW,
+        )
+    async with factory() as session:
+        card = await member_account.get_card(session, telegram_id=1, policy=GRADES, now=NOW)
+        assert card is not None
+        assert (card.tier, card.progress.next_tier) == ("B", None)  # no climb to show
+        why = await explain.explain(session, member_id=neighbour.id, policy=GRADES, now=NOW)
+        text = members_cli.render(why, GRADES, now=NOW)
+        assert "Tier: B (a manager's grade, until lifted by a manager)" in text
+        assert "by the figures: potential; reason: neighbour, banquets" in text
+        assert "Labels: neighbour, official" in text
+        for segment, expected in [
+            (Segment(labels=("neighbour",)), 1),
+            (Segment(labels=("student",)), 0),
+            (Segment(labels=("student", "official")), 1),
+            (Segment(tiers=("B",)), 1),
+            (Segment(), 2),
+        ]:
+            found = await audiences.count(
+                session, segment=segment, policy=GRADES, now=NOW, default_locale="en"
+            )
+            assert found == expected, segment
+    with pytest.raises(SegmentProblem):
+        Segment(labels=("nobody",)).check(GRADES)
