@@ -5,8 +5,12 @@ counted visits from the database and calls it.
 
 The window is trailing and closed at both ends: a visit counts while it is at most
 ``tiers.window_days`` old, so a visit exactly ``window_days`` ago still counts at that instant and
-is gone a moment later. A member stands on the highest rung whose every threshold (visits, spend,
-referrals, suggestions within the window) they meet; the first rung is the floor.
+is gone a moment later. A member stands on the highest rung they meet — every threshold (visits,
+spend, referrals, adopted suggestions within the window), or any one with ``match = "any"``; the
+first rung is the floor. The thresholds are compared as window totals: ``tiers.per = "month"``
+makes the policy's figures monthly averages (×window_days/30) and ``tiers.amount_scale``
+multiplies spend (``Tiers.counted``). A manager's grade in force (loyalty.grades) is not assessed
+here: the callers that move tiers leave it alone.
 
 The **deadline** answers "by when must the missing visits (and spend) happen?". Visits already
 made keep counting only until they are ``window_days`` old. Suppose the next rung asks for N
