@@ -56,13 +56,19 @@ async def show_member(
     locale: str,
 ) -> None:
     _manager(role)
+    assert message.from_user is not None
     number = (command.args or "").strip()
     if not _NUMBER.fullmatch(number):
         await message.answer(_("Usage: /member <member number>, for example /member 12"))
         return
     try:
         page = await grades.member_page(
-            session, member_id=int(number.lstrip("#")), policy=policy, now=clock.now()
+            session,
+            member_id=int(number.lstrip("#")),
+            viewer_telegram_id=message.from_user.id,
+            role=role,
+            policy=policy,
+            now=clock.now(),
         )
     except GradeProblem as problem:
         await message.answer(grade_problem_text(problem, policy, locale))
@@ -117,6 +123,7 @@ async def grade(
                 session,
                 member_id=member_id,
                 by_telegram_id=message.from_user.id,
+                role=role,
                 policy=policy,
                 now=now,
             )
@@ -128,6 +135,7 @@ async def grade(
                 reason=" ".join(rest),
                 until=until,
                 by_telegram_id=message.from_user.id,
+                role=role,
                 policy=policy,
                 now=now,
             )
@@ -170,6 +178,7 @@ async def tag(
             member_id=member_id,
             labels=labels,
             by_telegram_id=message.from_user.id,
+            role=role,
             policy=policy,
             now=clock.now(),
         )
@@ -187,13 +196,21 @@ async def _refresh_page(
     query: CallbackQuery,
     session: AsyncSession,
     *,
+    role: Role,
     member_id: int,
     policy: Policy,
     store: StoreInfo,
     locale: str,
     now: datetime,
 ) -> None:
-    page = await grades.member_page(session, member_id=member_id, policy=policy, now=now)
+    page = await grades.member_page(
+        session,
+        member_id=member_id,
+        viewer_telegram_id=query.from_user.id,
+        role=role,
+        policy=policy,
+        now=now,
+    )
     if query.message is not None and not isinstance(query.message, InaccessibleMessage):
         await query.message.edit_text(
             member_page_text(page, policy, timezone=store.timezone, locale=locale),
@@ -220,6 +237,7 @@ async def grade_pressed(
                 session,
                 member_id=member_id,
                 by_telegram_id=query.from_user.id,
+                role=role,
                 policy=policy,
                 now=now,
             )
@@ -231,6 +249,7 @@ async def grade_pressed(
                 reason="",
                 until=None,
                 by_telegram_id=query.from_user.id,
+                role=role,
                 policy=policy,
                 now=now,
             )
@@ -239,7 +258,14 @@ async def grade_pressed(
         return
     await query.answer(_("Saved."))
     await _refresh_page(
-        query, session, member_id=member_id, policy=policy, store=store, locale=locale, now=now
+        query,
+        session,
+        role=role,
+        member_id=member_id,
+        policy=policy,
+        store=store,
+        locale=locale,
+        now=now,
     )
 
 
@@ -257,7 +283,14 @@ async def label_pressed(
     now = clock.now()
     member_id = callback_data.member_id
     try:
-        page = await grades.member_page(session, member_id=member_id, policy=policy, now=now)
+        page = await grades.member_page(
+            session,
+            member_id=member_id,
+            viewer_telegram_id=query.from_user.id,
+            role=role,
+            policy=policy,
+            now=now,
+        )
         have = page.grade.labels
         key = callback_data.label
         labels = tuple(k for k in have if k != key) if key in have else (*have, key)
@@ -266,6 +299,7 @@ async def label_pressed(
             member_id=member_id,
             labels=labels,
             by_telegram_id=query.from_user.id,
+            role=role,
             policy=policy,
             now=now,
         )
@@ -274,7 +308,14 @@ async def label_pressed(
         return
     await query.answer(_("Saved."))
     await _refresh_page(
-        query, session, member_id=member_id, policy=policy, store=store, locale=locale, now=now
+        query,
+        session,
+        role=role,
+        member_id=member_id,
+        policy=policy,
+        store=store,
+        locale=locale,
+        now=now,
     )
 
 

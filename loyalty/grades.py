@@ -20,12 +20,12 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loyalty import tiers
+from loyalty import roles, tiers
 from loyalty.audiences import tags_column_value, tags_of
 from loyalty.errors import Problem
 from loyalty.policy import Policy
 from models import queries
-from models.tables import Member, Store, TierChange
+from models.tables import Member, Role, Store, TierChange
 
 MAX_REASON = 200
 
@@ -70,10 +70,16 @@ def grade_of(member: Member, *, now: datetime) -> Grade:
     )
 
 
-async def _member(session: AsyncSession, member_id: int) -> Member:
-    member = await session.get(Member, member_id, with_for_update=True)
+async def _member(
+    session: AsyncSession, member_id: int, *, telegram_id: int, role: Role, lock: bool = True
+) -> Member:
+    """The member, if this person manages their store (an owner: any store)."""
+    member = await session.get(Member, member_id, with_for_update=lock)
+    stores = await roles.managed_stores(session, telegram_id=telegram_id, role=role)
     if member is None or member.erased_at is not None:
         raise GradeProblem("no_member")
+    if stores is not None and member.store_id not in stores:
+        raise GradeProblem("no_member")  # another store's member: not theirs to see
     return member
 
 
@@ -108,6 +114,7 @@ async def set_grade(
     reason: str,
     until: datetime | None,
     by_telegram_id: int,
+    role: Role,
     policy: Policy,
     now: datetime,
 ) -> Grade:
@@ -117,7 +124,7 @@ async def set_grade(
         raise GradeProblem("no_tier")
     if until is not None and until <= now:
         raise GradeProblem("past_until")
-    member = await _member(session, member_id)
+    member = await _member(session, member_id, telegram_id=by_telegram_id, role=role)
     reason = " ".join(reason.split())[:MAX_REASON]
     _move(session, member, to=key, now=now, why="manual", policy=policy)
     member.manual_tier = key
@@ -140,11 +147,12 @@ async def lift_grade(
     *,
     member_id: int,
     by_telegram_id: int,
+    role: Role,
     policy: Policy,
     now: datetime,
 ) -> Grade:
     """Back to the grade the figures give, at once."""
-    member = await _member(session, member_id)
+    member = await _member(session, member_id, telegram_id=by_telegram_id, role=role)
     member.manual_tier = None
     member.manual_tier_until = None
     member.manual_tier_reason = ""
@@ -182,13 +190,14 @@ async def set_labels(
     member_id: int,
     labels: Sequence[str],
     by_telegram_id: int,
+    role: Role,
     policy: Policy,
     now: datetime,
 ) -> Grade:
     """The member's labels become `labels` (empty: none)."""
     if any(label not in policy.labels for label in labels):
         raise GradeProblem("no_label")
-    member = await _member(session, member_id)
+    member = await _member(session, member_id, telegram_id=by_telegram_id, role=role)
     member.labels = tags_column_value(labels)
     await queries.add_audit(
         session,
@@ -218,11 +227,17 @@ class MemberPage:
 
 
 async def member_page(
-    session: AsyncSession, *, member_id: int, policy: Policy, now: datetime
+    session: AsyncSession,
+    *,
+    member_id: int,
+    viewer_telegram_id: int,
+    role: Role,
+    policy: Policy,
+    now: datetime,
 ) -> MemberPage:
-    member = await session.get(Member, member_id)
-    if member is None or member.erased_at is not None:
-        raise GradeProblem("no_member")
+    member = await _member(
+        session, member_id, telegram_id=viewer_telegram_id, role=role, lock=False
+    )
     assert member.id is not None
     store = await session.get(Store, member.store_id)
     assert store is not None

@@ -24,7 +24,7 @@ from loyalty.outbox import keyboard_json
 from loyalty.payments import Payer, PaymentSource, StoreRef, record_payment
 from models.tables import AuditLog, Member, Role
 from sandbox.client import Message, SandboxClient, button_data
-from tests.app.staffing import hire
+from tests.app.staffing import hire, member_of_another_store
 from tests.app.test_feedback import copy_of_buttons
 
 MANAGER = 1_000_301
@@ -132,6 +132,12 @@ async def test_a_manager_grades_and_labels_a_member_and_the_refresh_leaves_it(
         "There is no such grade. Grades: A, B, C, potential"
     )
     assert (await client.say(MANAGER, "/grade twelve"))["text"].startswith("Usage: /grade")
+
+    # a member of a store she does not manage is not hers to grade, nor to see
+    elsewhere = await member_of_another_store(run, 1_000_303, "Eve")
+    for typed in (f"/grade {elsewhere} A", f"/member {elsewhere}", f"/tag {elsewhere} student"):
+        assert (await client.say(MANAGER, typed))["text"] == "There is no such member.", typed
+    assert (await stored(run, elsewhere)).manual_tier is None
 
     # labels
     reply = await client.say(MANAGER, f"/tag {dana} neighbour, company")

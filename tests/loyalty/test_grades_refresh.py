@@ -16,7 +16,7 @@ from loyalty import audiences, explain, grades, member_account, refresh, tiers
 from loyalty.audiences import Segment, SegmentProblem
 from loyalty.payments import StoreRef
 from loyalty.policy import load_preset
-from models.tables import AuditLog, Member
+from models.tables import AuditLog, Member, Role
 from tests.loyalty.test_refresh import NOW, add_member, add_visits
 
 D = Decimal
@@ -90,6 +90,7 @@ async def test_a_manual_grade_survives_the_nightly_refresh_until_its_end_date(
             reason="neighbour, banquets",
             until=until,
             by_telegram_id=99,
+            role=Role.OWNER,
             policy=GRADES,
             now=NOW,
         )
@@ -138,6 +139,7 @@ async def test_a_payment_does_not_move_a_manual_grade_and_lifting_it_regrades_at
             reason="",
             until=None,
             by_telegram_id=99,
+            role=Role.OWNER,
             policy=GRADES,
             now=NOW,
         )
@@ -147,7 +149,7 @@ async def test_a_payment_does_not_move_a_manual_grade_and_lifting_it_regrades_at
         assert found is not None
         assert found.tier == "potential"
         lifted = await grades.lift_grade(
-            session, member_id=member_id, by_telegram_id=99, policy=GRADES, now=NOW
+            session, member_id=member_id, by_telegram_id=99, role=Role.OWNER, policy=GRADES, now=NOW
         )
     assert (lifted.tier, lifted.manual) == ("A", False)
 
@@ -171,6 +173,7 @@ async def test_grade_problems(factory: async_sessionmaker[AsyncSession], store: 
                     reason="",
                     until=until,
                     by_telegram_id=99,
+                    role=Role.OWNER,
                     policy=GRADES,
                     now=NOW,
                 )
@@ -180,7 +183,13 @@ async def test_grade_problems(factory: async_sessionmaker[AsyncSession], store: 
         labels = grades.parse_labels(["Neighbour，student", "neighbour"], GRADES)
         assert labels == ("neighbour", "student")
         grade = await grades.set_labels(
-            session, member_id=member.id, labels=labels, by_telegram_id=99, policy=GRADES, now=NOW
+            session,
+            member_id=member.id,
+            labels=labels,
+            by_telegram_id=99,
+            role=Role.OWNER,
+            policy=GRADES,
+            now=NOW,
         )
         assert grade.labels == ("neighbour", "student")
         assert member.labels == ",neighbour,student,"
@@ -205,6 +214,7 @@ async def test_a_manual_grade_and_labels_are_what_the_card_explain_and_segments_
             reason="neighbour, banquets",
             until=None,
             by_telegram_id=99,
+            role=Role.OWNER,
             policy=GRADES,
             now=NOW,
         )
@@ -213,6 +223,7 @@ async def test_a_manual_grade_and_labels_are_what_the_card_explain_and_segments_
             member_id=neighbour.id,
             labels=("neighbour", "official"),
             by_telegram_id=99,
+            role=Role.OWNER,
             policy=GRADES,
             now=NOW,
         )
