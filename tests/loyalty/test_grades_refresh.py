@@ -236,6 +236,8 @@ async def test_a_manual_grade_and_labels_are_what_the_card_explain_and_segments_
         assert "Tier: B (a manager's grade, until lifted by a manager)" in text
         assert "by the figures: potential; reason: neighbour, banquets" in text
         assert "Labels: neighbour, official" in text
+        assert "thresholds below are window totals: the policy's figures a month × 90/30" in text
+        assert "spend × 0.1" in text
         for segment, expected in [
             (Segment(labels=("neighbour",)), 1),
             (Segment(labels=("student",)), 0),
