@@ -278,3 +278,39 @@ def test_amount_scale_must_be_positive(tmp_path: Path) -> None:
     file.write_text('preset = "grades"\n[tiers]\namount_scale = 0\n')
     with pytest.raises(PolicyError, match=r"tiers\.amount_scale must be greater than 0"):
         load_policy(file)
+
+
+def test_window_totals_round_up_to_what_a_member_can_reach(tmp_path: Path) -> None:
+    """Over 70 days a month is 70/30 of the window: 8 visits a month is 18.67 visits, so 19;
+    ¥500 a month (001's 5,000 × 0.1) is ¥1,166.666…, so ¥1,166.67."""
+    file = tmp_path / "seventy.toml"
+    file.write_text('preset = "grades"\n[tiers]\nwindow_days = 70\n')
+    policy = load_policy(file)
+    b = next(r for r in policy.tiers.counted if r.name == "B")
+    assert (b.min_visits, b.min_spend, b.min_referrals, b.min_suggestions) == (
+        19,
+        D("1166.67"),
+        47,  # 20 a month: 46.67
+        12,  # 5 a month: 11.67
+    )
+    c = next(r for r in policy.tiers.counted if r.name == "C")
+    assert (c.min_visits, c.min_spend) == (14, D(700))  # 6 × 70/30 = 14; 300 × 70/30 = 700
+    inp = TierInput(visits=[NOW - timedelta(days=d) for d in range(1, 19)], member_since=LONG_AGO)
+    assert assess(policy, inp, now=NOW).tier == "C"  # 18 visits: short of 18.67
+    inp = TierInput(visits=[NOW - timedelta(days=d) for d in range(1, 20)], member_since=LONG_AGO)
+    assert assess(policy, inp, now=NOW).tier == "B"
+
+
+def test_the_same_thresholds_all_of_above_any_of_is_a_real_step(tmp_path: Path) -> None:
+    """B: ¥5,000 OR 8 visits; A: ¥5,000 AND 8 visits — the same numbers, a harder rule."""
+    file = tmp_path / "both.toml"
+    file.write_text(
+        'preset = "grades"\n'
+        '[[tiers.ladder]]\nname = "potential"\n'
+        '[[tiers.ladder]]\nname = "C"\nmatch = "any"\nmin_spend = 3000\nmin_visits = 6\n'
+        '[[tiers.ladder]]\nname = "B"\nmatch = "any"\nmin_spend = 5000\nmin_visits = 8\n'
+        '[[tiers.ladder]]\nname = "A"\nmatch = "all"\nmin_spend = 5000\nmin_visits = 8\n'
+    )
+    policy = load_policy(file)
+    assert grade(policy, visits=24) == "B"
+    assert grade(policy, spend_per_visit=[D(100)] * 24) == "A"  # ¥2,400 and 24 visits: both
