@@ -269,8 +269,9 @@ def test_the_same_rung_twice_is_refused(tmp_path: Path) -> None:
         '[[tiers.ladder]]\nname = "B"\nmatch = "any"\nmin_spend = 5000\nmin_visits = 8\n'
         '[[tiers.ladder]]\nname = "A"\nmatch = "any"\nmin_visits = 8\nmin_spend = 5000\n'
     )
-    with pytest.raises(PolicyError, match=r"tiers.ladder\[3\] must ask for more than"):
+    with pytest.raises(PolicyError) as raised:
         load_policy(file)
+    assert str(raised.value).endswith(": tiers.ladder[3] must ask for more than tiers.ladder[2]")
 
 
 def test_amount_scale_must_be_positive(tmp_path: Path) -> None:
@@ -299,6 +300,15 @@ def test_window_totals_round_up_to_what_a_member_can_reach(tmp_path: Path) -> No
     assert assess(policy, inp, now=NOW).tier == "C"  # 18 visits: short of 18.67
     inp = TierInput(visits=[NOW - timedelta(days=d) for d in range(1, 20)], member_since=LONG_AGO)
     assert assess(policy, inp, now=NOW).tier == "B"
+
+
+def test_a_fraction_of_a_visit_or_a_cent_rounds_up_never_down(tmp_path: Path) -> None:
+    """Over 50 days: 8 visits a month is 13.33 visits (14, not 13); ¥500 a month is ¥833.333…
+    (¥833.34, not ¥833.33): a member who has 13 visits has not made 8 a month."""
+    file = tmp_path / "fifty.toml"
+    file.write_text('preset = "grades"\n[tiers]\nwindow_days = 50\n')
+    b = next(r for r in load_policy(file).tiers.counted if r.name == "B")
+    assert (b.min_visits, b.min_spend) == (14, D("833.34"))
 
 
 def test_the_same_thresholds_all_of_above_any_of_is_a_real_step(tmp_path: Path) -> None:
