@@ -51,14 +51,27 @@ def render(e: explaining.Explanation, policy: Policy, *, now: datetime) -> str:
         f"Tier: {status.tier}"
         + ("" if status.tier == e.stored_tier else f" (stored {e.stored_tier}: refresh due)"),
     ]
+    grade = e.grade
+    if grade is not None and grade.manual:
+        until = _when(grade.until, zone) if grade.until is not None else "lifted by a manager"
+        lines[-1] = f"Tier: {grade.tier} (a manager's grade, until {until})"
+        lines.append(f"  by the figures: {status.tier}; reason: {grade.reason or '-'}")
+    if grade is not None and grade.labels:
+        lines.append(f"Labels: {', '.join(grade.labels)}")
     if not status.graded:
         lines.append(f"  not graded before {_when(status.graded_from, zone)}")
     window = policy.tiers.window_days
     lines.append(
         f"  in the last {window} days: {status.visits_in_window} visits, spend "
         f"{format_money(status.spend_in_window, e.currency, 'en')}, "
-        f"{e.referrals_in_window} referrals, {e.suggestions_in_window} suggestions"
+        f"{e.referrals_in_window} referrals, {e.suggestions_in_window} adopted suggestions"
     )
+    if policy.tiers.per == "month" or policy.tiers.amount_scale != 1:
+        lines.append(
+            "  thresholds below are window totals: the policy's figures"
+            + (f" a month × {window}/30" if policy.tiers.per == "month" else "")
+            + (f", spend × {policy.tiers.amount_scale}" if policy.tiers.amount_scale != 1 else "")
+        )
     for check in e.rungs:
         if not check.conditions:
             need = "(floor: everyone)"
@@ -74,7 +87,8 @@ def render(e: explaining.Explanation, policy: Policy, *, now: datetime) -> str:
         lines.append(
             f"  next: {status.next_tier}{deadline}: {status.visits_needed} more visits, "
             f"{format_money(status.spend_needed, e.currency, 'en')} more spend, "
-            f"{status.referrals_needed} more referrals"
+            f"{status.referrals_needed} more referrals, "
+            f"{status.suggestions_needed} more adopted suggestions"
             + (" (any one of them)" if status.any_of else "")
         )
     lines += [

@@ -18,6 +18,7 @@ from handlers import (
     exports,
     fallback,
     feedback,
+    grades,
     help,
     language,
     links,
@@ -41,6 +42,7 @@ def get_routers() -> list[Router]:
         language.build_router(),
         help.build_router(),
         staff.build_router(),
+        grades.build_router(),  # /member, /grade, /tag
         broadcast.build_router(),
         dishes.build_router(),
         exports.build_router(),  # /export, /audit

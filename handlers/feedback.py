@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from aiogram import F, Router
+from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandObject, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
@@ -22,6 +22,7 @@ from aiogram.utils.i18n import gettext as _
 from babel.numbers import format_decimal
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from handlers.notify import member_not_told, tell
 from handlers.receipts import their_locale
 from loyalty import feedback, outbox
 from loyalty.clock import Clock
@@ -30,8 +31,9 @@ from loyalty.feedback import FeedbackProblem
 from loyalty.policy import Policy
 from loyalty.stores import StoreInfo
 from models.tables import Role
-from ui.feedback import item_text, problem_text
+from ui.feedback import adopted_text, item_text, problem_text
 from ui.keyboards.feedback import (
+    AdoptSuggestion,
     MarkHandled,
     RateVisit,
     SuggestAbout,
@@ -317,7 +319,8 @@ async def inbox(
     await message.answer("\n".join(lines))
     for item in box.items:
         await message.answer(
-            item_text(item, policy, store, locale), reply_markup=handled_keyboard(item.id)
+            item_text(item, policy, store, locale),
+            reply_markup=handled_keyboard(item.id, suggestion=item.kind == feedback.SUGGESTION),
         )
 
 
@@ -350,8 +353,52 @@ async def mark_handled(
         await query.message.edit_text(f"{query.message.text or ''}\n\n{handled}")
 
 
+async def adopt_pressed(
+    query: CallbackQuery,
+    callback_data: AdoptSuggestion,
+    role: Role,
+    session: AsyncSession,
+    clock: Clock,
+    policy: Policy,
+    store: StoreInfo,
+    i18n: I18n,
+    bot: Bot,
+) -> None:
+    """A manager adopts a suggestion: the member is thanked (with the policy's coupon)."""
+    if not role.at_least(Role.MANAGER):  # the role now, not when the inbox was shown
+        raise NotAllowed("feedback")
+    try:
+        adopted = await feedback.adopt(
+            session,
+            feedback_id=callback_data.feedback_id,
+            by_telegram_id=query.from_user.id,
+            role=role,
+            policy=policy,
+            now=clock.now(),
+        )
+    except FeedbackProblem as problem:
+        await query.answer(problem_text(problem), show_alert=True)
+        return
+    if adopted is None:
+        await query.answer(_("This suggestion was adopted already."), show_alert=True)
+        return
+    await query.answer(_("Adopted: the member is thanked."))
+    if query.message is not None and not isinstance(query.message, InaccessibleMessage):
+        done = _("★ Adopted by {name}.").format(name=query.from_user.first_name)
+        await query.message.edit_text(f"{query.message.text or ''}\n\n{done}")
+    if adopted.telegram_id is None:
+        return
+    with i18n.use_locale(await their_locale(session, i18n, adopted.telegram_id)):
+        their = i18n.current_locale
+        text = adopted_text(adopted, policy, store=store, locale=their)
+    not_told = await tell(bot.send_message(adopted.telegram_id, text), chat_id=adopted.telegram_id)
+    if not_told is not None and query.message is not None:
+        await bot.send_message(query.from_user.id, member_not_told(not_told))
+
+
 def build_router() -> Router:
     router = Router(name="feedback")
+    router.callback_query.register(adopt_pressed, AdoptSuggestion.filter())
     router.message.register(suggest_command, Command("suggest"))
     router.message.register(inbox, Command("feedback"))
     router.callback_query.register(rated, RateVisit.filter())

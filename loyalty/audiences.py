@@ -27,7 +27,7 @@ from models.tables import Member, Store, TelegramUser
 
 LOCALES = ("en", "zh_Hans", "zh_Hant")
 TURNS = (Turn.RISING.value, Turn.COOLING.value)
-DIMENSIONS = ("tiers", "stages", "turns", "languages", "tags", "stores")
+DIMENSIONS = ("tiers", "stages", "turns", "languages", "tags", "labels", "stores")
 
 
 class SegmentProblem(ValueError):
@@ -44,11 +44,19 @@ class Segment:
     """Store ids (a manager's broadcast is kept to the stores they manage)."""
     turns: tuple[str, ...] = ()
     """Turning points: "rising" (coming more often), "cooling" (coming less often)."""
+    labels: tuple[str, ...] = ()
+    """The policy's labels a manager gave members (neighbour, student…: loyalty.grades)."""
 
     @property
     def is_everyone(self) -> bool:
         return not (
-            self.tiers or self.stages or self.turns or self.languages or self.tags or self.stores
+            self.tiers
+            or self.stages
+            or self.turns
+            or self.languages
+            or self.tags
+            or self.labels
+            or self.stores
         )
 
     def within(self, stores: frozenset[int] | None) -> Segment:
@@ -77,6 +85,7 @@ class Segment:
             "turns": self.turns,
             "languages": self.languages,
             "tags": self.tags,
+            "labels": self.labels,
             "stores": self.stores,
         }
 
@@ -93,6 +102,7 @@ class Segment:
             turns=tuple(data.get("turns", ())),
             languages=tuple(data.get("languages", ())),
             tags=tuple(data.get("tags", ())),
+            labels=tuple(data.get("labels", ())),
             stores=tuple(int(s) for s in data.get("stores", ())),
         )
 
@@ -104,6 +114,7 @@ class Segment:
             "turns": TURNS,
             "languages": LOCALES,
             "tags": list(policy.taste_tags),
+            "labels": list(policy.labels),
         }
         for dimension, allowed in known.items():
             for value in getattr(self, dimension):
@@ -120,6 +131,7 @@ class Choices:
     turns: tuple[str, ...] = field(default=TURNS)
     languages: tuple[str, ...] = LOCALES
     tags: tuple[str, ...] = ()
+    labels: tuple[str, ...] = ()
     stores: tuple[tuple[int, str], ...] = ()
     """(id, name) of the stores to pick from: only when there is more than one within reach."""
 
@@ -135,6 +147,7 @@ async def choices(
     return Choices(
         tiers=tuple(policy.tiers.keys),
         tags=tuple(policy.taste_tags),
+        labels=tuple(policy.labels),
         stores=tuple(reach) if len(reach) > 1 else (),
     )
 
@@ -183,6 +196,8 @@ def conditions(
         where.append(locale_expr(default_locale).in_(segment.languages))
     if segment.tags:
         where.append(or_(*(col(Member.taste_tags).like(f"%,{tag},%") for tag in segment.tags)))
+    if segment.labels:
+        where.append(or_(*(col(Member.labels).like(f"%,{label},%") for label in segment.labels)))
     if segment.stores:
         where.append(col(Member.store_id).in_(segment.stores))
     return where

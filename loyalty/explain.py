@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from loyalty import lifecycle, offers, refresh, tiers
+from loyalty import grades, lifecycle, offers, refresh, tiers
 from loyalty.errors import DomainError
 from loyalty.lifecycle import DueDates, Stage, Turn
 from loyalty.policy import Policy
@@ -89,6 +89,9 @@ class Explanation:
     """Past ladder.max_unanswered_offers: automated campaigns send care only."""
     treatment_tier: str
     """The tier automated campaigns treat them as (the highest within the look-back)."""
+    grade: grades.Grade | None = None
+    """The stored tier as a grade: a manager's (with its reason and end date) or the figures',
+    and the member's labels."""
 
 
 async def _norm(
@@ -127,7 +130,7 @@ def _rungs(
                 suggestions=suggestions,
             ),
         )
-        for rung in policy.tiers.ladder
+        for rung in policy.tiers.counted  # as window totals (monthly averages multiplied)
     )
 
 
@@ -144,7 +147,7 @@ async def explain(
     status = await tiers.status_of(session, member=member, policy=policy, now=now, history=history)
     since = now - timedelta(days=policy.tiers.window_days)
     referrals = await queries.count_referrals(session, member_id=member.id, since=since)
-    suggestions = await queries.count_suggestions(session, member_id=member.id, since=since)
+    suggestions = await queries.count_adopted_suggestions(session, member_id=member.id, since=since)
     rungs = _rungs(policy, status, referrals=referrals, suggestions=suggestions)
     rhythm = lifecycle.turned(refresh.rhythm_of(member), now=now)
     gaps = tuple(lifecycle.gaps_of([at for at, _ in history]))
@@ -199,6 +202,7 @@ async def explain(
                 session, policy=policy, members=[(member.id, member.tier)], now=now
             )
         )[member.id],
+        grade=grades.grade_of(member, now=now),
     )
 
 

@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
 from loyalty import roles
+from loyalty.audiences import tags_of
 from loyalty.errors import NotAllowed
 from loyalty.money import plain_amount
 from loyalty.policy import Policy
@@ -175,6 +176,10 @@ async def _members(
         "first_visit_at",
         "last_visit_at",
         "erased_at",
+        "manual_tier",
+        "manual_tier_until",
+        "manual_tier_reason",
+        "labels",
     ]
     query = select(
         col(Member.id),
@@ -193,6 +198,10 @@ async def _members(
         col(Member.first_visit_at),
         col(Member.last_visit_at),
         col(Member.erased_at),
+        col(Member.manual_tier),
+        col(Member.manual_tier_until),
+        col(Member.manual_tier_reason),
+        col(Member.labels),
     ).join(Store, col(Store.id) == col(Member.store_id))
     async for r in _batches(sessions, query, col(Member.id), col(Member.store_id), scope, batch):
         shown: list[str] = []
@@ -215,6 +224,10 @@ async def _members(
             _time(r.first_visit_at),
             _time(r.last_visit_at),
             _time(r.erased_at),
+            r.manual_tier or "",  # a manager's grade (loyalty.grades); its end date below
+            _time(r.manual_tier_until),
+            _text(r.manual_tier_reason),
+            ",".join(tags_of(r.labels)),
         ]
 
 

@@ -5,9 +5,10 @@ the managers' inbox.
   press or a redelivered update changes nothing. Only the member whose visit it is may rate it.
 - A rating at or below ``policy.feedback.low_rating`` asks what went wrong; the answer is a
   complaint on the same visit, which goes to every owner and manager at once.
-- Suggestions (`/suggest`, or the button after a good rating) count toward tiers (see
-  loyalty.tiers); at most SUGGESTIONS_PER_DAY a day, so that a tier cannot be bought with
-  one-word messages.
+- Suggestions (`/suggest`, or the button after a good rating), at most SUGGESTIONS_PER_DAY a
+  day. A manager may adopt one (seed 001: "合理建議"): the member is thanked and, when the policy
+  says so (``feedback.adopted_coupon``), gets a coupon; adopted suggestions count toward tiers
+  (see loyalty.tiers), so a tier cannot be bought with one-word messages.
 - The inbox lists what is not handled yet; "handled" is set once, with who did it, and audited.
 
 Role checks belong to the caller (the handler knows the role of the update); these functions
@@ -27,8 +28,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlmodel import col
 
-from loyalty import roles
+from loyalty import coupons, roles
+from loyalty.coupons import CouponView
 from loyalty.errors import Problem
+from loyalty.policy import Policy
 from models import queries
 from models.tables import Feedback, Member, OutboxMessage, Role, Store, TelegramUser, Visit
 
@@ -43,7 +46,8 @@ REQUEST_PREFIX = "feedback:"
 
 class FeedbackProblem(Problem):
     """reason: not_yours (someone else's visit, or no such visit), empty, too_long, not_member,
-    too_many (suggestions today), already (this visit has one), unknown (no such item)."""
+    too_many (suggestions today), already (this visit has one), unknown (no such item),
+    not_suggestion (only a suggestion can be adopted)."""
 
 
 def clean_text(text: str | None) -> str:
@@ -429,3 +433,75 @@ async def mark_handled(
         now=now,
     )
     return True
+
+
+@dataclass(frozen=True, slots=True)
+class Adopted:
+    """A suggestion a manager adopted: whom to thank, for what, and the coupon they got."""
+
+    member_id: int
+    telegram_id: int | None
+    text: str
+    coupon: CouponView | None
+
+
+async def adopt(
+    session: AsyncSession,
+    *,
+    feedback_id: int,
+    by_telegram_id: int,
+    role: Role,
+    policy: Policy,
+    now: datetime,
+) -> Adopted | None:
+    """Adopt a suggestion once (it is handled too): the member gets the policy's
+    ``feedback.adopted_coupon`` when there is one, and the suggestion counts toward their tier.
+    None when it was adopted before (a double tap: nothing changes, no second coupon)."""
+    stores = await roles.managed_stores(session, telegram_id=by_telegram_id, role=role)
+    found = (
+        await session.execute(
+            _about(stores, col(Feedback.kind), col(Feedback.member_id), col(Feedback.text)).where(
+                col(Feedback.id) == feedback_id
+            )
+        )
+    ).first()
+    if found is None:  # no such item, or about a store this person does not manage
+        raise FeedbackProblem("unknown")
+    kind, member_id, text = found
+    if kind != SUGGESTION:
+        raise FeedbackProblem("not_suggestion")
+    done = await session.execute(
+        update(Feedback)
+        .where(and_(col(Feedback.id) == feedback_id, col(Feedback.adopted_at).is_(None)))
+        .values(
+            adopted_at=now,
+            adopted_by=by_telegram_id,
+            handled_at=func.coalesce(col(Feedback.handled_at), now),
+            handled_by=func.coalesce(col(Feedback.handled_by), by_telegram_id),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if not done.rowcount:  # type: ignore[attr-defined]
+        return None
+    coupon = None
+    template = policy.feedback.adopted_coupon
+    if template is not None:
+        coupon = await coupons.issue(
+            session,
+            member_id=int(member_id),
+            template_key=template,
+            policy=policy,
+            now=now,
+            campaign="gift",
+            issued_by=by_telegram_id,
+        )
+    await queries.add_audit(
+        session,
+        actor_telegram_id=by_telegram_id,
+        action="feedback.adopted",
+        detail=f"feedback={feedback_id} member={member_id}"
+        + (f" coupon={coupon.id}" if coupon is not None else ""),
+        now=now,
+    )
+    telegram_id = await queries.member_telegram_id(session, member_id=int(member_id))
+    return Adopted(int(member_id), telegram_id, str(text), coupon)

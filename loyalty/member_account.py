@@ -18,8 +18,8 @@ Transactional messages (receipts, redemptions) never depend on it.
 from __future__ import annotations
 
 import calendar
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Final
 
@@ -27,7 +27,7 @@ from sqlalchemy import case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from loyalty import privacy, tiers
+from loyalty import grades, privacy, tiers
 from loyalty.audiences import tags_column_value, tags_of
 from loyalty.errors import DomainError
 from loyalty.money import currency_precision
@@ -144,20 +144,23 @@ async def get_card(
 async def tier_status(
     session: AsyncSession, *, member: Member, policy: Policy, now: datetime
 ) -> tiers.TierStatus:
-    """The member's tier and what the next one takes, from their standing visits."""
+    """The member's tier and what the next one takes, from their standing visits, referrals and
+    adopted suggestions; a manager's grade in force is the tier, with no climb to show."""
     assert member.id is not None
     history = await queries.visit_history(session, member_id=member.id)
-    since = now - timedelta(days=policy.tiers.window_days)
-    referrals = await queries.count_referrals(session, member_id=member.id, since=since)
-    return tiers.assess(
-        policy,
-        tiers.TierInput(
-            visits=[at for at, _ in history],
-            spend_by_visit=[amount for _, amount in history],
-            member_since=member.enrolled_at,
-            referrals=referrals,
-        ),
-        now=now,
+    status = await tiers.status_of(session, member=member, policy=policy, now=now, history=history)
+    if not grades.in_force(member, now=now):
+        return status
+    return replace(
+        status,
+        tier=member.tier,
+        next_tier=None,
+        visits_needed=0,
+        spend_needed=Decimal(0),
+        referrals_needed=0,
+        suggestions_needed=0,
+        deadline=None,
+        any_of=False,
     )
 
 

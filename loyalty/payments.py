@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loyalty import lifecycle, offers, refresh, tiers
+from loyalty import grades, lifecycle, offers, refresh, tiers
 from loyalty.channels import Channel as Channel
 from loyalty.errors import Problem
 from loyalty.money import plain_amount
@@ -532,6 +532,8 @@ async def _move_tier(
     """Move the member to the tier `status` says: up at once (congratulated unless this tier was
     congratulated lately), down only as far as the downgrade's grace days allow."""
     assert member.id is not None
+    if grades.in_force(member, now=now):  # a manager's grade holds until its end date
+        return None
     target = status.tier
     if policy.tiers.rank(target) < policy.tiers.rank(member.tier):  # down: after the grace
         lenient = await tiers.status_of(

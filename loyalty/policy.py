@@ -28,8 +28,8 @@ import difflib
 import tomllib
 import typing
 from collections.abc import Mapping
-from dataclasses import fields, is_dataclass
-from decimal import ROUND_FLOOR, Decimal
+from dataclasses import fields, is_dataclass, replace
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from functools import cache
 from importlib.resources import files
 from importlib.resources.abc import Traversable
@@ -52,13 +52,16 @@ from pydantic.dataclasses import dataclass
 from loyalty.money import is_known_currency
 
 PRESETS_DIR: Final[Traversable] = files("loyalty") / "presets"
-PRESETS: Final = ("frequency", "value")
+PRESETS: Final = ("frequency", "value", "grades")
 DEFAULT_PRESET: Final = "frequency"
 POLICY_LOCALES: Final = ("en", "zh_Hans", "zh_Hant")
 
 _CONFIG: Final = ConfigDict(extra="forbid")
 _Date = datetime.date
 _MINUTES_PER_DAY: Final = 24 * 60
+_DAYS_PER_MONTH: Final = Decimal(30)
+_CENT: Final = Decimal("0.01")
+_ONE: Final = Decimal(1)
 
 
 class PolicyError(Exception):
@@ -200,6 +203,27 @@ class Rung:
             return True
         return any(results) if self.match == "any" else all(results)
 
+    def over(self, *, days: int, per: str, scale: Decimal) -> Rung:
+        """This rung as window totals: `per` "month" turns monthly averages into totals over a
+        window of `days` (a month is 30 days: over 90 days, 8 visits a month is 24 visits), and
+        `scale` multiplies the spend threshold. Counts round up (24.4 visits: 25); spend to the
+        cent, up."""
+        if per == "window" and scale == 1:
+            return self
+        months = Decimal(days) / _DAYS_PER_MONTH if per == "month" else Decimal(1)
+
+        def count(value: int) -> int:
+            return int((value * months).to_integral_value(rounding=ROUND_CEILING))
+
+        spend = (self.min_spend * scale * months).quantize(_CENT, rounding=ROUND_CEILING)
+        return replace(
+            self,
+            min_visits=count(self.min_visits),
+            min_spend=spend.quantize(_ONE) if spend == spend.to_integral_value() else spend,
+            min_referrals=count(self.min_referrals),
+            min_suggestions=count(self.min_suggestions),
+        )
+
 
 @dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)
 class Tiers:
@@ -209,6 +233,12 @@ class Tiers:
     kind: Literal["frequency", "value"] = "frequency"
     window_days: Annotated[int, Strict(), Field(ge=7, le=730)] = 90
     """Visits, spend, referrals and suggestions count over this trailing window."""
+    per: Literal["window", "month"] = "window"
+    """"window": the ladder's thresholds are totals over the window; "month": they are monthly
+    averages over it (a month is 30 days: 8 visits a month over 90 days is 24 visits)."""
+    amount_scale: PositiveAmount = Decimal(1)
+    """Multiplies every min_spend of the ladder: a preset's ratios at a restaurant's own price
+    level (0.5 halves every amount, the grades keep their order)."""
     min_membership_days: Annotated[int, Strict(), _days(366)] = 0
     """Members younger than this are not graded yet (they stand on `ungraded_tier`)."""
     ungraded_tier: TierKey | None = None
@@ -240,6 +270,15 @@ class Tiers:
             return self.keys.index(key)
         except ValueError:
             return -1
+
+    @property
+    def counted(self) -> tuple[Rung, ...]:
+        """The ladder as window totals (`per` and `amount_scale` applied): what a member's
+        figures over the window are compared with."""
+        return tuple(
+            rung.over(days=self.window_days, per=self.per, scale=self.amount_scale)
+            for rung in self.ladder
+        )
 
     def rung(self, key: str) -> Rung:
         for rung in self.ladder:
@@ -562,6 +601,9 @@ class FeedbackPolicy:
     """Hours after a visit the member is asked (quiet hours defer it to the morning)."""
     low_rating: Annotated[int, Strict(), Field(ge=1, le=4)] = 2
     """Ratings at or below this ask what went wrong and reach the managers at once."""
+    adopted_coupon: TierKey | None = None
+    """The coupon template a member gets when a manager adopts their suggestion (seed 001's B:
+    "對顧客提出建議采購時給予獎勵"); None: a thank-you only."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)
@@ -686,6 +728,15 @@ class Treatment:
     """"care": care messages only, never a discount (loyal members); "ladder": the whole ladder."""
 
 
+_DEFAULT_LABELS: Final = {
+    "neighbour": LocalizedText(en="Neighbour", zh_Hans="周边居民", zh_Hant="周邊居民"),
+    "company": LocalizedText(en="Company", zh_Hans="企业客户", zh_Hant="企業客戶"),
+    "student": LocalizedText(en="Student", zh_Hans="学生", zh_Hant="學生"),
+    "influencer": LocalizedText(en="Influencer", zh_Hans="有影响力", zh_Hant="有影響力"),
+    "official": LocalizedText(en="Local official", zh_Hans="政府及居委", zh_Hant="政府及居委"),
+}
+
+
 @dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)
 class Policy:
     name: Text
@@ -704,6 +755,11 @@ class Policy:
         default_factory=dict
     )
     """Tags a dish carries and a member may pick in /profile (key → names in each language)."""
+    labels: Annotated[Mapping[TierKey, LocalizedText], AfterValidator(_frozen_mapping)] = Field(
+        default_factory=lambda: MappingProxyType(dict(_DEFAULT_LABELS))
+    )
+    """Kinds of guest a manager marks a member with (/tag; seed 001's potential guests and its
+    "客戶背景"): shown in explain and exports, a /broadcast segment."""
     feedback: FeedbackPolicy = Field(default_factory=FeedbackPolicy)
     export: Export = Field(default_factory=Export)
     care: Care = Field(default_factory=Care)
@@ -741,7 +797,7 @@ def load_policy(path: Traversable | None = None) -> Policy:
     preset = data.pop("preset", None)
     if preset is not None:
         if not isinstance(preset, str) or preset not in PRESETS:
-            choices = " or ".join(repr(p) for p in PRESETS)
+            choices = ", ".join(repr(p) for p in PRESETS[:-1]) + f" or {PRESETS[-1]!r}"
             raise PolicyError(f"{path}: preset must be {choices}, not {preset!r}")
         base = _read(preset_file(preset))
         base.pop("name", None)
@@ -891,18 +947,31 @@ def _check_ladder(tiers: Tiers) -> str | None:
                     f"({below.min_visits}), not {rung.min_visits}"
                 )
             continue
-        for key in ("min_visits", *_SPEND_KEYS):
-            if getattr(rung, key) < getattr(below, key):
-                return (
-                    f"tiers.ladder[{i}].{key} must not be less than tiers.ladder[{i - 1}]'s "
-                    f"({getattr(below, key)}), not {getattr(rung, key)}"
-                )
-        if all(getattr(rung, key) == getattr(below, key) for key in ("min_visits", *_SPEND_KEYS)):
-            return f"tiers.ladder[{i}] must ask for more than tiers.ladder[{i - 1}]"
+        problem = _check_rung_order(i, below=below, rung=rung)
+        if problem is not None:
+            return problem
     if tiers.min_membership_days > 0 and tiers.ungraded_tier is None:
         return "tiers.ungraded_tier is missing: members younger than min_membership_days need one"
     if tiers.ungraded_tier is not None and tiers.min_membership_days == 0:
         return "tiers.ungraded_tier needs tiers.min_membership_days greater than 0"
+    return None
+
+
+def _check_rung_order(i: int, *, below: Rung, rung: Rung) -> str | None:
+    """Rung i against the rung below, by what the two can be compared on: a threshold both set
+    must not be lower on the higher rung (a key only one of them sets compares with nothing: an
+    any-of rung A with no visit threshold above a B that asks 8 visits is fine), and the higher
+    rung must not be the same as the one below."""
+    asks = {f"min_{key}": minimum for key, minimum in rung.conditions()}
+    asked_below = {f"min_{key}": minimum for key, minimum in below.conditions()}
+    for key in ("min_visits", *_SPEND_KEYS):
+        if key in asks and key in asked_below and asks[key] < asked_below[key]:
+            return (
+                f"tiers.ladder[{i}].{key} must not be less than tiers.ladder[{i - 1}]'s "
+                f"({asked_below[key]}), not {asks[key]}"
+            )
+    if asks == asked_below and (rung.match == below.match or len(asks) < 2):
+        return f"tiers.ladder[{i}] must ask for more than tiers.ladder[{i - 1}]"
     return None
 
 
@@ -947,6 +1016,13 @@ def _check_other(policy: Policy) -> str | None:
                 f"campaigns.{key} {name!r} is not a coupon template"
                 f"{_did_you_mean(name, policy.coupons.templates)} (templates: {known})"
             )
+    adopted = policy.feedback.adopted_coupon
+    if adopted is not None and adopted not in policy.coupons.templates:
+        known = ", ".join(policy.coupons.templates) or "none"
+        return (
+            f"feedback.adopted_coupon {adopted!r} is not a coupon template"
+            f"{_did_you_mean(adopted, policy.coupons.templates)} (templates: {known})"
+        )
     for i, offer in enumerate(policy.points.exchange):
         if offer.template not in policy.coupons.templates:
             known = ", ".join(policy.coupons.templates) or "none"

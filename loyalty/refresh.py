@@ -31,6 +31,7 @@ from sqlalchemy import (
     insert,
     literal,
     literal_column,
+    not_,
     or_,
     select,
     true,
@@ -352,18 +353,28 @@ def _window_sums(
         lo=lo,
         hi=hi,
     )
+    # suggestions: those a manager adopted (loyalty.feedback.adopt), when they were adopted
     ideas = _per_member(
         col(Feedback.member_id),
         (
-            func.sum(_in_window(col(Feedback.created_at), since)).label("suggestions"),
+            func.sum(_in_window(col(Feedback.adopted_at), since)).label("suggestions"),
             func.count().label("suggestions_long"),
         ),
         col(Feedback.kind) == SUGGESTION,
-        col(Feedback.created_at) >= since_long,
+        col(Feedback.adopted_at) >= since_long,
         lo=lo,
         hi=hi,
     )
     return window, paid, refs, ideas
+
+
+def manual_in_force(*, now: datetime) -> ColumnElement[bool]:
+    """A manager's grade holds (loyalty.grades): whatever the figures say, neither this refresh
+    nor a payment moves the member; once its end date passes, the refresh moves them as anyone."""
+    return and_(
+        col(Member.manual_tier).is_not(None),
+        or_(col(Member.manual_tier_until).is_(None), col(Member.manual_tier_until) > now),
+    )
 
 
 def _tier_select(policy: Policy, *, now: datetime, lo: int, hi: int) -> Any:
@@ -393,7 +404,7 @@ def _tier_select(policy: Policy, *, now: datetime, lo: int, hi: int) -> Any:
         if rules.ungraded_tier is not None:
             graded_after = now - timedelta(days=rules.min_membership_days)
             whens.append((col(Member.enrolled_at) > graded_after, rules.ungraded_tier))
-        for rung in reversed(rules.ladder[1:]):
+        for rung in reversed(rules.counted[1:]):  # window totals: per month, amount_scale
             met = _condition(
                 rung, visits=visits, spend=spend, referrals=referrals, suggestions=suggestions
             )
@@ -418,7 +429,11 @@ def _tier_select(policy: Policy, *, now: datetime, lo: int, hi: int) -> Any:
         members = members.outerjoin(paid, paid.c.member_id == col(Member.id))
     if counts_ideas:
         members = members.outerjoin(ideas, ideas.c.member_id == col(Member.id))
-    computed = members.where(in_batch, col(Member.erased_at).is_(None)).subquery()
+    # a manager's grade in force (loyalty.grades) holds whatever the figures say; once its end
+    # date passes, this refresh moves the member like anyone else
+    computed = members.where(
+        in_batch, col(Member.erased_at).is_(None), not_(manual_in_force(now=now))
+    ).subquery()
     return select(
         computed.c.id,
         computed.c.tier,
@@ -538,6 +553,7 @@ async def refresh_batch(
                 .where(
                     col(Member.id).in_(ids[start : start + _IDS_PER_STATEMENT]),
                     col(Member.tier) == before,
+                    not_(manual_in_force(now=now)),  # nor one a manager graded meanwhile
                 )
                 .values(tier=after, tier_since=now)
                 .returning(col(Member.id))

@@ -46,7 +46,7 @@ from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from loyalty import coupons, outbox, points, tiers
+from loyalty import coupons, grades, outbox, points, tiers
 from loyalty.coupons import CouponView
 from loyalty.outbox import celebrated_on
 from loyalty.policy import WEEKDAYS, Multiplier, Policy
@@ -236,6 +236,8 @@ async def _near_tier(
     timezone: str,
 ) -> Reminder | None:
     assert member.id is not None
+    if grades.in_force(member, now=now):  # a manager's grade: visits do not move it
+        return None
     status = await tiers.status_of(session, member=member, policy=policy, now=now)
     if not status.graded or status.next_tier is None or not 0 < status.visits_needed <= most:
         return None
@@ -327,6 +329,8 @@ async def keep_tier(
     found = []
     for member in rows.scalars().all():
         assert member.id is not None
+        if grades.in_force(member, now=now):  # a manager's grade holds: nothing to keep
+            continue
         drop = await _drop_moment(session, member=member, policy=policy, now=now, until=horizon)
         if drop is None:
             continue

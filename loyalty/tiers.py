@@ -5,8 +5,12 @@ counted visits from the database and calls it.
 
 The window is trailing and closed at both ends: a visit counts while it is at most
 ``tiers.window_days`` old, so a visit exactly ``window_days`` ago still counts at that instant and
-is gone a moment later. A member stands on the highest rung whose every threshold (visits, spend,
-referrals, suggestions within the window) they meet; the first rung is the floor.
+is gone a moment later. A member stands on the highest rung they meet — every threshold (visits,
+spend, referrals, adopted suggestions within the window), or any one with ``match = "any"``; the
+first rung is the floor. The thresholds are compared as window totals: ``tiers.per = "month"``
+makes the policy's figures monthly averages (×window_days/30) and ``tiers.amount_scale``
+multiplies spend (``Tiers.counted``). A manager's grade in force (loyalty.grades) is not assessed
+here: the callers that move tiers leave it alone.
 
 The **deadline** answers "by when must the missing visits (and spend) happen?". Visits already
 made keep counting only until they are ``window_days`` old. Suppose the next rung asks for N
@@ -116,9 +120,10 @@ def assess(policy: Policy, inp: TierInput, *, now: datetime, grace_days: int = 0
             visits=visits, spend=spend, referrals=inp.referrals, suggestions=inp.suggestions
         )
 
-    index = max((i for i, rung in enumerate(tiers.ladder) if meets(rung)), default=0)
-    current = tiers.ladder[index]
-    upper = tiers.ladder[index + 1] if index + 1 < len(tiers.ladder) else None
+    ladder = tiers.counted  # thresholds as window totals (monthly averages, amount_scale)
+    index = max((i for i, rung in enumerate(ladder) if meets(rung)), default=0)
+    current = ladder[index]
+    upper = ladder[index + 1] if index + 1 < len(ladder) else None
     if upper is None:
         return _nothing_to_reach(current.name, graded_from=None, visits=visits, spend=spend)
     return TierStatus(
@@ -204,7 +209,9 @@ async def status_of(
     if not new_member and any(rung.min_referrals for rung in ladder):
         referrals = await queries.count_referrals(session, member_id=member.id, since=since)
     if not new_member and any(rung.min_suggestions for rung in ladder):
-        suggestions = await queries.count_suggestions(session, member_id=member.id, since=since)
+        suggestions = await queries.count_adopted_suggestions(
+            session, member_id=member.id, since=since
+        )
     inp = TierInput(
         visits=[at for at, _ in history],
         spend_by_visit=[amount for _, amount in history],

@@ -603,9 +603,17 @@ _COUNT_REFERRALS = (
 
 
 async def count_suggestions(session: AsyncSession, *, member_id: int, since: datetime) -> int:
-    """Suggestions this member sent since `since` (they count toward tiers)."""
+    """Suggestions this member sent since `since` (at most a few a day)."""
     params = {"member_id": member_id, "since": since}
     return int(await session.scalar(_COUNT_SUGGESTIONS, params) or 0)
+
+
+async def count_adopted_suggestions(
+    session: AsyncSession, *, member_id: int, since: datetime
+) -> int:
+    """Suggestions of this member a manager adopted since `since` (they count toward tiers)."""
+    params = {"member_id": member_id, "since": since}
+    return int(await session.scalar(_COUNT_ADOPTED, params) or 0)
 
 
 SUGGESTION = "suggestion"
@@ -616,6 +624,15 @@ _COUNT_SUGGESTIONS = (
         col(Feedback.member_id) == bindparam("member_id"),
         col(Feedback.kind) == SUGGESTION,
         col(Feedback.created_at) >= bindparam("since"),
+    )
+)
+_COUNT_ADOPTED = (
+    select(func.count())
+    .select_from(Feedback)
+    .where(
+        col(Feedback.member_id) == bindparam("member_id"),
+        col(Feedback.kind) == SUGGESTION,
+        col(Feedback.adopted_at) >= bindparam("since"),
     )
 )
 

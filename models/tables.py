@@ -202,6 +202,16 @@ class Member(SQLModel, table=True):
     taste_tags: str = Field(default="", sa_column=Column(String(200), nullable=False, default=""))
     """The policy's taste tags the member picked, as ",spicy,seafood," (so one tag is a LIKE
     '%,spicy,%'); empty when they picked none."""
+    labels: str = Field(default="", sa_column=Column(String(200), nullable=False, default=""))
+    """The policy's labels a manager gave the member (seed 001's kinds of guest: neighbour,
+    company, student, influencer…), stored like taste_tags (",neighbour,student,")."""
+    manual_tier: str | None = Field(default=None, sa_column=Column(String(32), nullable=True))
+    """A grade a manager set by hand (/grade): `tier` stays at it, whatever the figures say,
+    until `manual_tier_until` (None: until a manager lifts it)."""
+    manual_tier_until: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    manual_tier_reason: str = Field(
+        default="", sa_column=Column(String(200), nullable=False, default="")
+    )
 
 
 class Payment(SQLModel, table=True):
@@ -593,6 +603,9 @@ class Feedback(SQLModel, table=True):
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     handled_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     handled_by: int | None = Field(default=None, sa_column=Column(BigInteger))
+    adopted_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    """When a manager adopted this suggestion (adopted suggestions count toward tiers)."""
+    adopted_by: int | None = Field(default=None, sa_column=Column(BigInteger))
 
 
 class CareEntry(SQLModel, table=True):

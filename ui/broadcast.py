@@ -15,7 +15,7 @@ from loyalty.outbox import PlanResult
 from loyalty.policy import Policy
 from ui.formatting import format_local_datetime
 from ui.locales import LANGUAGE_NAMES
-from ui.texts import stage_name, taste_name
+from ui.texts import label_name, stage_name, taste_name
 from ui.winback_texts import turn_name
 
 
@@ -39,6 +39,9 @@ def segment_text(segment: Segment, policy: Policy, locale: str) -> str:
     if segment.tags:
         names = ", ".join(taste_name(policy, t, locale) for t in segment.tags)
         parts.append(_("taste: {names}").format(names=names))
+    if segment.labels:
+        names = ", ".join(label_name(policy, k, locale) for k in segment.labels)
+        parts.append(_("kind of guest: {names}").format(names=names))
     return " · ".join(parts)
 
 
@@ -47,7 +50,7 @@ def picker_text(segment: Segment, matching: int, policy: Policy, locale: str) ->
     return "\n".join(
         [
             _("New broadcast. Who should receive it? Tap to choose; choose nothing for everyone."),
-            _("Rows: tier · how often they come · language · taste."),
+            _("Rows: tier · how often they come · language · taste · kind of guest."),
             "",
             _("Audience: {segment}").format(segment=segment_text(segment, policy, locale)),
             ngettext("{count} member matches.", "{count} members match.", matching).format(

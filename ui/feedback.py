@@ -13,6 +13,7 @@ from loyalty.stores import StoreInfo
 from ui.care import survey_feedback_text
 from ui.formatting import format_date, format_local_time
 from ui.keyboards.feedback import stars
+from ui.texts import coupon_text, coupon_until
 
 
 def problem_text(problem: FeedbackProblem) -> str:
@@ -33,7 +34,28 @@ def problem_text(problem: FeedbackProblem) -> str:
         return _("We already have your message about this visit. Thank you!")
     if problem.reason == "unknown":
         return _("This item no longer exists.")
+    if problem.reason == "not_suggestion":
+        return _("Only a suggestion can be adopted.")
     return _("This button is not for you.")
+
+
+def adopted_text(
+    adopted: feedback.Adopted, policy: Policy, *, store: StoreInfo, locale: str
+) -> str:
+    """To the member whose suggestion a manager adopted: thanks, and the coupon if any."""
+    lines = [
+        _("{store} adopted your suggestion: “{text}”. Thank you for helping us improve!").format(
+            store=store.name, text=adopted.text
+        )
+    ]
+    if adopted.coupon is not None:
+        lines.append(
+            _("Our thanks: {coupon} ({until}). /wallet shows it.").format(
+                coupon=coupon_text(adopted.coupon, policy, locale),
+                until=coupon_until(adopted.coupon, timezone=store.timezone, locale=locale),
+            )
+        )
+    return "\n".join(lines)
 
 
 def kind_name(kind: str) -> str:

@@ -70,6 +70,9 @@ def help_text(role: Role, store: str) -> str:
             _("/feedback — ratings, complaints and suggestions"),
             _("/care — who needs a personal touch today"),
             _("/gift <member> <coupon> — give a member a coupon"),
+            _("/member <member> — a member's grade and labels, with buttons to grade them"),
+            _('/grade <member> <grade> ["reason"] [until YYYY-MM-DD] — grade a member by hand'),
+            _("/tag <member> <labels> — what kind of guest they are (neighbour, student…)"),
             _("/refund <payment> — refund a payment"),
             _("/export — your data and the period reports as CSV"),
             _("/staff — invite and remove staff"),
@@ -116,6 +119,12 @@ def stage_name(stage: str) -> str:
 def taste_name(policy: Policy, tag: str, locale: str) -> str:
     names = policy.taste_tags.get(tag)
     return names.get(locale) if names is not None else tag
+
+
+def label_name(policy: Policy, label: str, locale: str) -> str:
+    """A kind of guest a manager marks (policy.labels: neighbour, student…)."""
+    names = policy.labels.get(label)
+    return names.get(locale) if names is not None else label
 
 
 def _benefits(treatment: Treatment) -> list[str]:

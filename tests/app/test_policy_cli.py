@@ -16,7 +16,7 @@ def regulars(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str
     return run_regulars(env, "policy", *args)
 
 
-@pytest.mark.parametrize("preset", ["frequency", "value"])
+@pytest.mark.parametrize("preset", ["frequency", "value", "grades"])
 def test_check_accepts_the_shipped_presets(preset: str, app_env: dict[str, str]) -> None:
     result = regulars(app_env, "check", str(preset_file(preset)))
     assert result.returncode == 0, result.stderr
@@ -107,3 +107,30 @@ def test_show_reflects_the_deployments_own_file(tmp_path: Path, app_env: dict[st
     copy = tmp_path / "copy.toml"
     copy.write_text(result.stdout, encoding="utf-8")
     assert load_policy(copy) == load_policy(own)
+
+
+def test_check_accepts_001s_any_of_ladder_and_refuses_a_contradictory_one(
+    tmp_path: Path, app_env: dict[str, str]
+) -> None:
+    """Seed 001 as written: A asks no visits while B asks 8 a month — nothing to compare, fine;
+    B asking more spend a month than A is a contradiction, named by its key."""
+    ladder = (
+        'preset = "value"\n[tiers]\nper = "month"\n'
+        '[[tiers.ladder]]\nname = "C"\n'
+        '[[tiers.ladder]]\nname = "B"\nmatch = "any"\nmin_spend = 5000\nmin_referrals = 20\n'
+        "min_suggestions = 5\nmin_visits = 8\n"
+        '[[tiers.ladder]]\nname = "A"\nmatch = "any"\nmin_spend = 8000\nmin_referrals = 50\n'
+        "min_suggestions = 10\n"
+    )
+    good = tmp_path / "001.toml"
+    good.write_text(ladder, encoding="utf-8")
+    result = regulars(app_env, "check", str(good))
+    assert result.returncode == 0, result.stderr
+    bad = tmp_path / "contradictory.toml"
+    bad.write_text(ladder.replace("min_spend = 5000", "min_spend = 9000"), encoding="utf-8")
+    result = regulars(app_env, "check", str(bad))
+    assert result.returncode == 2
+    assert (
+        "tiers.ladder[2].min_spend must not be less than tiers.ladder[1]'s (9000), not 8000"
+        in result.stderr
+    )

@@ -39,6 +39,9 @@ MANAGER_COMMANDS = [
     "/export",
     "/staff",
     "/gift 1 ten_off",
+    "/member 1",
+    "/grade 1 A",
+    "/tag 1 student",
     "/refund 1",
 ]
 OWNER_COMMANDS = ["/audit"]

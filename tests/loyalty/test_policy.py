@@ -478,7 +478,7 @@ friend = { en = "Friend", zh_Hans = "朋友", zh_Hant = "朋友" }
             "coupons.templates.ten_off.smaller 'ten_off' must ask a lower min_spend than 0",
         ),
         # the file itself
-        ('preset = "fancy"\n', "preset must be 'frequency' or 'value', not 'fancy'"),
+        ('preset = "fancy"\n', "preset must be 'frequency', 'value' or 'grades', not 'fancy'"),
         ("[points]\nper_currency_unit = 2\n", "tiers is missing"),
         ('preset = "frequency"\n[caps\n', "is not valid TOML: Expected ']'"),
         ('preset = "frequency"\nmax_bill = \n', "is not valid TOML"),

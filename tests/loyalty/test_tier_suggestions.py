@@ -1,5 +1,6 @@
-"""Suggestions count toward tiers (DESIGN §3): a value ladder whose top rung asks for them, on a
-real database. The Python rules (tiers.status_of), the nightly SQL refresh and explain agree."""
+"""Suggestions a manager adopted count toward tiers (DESIGN §3): a value ladder whose top rung
+asks for them, on a real database. The Python rules (tiers.status_of), the nightly SQL refresh
+and explain agree."""
 
 from __future__ import annotations
 
@@ -30,9 +31,11 @@ def policy(tmp_path: Path) -> Policy:
     return load_policy(file)
 
 
-# (suggestions days ago, complaints, visits) → the tier as of NOW
+# (suggestions adopted days ago, complaints, visits) → the tier as of NOW; a suggestion nobody
+# adopted counts for nothing (-1 below: sent 5 days ago, not adopted)
 CASES = {
     "two ideas: A": ([5, 40], 0, 3, "A"),
+    "an idea not adopted: B": ([5, -1], 0, 3, "B"),
     "one idea is too old: B": ([5, 100], 0, 3, "B"),
     "a complaint is no idea: B": ([5], 1, 3, "B"),
     "no ideas: B": ([], 0, 3, "B"),
@@ -67,7 +70,8 @@ async def test_suggestions_count_toward_a_tier_in_python_and_in_sql(
                         member_id=member.id,
                         kind=feedback.SUGGESTION,
                         text="an idea",
-                        created_at=NOW - timedelta(days=days),
+                        created_at=NOW - timedelta(days=abs(days) + 1),
+                        adopted_at=NOW - timedelta(days=days) if days >= 0 else None,
                     )
                 )
             for i in range(complaints):
@@ -81,7 +85,7 @@ async def test_suggestions_count_toward_a_tier_in_python_and_in_sql(
                 )
 
     result = await refresh.nightly_refresh(factory, policy=policy, now=NOW, batch_size=2)
-    assert (result.upgrades, result.downgrades) == (4, 0)  # C → B three times, C → A once
+    assert (result.upgrades, result.downgrades) == (5, 0)  # C → B four times, C → A once
 
     async with factory() as session:
         stored = {m.id: m.tier for m in (await session.execute(select(Member))).scalars()}
@@ -90,7 +94,7 @@ async def test_suggestions_count_toward_a_tier_in_python_and_in_sql(
             assert found is not None
             status = await tiers.status_of(session, member=found, policy=policy, now=NOW)
             assert status.tier == stored[ids[name]] == expected, name
-            counted = sum(1 for days in ideas if days <= policy.tiers.window_days)
+            counted = sum(1 for days in ideas if 0 <= days <= policy.tiers.window_days)
             why = await explain.explain(session, member_id=ids[name], policy=policy, now=NOW)
             assert why.suggestions_in_window == counted, name
             (top,) = [rung for rung in why.rungs if rung.tier == "A"]

@@ -20,7 +20,7 @@ from loyalty.broadcasts import Broadcast
 from loyalty.policy import Policy
 from ui.keyboards.fields import Id, Key, KeyOrEmpty, UnixTime
 from ui.locales import LANGUAGE_NAMES
-from ui.texts import stage_name, taste_name
+from ui.texts import label_name, stage_name, taste_name
 from ui.winback_texts import turn_name
 
 CHECK = "✓ "
@@ -81,6 +81,7 @@ def segment_keyboard(
         ("turns", [(t, turn_name(t)) for t in choices.turns]),
         ("languages", [(lang, LANGUAGE_NAMES[lang]) for lang in choices.languages]),
         ("tags", [(t, taste_name(policy, t, locale)) for t in choices.tags]),
+        ("labels", [(k, label_name(policy, k, locale)) for k in choices.labels]),
         ("stores", [(str(i), name) for i, name in choices.stores]),
     ]
     for dim, values in groups:

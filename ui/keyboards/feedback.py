@@ -25,6 +25,10 @@ class MarkHandled(CallbackData, prefix="fbh"):
     feedback_id: Id
 
 
+class AdoptSuggestion(CallbackData, prefix="fba"):
+    feedback_id: Id
+
+
 def stars(rating: int) -> str:
     """★★★☆☆ for 3."""
     return "★" * rating + "☆" * (5 - rating)
@@ -50,14 +54,22 @@ def suggestion_keyboard(visit_id: int) -> InlineKeyboardMarkup:
     )
 
 
-def handled_keyboard(feedback_id: int) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        inline_keyboard=[
+def handled_keyboard(feedback_id: int, *, suggestion: bool = False) -> InlineKeyboardMarkup:
+    rows = [
+        [
+            InlineKeyboardButton(
+                text=_("✓ Mark handled"),
+                callback_data=MarkHandled(feedback_id=feedback_id).pack(),
+            )
+        ]
+    ]
+    if suggestion:  # adopted: the member is thanked (and rewarded), and it counts to their tier
+        rows.append(
             [
                 InlineKeyboardButton(
-                    text=_("✓ Mark handled"),
-                    callback_data=MarkHandled(feedback_id=feedback_id).pack(),
+                    text=_("★ Adopt: thank them"),
+                    callback_data=AdoptSuggestion(feedback_id=feedback_id).pack(),
                 )
             ]
-        ]
-    )
+        )
+    return InlineKeyboardMarkup(inline_keyboard=rows)

@@ -17,7 +17,8 @@ from ui.keyboards.console import (
     SegmentPick,
     TagPick,
 )
-from ui.keyboards.feedback import MarkHandled, RateVisit, SuggestAbout
+from ui.keyboards.feedback import AdoptSuggestion, MarkHandled, RateVisit, SuggestAbout
+from ui.keyboards.grades import GradeSet, LabelToggle
 from ui.keyboards.pay import CashierCancel, CashierConfirm, PayStart
 from ui.keyboards.periods import PeriodPick
 from ui.keyboards.profile import BirthdayPick, ConsentChoice, ForgetChoice, ProfileAction
@@ -56,5 +57,8 @@ ALL: Final[tuple[type[CallbackData], ...]] = (
     CouponConfirm,
     WalletExchange,
     WalletUse,
+    GradeSet,
+    LabelToggle,
+    AdoptSuggestion,
 )
 BY_PREFIX: Final[dict[str, type[CallbackData]]] = {kind.__prefix__: kind for kind in ALL}
