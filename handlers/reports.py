@@ -274,7 +274,9 @@ def build_router() -> Router:
     router.message.register(stats, Command("stats"))
     router.message.register(campaigns, Command("campaigns"))
     router.callback_query.register(more_campaigns, CampaignsPage.filter())
-    router.callback_query.register(period_picked, PeriodPick.filter())
+    # a key no picker offers (a forged or outdated button) falls through to the stale answer
+    offered = F.key.in_((*periods.CHOICES, periods.CUSTOM))
+    router.callback_query.register(period_picked, PeriodPick.filter(offered))
     router.message.register(
         custom_range, StateFilter(PeriodFlow.custom), F.text, ~F.text.startswith("/")
     )

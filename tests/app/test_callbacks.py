@@ -100,3 +100,15 @@ def test_every_callback_data_is_registered_once() -> None:
                     found.add(value)
     assert found == set(ALL)
     assert len(BY_PREFIX) == len(ALL)
+
+
+@pytest.mark.parametrize("data", ["per:s:newcomer", "per:c:yesterday"])
+async def test_a_period_no_picker_offers_is_a_stale_button(cast: Cast, data: str) -> None:
+    """Well-formed, but no /stats or /campaigns picker ever offered this period (found by the
+    button fuzzer: the report handler raised on it)."""
+    before = await cast.app.rows()
+    said = await cast.app.press(cast.user(OWNER), data)
+    assert [(s.method, s.text) for s in said] == [
+        ("answer", cast.tr(OWNER, "This button is no longer active."))
+    ]
+    assert await cast.app.rows() == before
