@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers.notify import diner_not_told, tell
 from handlers.pay import read_amount
 from handlers.receipts import send_card, tell_payer, their_locale
-from loyalty import coupons, visits
+from loyalty import coupons, perks, visits
 from loyalty.clock import Clock
 from loyalty.errors import NotAllowed
 from loyalty.payments import (
@@ -40,6 +40,7 @@ from ui.images import qr_png
 from ui.keyboards.pay import CashierCancel, CashierConfirm, cashier_confirm_keyboard
 from ui.keyboards.wallet import CouponConfirm, confirm_coupon_keyboard
 from ui.pay import coupon_seen_text
+from ui.perks import cashier_perk_line
 from ui.receipts import receipt_text
 from ui.texts import coupon_problem_text, coupon_text
 
@@ -63,6 +64,7 @@ async def card_scanned(
     state: FSMContext,
     policy: Policy,
     signer: QRSigner,
+    store: StoreInfo,
     locale: str,
     bot: Bot,
     **_data: Any,
@@ -90,11 +92,13 @@ async def card_scanned(
     await state.set_state(CounterFlow.amount)
     await state.update_data(member_id=summary.member_id)
     # A cashier sees the name and tier only — never phone, birthday or history (DESIGN §1.7).
-    await message.answer(
-        _("Member: {name} · {tier}\nSend the bill amount to record it.").format(
-            name=summary.display_name or "—", tier=policy.tiers.display_name(summary.tier, locale)
-        )
+    shown = _("Member: {name} · {tier}\nSend the bill amount to record it.").format(
+        name=summary.display_name or "—", tier=policy.tiers.display_name(summary.tier, locale)
     )
+    perk = perks.perk_of(policy, summary.tier)
+    if perk is not None:  # seed 001: the perk is given at every visit, so the cashier is told
+        shown += "\n" + cashier_perk_line(perk, store.currency, locale)
+    await message.answer(shown)
 
 
 async def counter_amount(

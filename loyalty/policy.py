@@ -8,7 +8,7 @@ tier. Two presets ship inside the package, in ``loyalty/presets/`` (``frequency`
 deployment's file may start from one with ``preset = "frequency"`` and override keys:
 
 * tables merge key by key; a list (``tiers.ladder``, ``ladder.steps``, ``holidays``) is replaced as
-  a whole;
+  a whole, and so is a tier's ``perk`` (a percentage turned into a free drink keeps no cap);
 * when the file gives its own ``tiers.ladder``, the preset's tier names and treatments for tiers the
   new ladder no longer has are dropped (the file's own are always checked);
 * ``name`` defaults to the file's stem.
@@ -673,6 +673,46 @@ Action = Literal["off", "message", "coupon"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)
+class Perk:
+    """A standing perk at every visit (seed 001's C: "a beer or 10 % off each time"): shown to
+    the cashier when the card is scanned, taken off a bill paid in chat, one per bill.
+
+    ``perk = { kind = "percent", value = 10, cap = 50 }`` or
+    ``perk = { kind = "item", value = 15, item = { en = "a drink", zh_Hans = …, zh_Hant = … } }``.
+    """
+
+    kind: Literal["percent", "item"]
+    value: PositiveAmount
+    """The percentage (1–100); or the item's price, taken off a bill paid in chat."""
+    cap: PositiveAmount | None = None
+    """The most a percentage perk takes off one bill."""
+    item: LocalizedText | None = None
+    """What the item is, for kind = "item" ("a drink of your choice")."""
+    min_spend: Amount = Decimal(0)
+    """Bills below this get no perk."""
+
+    @model_validator(mode="after")
+    def _fields_of_kind(self) -> Perk:
+        if self.kind == "percent" and self.value > 100:
+            raise ValueError(f"value must be at most 100 for a percent perk, not {self.value}")
+        if self.kind != "percent" and self.cap is not None:
+            raise ValueError('has a cap, which only kind = "percent" perks take')
+        if self.kind == "item" and self.item is None:
+            raise ValueError('needs an item (en, zh_Hans, zh_Hant names) for kind = "item"')
+        if self.kind != "item" and self.item is not None:
+            raise ValueError('has an item, which only kind = "item" perks take')
+        return self
+
+    def discount(self, bill: Decimal, *, places: int) -> Decimal:
+        """What the perk takes off a bill of `bill` (0 below min_spend; never the whole bill)."""
+        if bill < self.min_spend:
+            return Decimal(0)
+        kind = "percent" if self.kind == "percent" else "amount"
+        off = discount_for(kind, self.value, self.cap, bill=bill, places=places)
+        return off if off < bill else Decimal(0)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)
 class Treatment:
     """Which automated messages a tier gets, and whether with a coupon (a gift, a tasting)."""
 
@@ -684,6 +724,8 @@ class Treatment:
     holiday: Action = "message"
     winback: Literal["off", "care", "ladder"] = "ladder"
     """"care": care messages only, never a discount (loyal members); "ladder": the whole ladder."""
+    perk: Perk | None = None
+    """A standing perk at every visit (see Perk)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)
@@ -784,7 +826,7 @@ def _read(path: Traversable) -> dict[str, Any]:
 def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
     merged = dict(base)
     for key, value in override.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+        if isinstance(value, dict) and isinstance(merged.get(key), dict) and key != "perk":
             merged[key] = _merge(merged[key], value)
         else:
             merged[key] = value
