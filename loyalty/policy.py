@@ -669,6 +669,33 @@ class Reminders:
     """A control group for reminders, as campaigns.holdout_share is for campaigns."""
 
 
+def _clock_times(value: Any) -> Any:
+    if not isinstance(value, list | tuple) or not value:
+        raise ValueError('must be a list of times like ["12:00", "19:30"]')
+    times = [_clock_time(v) if isinstance(v, str) else None for v in value]
+    if any(t is None for t in times):
+        raise ValueError(f'must be 24-hour times like "19:30", not {value!r}')
+    if times != sorted(set(times)):  # type: ignore[type-var]
+        raise ValueError("must be in order, each once")
+    return tuple(times)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)
+class Reservations:
+    """Reserving a table (/reserve, or a treatment's button): the days and times a member may
+    pick, in the store's time zone; the store's managers confirm each request."""
+
+    days_ahead: Annotated[int, Strict(), Field(ge=1, le=60)] = 14
+    """Today and the days after it a member may pick."""
+    times: Annotated[tuple[datetime.time, ...], BeforeValidator(_clock_times)] = tuple(
+        datetime.time(h, m) for h in (12, 13, 18, 19, 20) for m in (0, 30)
+    )
+    """The times offered (lunch and dinner, every half hour by default)."""
+    max_party: Annotated[int, Strict(), Field(ge=1, le=30)] = 12
+    remind_hour: Annotated[int, Strict(), Field(ge=0, le=23)] = 9
+    """A confirmed table is recalled to the member at this local hour on its day."""
+
+
 Action = Literal["off", "message", "coupon"]
 
 
@@ -755,6 +782,7 @@ class Policy:
         default_factory=dict
     )
     reminders: Reminders = Field(default_factory=Reminders)
+    reservations: Reservations = Field(default_factory=Reservations)
 
     def max_bill_for(self, currency: str) -> Decimal:
         return self.payments.max_bill_by_currency.get(currency.upper(), self.payments.max_bill)

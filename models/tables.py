@@ -705,6 +705,8 @@ class Reservation(SQLModel, table=True):
     __table_args__ = (Index("ix_reservation_store_at", "store_id", "at"),)
 
     id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=32, unique=True)
+    """The request's one-time key (a double tap on "Send" finds it and writes nothing)."""
     member_id: int = Field(sa_column=Column(Integer, ForeignKey("member.id"), nullable=False))
     store_id: int = Field(sa_column=Column(Integer, ForeignKey("store.id"), nullable=False))
     at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

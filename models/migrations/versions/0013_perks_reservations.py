@@ -47,6 +47,7 @@ def upgrade() -> None:
     op.create_table(
         "reservation",
         sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("key", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
         sa.Column("member_id", sa.Integer(), nullable=False),
         sa.Column("store_id", sa.Integer(), nullable=False),
         sa.Column("at", models.types.UTCDateTime(timezone=True), nullable=False),
@@ -62,6 +63,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["member_id"], ["member.id"]),
         sa.ForeignKeyConstraint(["store_id"], ["store.id"]),
         sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("key"),
     )
     with op.batch_alter_table("reservation", schema=None) as batch_op:
         batch_op.create_index("ix_reservation_store_at", ["store_id", "at"], unique=False)

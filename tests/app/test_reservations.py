@@ -1,0 +1,144 @@
+"""Reserving a table (issue 17, part 6) through the emulator and the real dispatcher: a member's
+request reaches the store's managers, is confirmed (once, whoever taps first and however often),
+the member is told, and is reminded on the morning of the day; `/reservations` lists it."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from bot.sandbox_run import SANDBOX_OWNER_ID, SandboxRun
+from models.tables import OutboxMessage, Reservation, Role
+from sandbox.client import Message, SandboxClient, button_data
+from tests.app.staffing import hire
+from tests.app.test_feedback import at, copy_of_buttons, press, visit
+from ui.keyboards.reservations import day_label
+
+MIA = 1_000_401  # manager of the Noodle Bar
+DANA = 1_000_402  # a member
+
+
+def plain(text: str) -> str:
+    """Babel's times use narrow no-break spaces ("7:00 PM"): compared as plain spaces."""
+    return text.replace("\u202f", " ").replace("\xa0", " ")
+
+
+async def shown(client: SandboxClient, user_id: int, message_id: int) -> Message:
+    """A message as the chat shows it now (after edits)."""
+    return next(m for m in await client.inbox(user_id) if m["message_id"] == message_id)
+
+
+async def arrives(client: SandboxClient, user_id: int, start: str) -> list[Message]:
+    """Wait for a message starting with `start`; every such message so far."""
+    messages = await client.wait_for(
+        user_id,
+        lambda ms: any(plain(m.get("text") or "").startswith(start) for m in ms),
+        what=start,
+    )
+    return [m for m in messages if plain(m.get("text") or "").startswith(start)]
+
+
+def texts(messages: list[Message]) -> list[str]:
+    return [plain(m.get("text") or "") for m in messages]
+
+
+async def test_a_request_reaches_the_managers_is_confirmed_once_and_recalled_that_morning(
+    run: SandboxRun, client: SandboxClient
+) -> None:
+    await hire(run, client, MIA, "Mia", Role.MANAGER)
+    await client.add_user(DANA, "Dana", started=True)
+    await client.say(SANDBOX_OWNER_ID, "/start")
+    at(run, 15)  # 15:00 in the store's time zone
+    await visit(run, DANA, "Dana", "lunch")  # paying made her a member
+    tomorrow = (run.services.clock.now() + timedelta(days=1)).date()
+    label = day_label(tomorrow, "en")
+
+    ask = await client.say(DANA, "/reserve")
+    assert ask["text"] == "Reserve a table: which day?"
+    days = [b["text"] for row in ask["reply_markup"]["inline_keyboard"] for b in row]
+    assert days[1] == label  # today (dinner times are still ahead), then tomorrow, …
+    assert len(days) == 14
+    await press(client, DANA, ask, button_data(ask, label))
+    step = await shown(client, DANA, ask["message_id"])
+    assert step["text"] == f"{label}: what time?"
+    await press(client, DANA, step, button_data(step, "19:00"))
+    step = await shown(client, DANA, ask["message_id"])
+    assert step["text"] == "For how many people?"
+    await press(client, DANA, step, button_data(step, "4"))
+    step = await shown(client, DANA, ask["message_id"])
+    assert step["text"].startswith("Anything the restaurant should know")
+    sent = await client.say(DANA, "Window seat, it's her birthday")
+    assert plain(sent["text"]) == (
+        f"Request sent to Noodle Bar: {label}, 7:00 PM, 4 people. "
+        "You will be told here as soon as they answer."
+    )
+
+    # the store's manager and the owner get it, with the buttons
+    request = (await arrives(client, MIA, "Table request from Dana"))[0]
+    assert plain(request["text"]) == (
+        f"Table request from Dana (Newcomer, member #1): {label}, 7:00 PM, 4 people.\n"
+        "Note: “Window seat, it's her birthday”"
+    )
+    owners = (await arrives(client, SANDBOX_OWNER_ID, "Table request from Dana"))[0]
+    buttons = [b["text"] for row in request["reply_markup"]["inline_keyboard"] for b in row]
+    assert buttons == ["✓ Confirm", "✗ Decline", "Propose another time"]
+
+    # Mia confirms; a double tap (the same buttons again) and the owner's copy, pressed after,
+    # find it answered and write nothing
+    keyboard = json.dumps(request["reply_markup"]["inline_keyboard"])
+    copy = await copy_of_buttons(run, client, MIA, keyboard)
+    first = await press(client, MIA, request, button_data(request, "Confirm"))
+    again = await press(client, MIA, copy, button_data(copy, "Confirm"))
+    late = await press(client, SANDBOX_OWNER_ID, owners, button_data(owners, "Decline"))
+    assert first.get("text") in (None, "")
+    assert again["text"] == "Already answered: confirmed."
+    assert late["text"] == "Already answered: confirmed."
+    edited = await shown(client, MIA, request["message_id"])
+    assert edited["text"].endswith("\n→ Confirmed.")
+
+    told = await arrives(client, DANA, "Your table at Noodle Bar is confirmed")
+    assert texts(told) == [
+        f"Your table at Noodle Bar is confirmed: {label}, 7:00 PM, 4 people. See you then!"
+    ]
+
+    listing = await client.say(MIA, "/reservations")
+    assert texts([listing]) == [
+        "Reservations, today and later:\n"
+        f"• {label}, 7:00 PM · Dana (Newcomer) · 4 people · confirmed · "
+        "“Window seat, it's her birthday”"
+    ]
+
+    # the morning of the day: one reminder, however often the job runs
+    now = run.services.clock.now()
+    morning = (now + timedelta(days=1)).replace(hour=9, minute=5, second=0, microsecond=0)
+    await client.advance_clock((morning - now).total_seconds())
+    reminder = "A reminder: your table at Noodle Bar is today at 7:00 PM, 4 people. See you soon!"
+    assert texts(await arrives(client, DANA, "A reminder: your table")) == [reminder]
+    await client.advance_clock(3600)
+    await client.advance_clock(3600)
+    assert [t for t in texts(await client.inbox(DANA)) if t == reminder] == [reminder]
+
+    async with run.services.session_factory() as session:
+        rows = list((await session.execute(select(Reservation))).scalars())
+        confirmations = (
+            await session.execute(
+                select(OutboxMessage).where(
+                    OutboxMessage.dedupe_key == f"reservation:{rows[0].id}:confirmed"  # type: ignore[arg-type]
+                )
+            )
+        ).all()
+    assert [(r.status, r.party, r.decided_by) for r in rows] == [("confirmed", 4, MIA)]
+    assert rows[0].reminded_at is not None
+    assert len(confirmations) == 1
+
+
+async def test_not_a_member_yet_is_told_how_to_become_one(
+    run: SandboxRun, client: SandboxClient
+) -> None:
+    await client.add_user(DANA, "Dana", started=True)
+    reply = await client.say(DANA, "/reserve")
+    assert reply["text"].startswith("Reservations are for members.")
+    async with run.services.session_factory() as session:
+        assert (await session.execute(select(Reservation))).first() is None
