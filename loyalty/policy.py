@@ -753,6 +753,9 @@ class Treatment:
     """"care": care messages only, never a discount (loyal members); "ladder": the whole ladder."""
     perk: Perk | None = None
     """A standing perk at every visit (see Perk)."""
+    offer_table: tuple[Literal["birthday", "holiday"], ...] = ()
+    """The messages that offer to keep a table ("Reserve a table" under them): seed 001 asks B
+    on their birthday, and A before the holidays."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)

@@ -28,7 +28,9 @@ from loyalty.policy import CouponTemplate, LocalizedText, Policy
 from models.tables import JobRun, Member
 from scheduler.context import JobContext
 from scheduler.lifecycle_jobs import REFRESH_AT
+from ui.keyboards.reservations import reserve_row
 from ui.locales import locale_from_language_code
+from ui.reservations import table_offer_text
 from ui.texts import (
     birthday_text,
     coupon_text,
@@ -110,6 +112,7 @@ async def _plan_in_batches(
     dish_id: int | None = None,
     family: str | None = None,
     skip_unmoved: bool = False,
+    table: str | None = None,
 ) -> PlanResult:
     """Render and queue a campaign for members `ids`, BATCH at a time. `treatment` maps the tier
     a member is treated as (the highest held within the policy's look-back) to "off" (left
@@ -117,7 +120,8 @@ async def _plan_in_batches(
     holdout). A member past ladder.max_unanswered_offers gets the message without the coupon
     (`skip_unmoved`: nothing). A lost member gets nothing unless ladder.lost_keeps names the
     campaign's `family` (its kind by default). `photo` goes with every message; `dish_name`
-    names a free-dish gift the policy does not."""
+    names a free-dish gift the policy does not. `table`: the occasion ("birthday", "holiday")
+    whose message offers to keep a table to the tiers whose treatment says so (offer_table)."""
     policy = context.policy
     campaign = await outbox.ensure_campaign(
         session,
@@ -148,7 +152,19 @@ async def _plan_in_batches(
                     context, session, person, gift, now, f"{campaign_kind}:{period}", dish_name
                 )
             gift_text = None if view is None else coupon_text(view, policy, locale)
-            return text(person, gift_text), None if view is None else view.id
+            body = text(person, gift_text)
+            if offers_table(person):
+                body += "\n\n" + table_offer_text()
+            return body, None if view is None else view.id
+
+    def offers_table(person: Recipient) -> bool:
+        return table is not None and table in policy.treatment_for(person.treated_as).offer_table
+
+    def keyboard(person: Recipient) -> str | None:
+        if table is None or not offers_table(person):
+            return None
+        with context.i18n.context(), context.i18n.use_locale(_locale(context, person)):
+            return outbox.keyboard_json([reserve_row(table)])
 
     for start in range(0, len(ids), BATCH):
         batch = await outbox.recipients(session, member_ids=ids[start : start + BATCH])
@@ -168,6 +184,7 @@ async def _plan_in_batches(
                 respect_cap=respect_cap,
                 dedupe_period=dedupe_period,
                 photo=photo,
+                buttons=keyboard if table is not None else None,
             )
         )
     return total
@@ -282,6 +299,7 @@ async def plan_birthdays(
         treatment=_by_tier(policy, "birthday"),
         gift=_template(policy, policy.campaigns.birthday_coupon),
         respect_cap=False,  # a birthday is once a year: it goes out, the others give way
+        table="birthday",
     )
 
 
@@ -531,6 +549,7 @@ async def plan_holidays(
                     text=text,
                     treatment=_by_tier(policy, "holiday"),
                     gift=_template(policy, policy.campaigns.holiday_coupon),
+                    table="holiday",
                 )
             )
     return total

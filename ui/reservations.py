@@ -43,6 +43,11 @@ def status_name(status: str) -> str:
     return names.get(status, status)
 
 
+def table_offer_text() -> str:
+    """Under a birthday or holiday message to the tiers the policy offers a table to."""
+    return _("Shall we keep a table for you? Tap below to reserve one.")
+
+
 def ask_day() -> str:
     return _("Reserve a table: which day?")
 

@@ -5,15 +5,20 @@ the member is told, and is reminded on the morning of the day; `/reservations` l
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from collections.abc import AsyncIterator
+from datetime import date, timedelta
+from pathlib import Path
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import select, update
 
-from bot.sandbox_run import SANDBOX_OWNER_ID, SandboxRun
-from models.tables import OutboxMessage, Reservation, Role
+from bot.config import Settings
+from bot.sandbox_run import SANDBOX_OWNER_ID, SandboxRun, sandbox
+from models.tables import Member, OutboxMessage, Reservation, Role
 from sandbox.client import Message, SandboxClient, button_data
 from tests.app.staffing import hire
 from tests.app.test_feedback import at, copy_of_buttons, press, visit
+from tests.app.test_pay import member_of
 from ui.keyboards.reservations import day_label
 
 MIA = 1_000_401  # manager of the Noodle Bar
@@ -142,3 +147,82 @@ async def test_not_a_member_yet_is_told_how_to_become_one(
     assert reply["text"].startswith("Reservations are for members.")
     async with run.services.session_factory() as session:
         assert (await session.execute(select(Reservation))).first() is None
+
+
+BIRTHDAY_POLICY = """preset = "frequency"
+[campaigns]
+holdout_share = 0.0
+[treatments.regular]
+offer_table = ["birthday"]
+"""
+
+
+@pytest.fixture
+async def birthday_run(sandbox_settings: Settings, tmp_path: Path) -> AsyncIterator[SandboxRun]:
+    """The frequency preset whose regulars are offered a table with their birthday greeting
+    (seed 001 asks its B guests), without a control group."""
+    file = tmp_path / "tables.toml"
+    file.write_text(BIRTHDAY_POLICY)
+    settings = sandbox_settings.model_copy(update={"policy_file": file})
+    async with sandbox(settings, port=0) as running:
+        yield running
+
+
+async def test_a_regulars_birthday_greeting_offers_a_table_that_the_manager_confirms(
+    birthday_run: SandboxRun,
+) -> None:
+    run = birthday_run
+    async with SandboxClient(run.url) as client:
+        await hire(run, client, MIA, "Mia", Role.MANAGER)
+        await client.add_user(DANA, "Dana", started=True)
+        at(run, 12)
+        for week in range(4):  # four visits in 90 days: a regular
+            if week:
+                run.services.clock.advance(timedelta(days=7))  # type: ignore[attr-defined]
+            await visit(run, DANA, "Dana", f"dinner-{week}")
+        member = await member_of(run, DANA)
+        assert member is not None
+        assert member.tier == "regular"
+        async with run.services.session_factory() as session, session.begin():
+            tomorrow = (run.services.clock.now() + timedelta(days=1)).date()
+            await session.execute(
+                update(Member)
+                .where(Member.id == member.id)  # type: ignore[arg-type]
+                .values(marketing_consent=True, birthday=date(1990, tomorrow.month, tomorrow.day))
+            )
+        now = run.services.clock.now()
+        morning = (now + timedelta(days=1)).replace(hour=10, minute=0, second=0, microsecond=0)
+        await client.advance_clock((morning - now).total_seconds())
+
+        greeting = (await arrives(client, DANA, "Happy birthday"))[0]
+        assert "Shall we keep a table for you? Tap below to reserve one." in greeting["text"]
+        before = len(await client.inbox(DANA))
+        await press(client, DANA, greeting, button_data(greeting, "Reserve a table"))
+        ask = await client.reply_after(DANA, before)
+        assert ask["text"] == "Reserve a table: which day?"
+        today = day_label(tomorrow, "en")  # the birthday is today now
+        await press(client, DANA, ask, button_data(ask, today))
+        step = await shown(client, DANA, ask["message_id"])
+        await press(client, DANA, step, button_data(step, "19:30"))
+        step = await shown(client, DANA, ask["message_id"])
+        await press(client, DANA, step, button_data(step, "6"))
+        step = await shown(client, DANA, ask["message_id"])
+        before = len(await client.inbox(DANA))
+        await press(client, DANA, step, button_data(step, "Send without a note"))
+        sent = await client.reply_after(DANA, before)
+        assert plain(sent["text"]).startswith(f"Request sent to Noodle Bar: {today}, 7:30 PM")
+
+        request = (await arrives(client, MIA, "Table request from Dana (Regular"))[0]
+        assert "Note:" not in request["text"]
+        await press(client, MIA, request, button_data(request, "Confirm"))
+        told = await arrives(client, DANA, "Your table at Noodle Bar is confirmed")
+        assert texts(told) == [
+            f"Your table at Noodle Bar is confirmed: {today}, 7:30 PM, 6 people. See you then!"
+        ]
+        # confirmed this morning after the reminders' hour: just told, so no second reminder
+        await client.advance_clock(2 * 3600)
+        assert not [t for t in texts(await client.inbox(DANA)) if t.startswith("A reminder")]
+        async with run.services.session_factory() as session:
+            row = (await session.execute(select(Reservation))).scalar_one()
+        assert (row.via, row.status, row.party) == ("birthday", "confirmed", 6)
+        assert row.reminded_at is not None

@@ -148,6 +148,7 @@ def answer_keyboard_json(reservation_id: int) -> str:
     return keyboard_json([[(_("✓ That works"), yes), (_("✗ No, thanks"), no)]])
 
 
-def reserve_button_json(via: Literal["birthday", "holiday"]) -> list[tuple[str, str]]:
-    """One row: "Reserve a table", under a treatment's message."""
+def reserve_row(occasion: str) -> list[tuple[str, str]]:
+    """One row, "Reserve a table", under a treatment's message (a birthday, a holiday)."""
+    via: Literal["birthday", "holiday"] = "holiday" if occasion == "holiday" else "birthday"
     return [(_("🍽 Reserve a table"), ReserveStart(via=via).pack())]
