@@ -226,3 +226,70 @@ async def test_a_regulars_birthday_greeting_offers_a_table_that_the_manager_conf
             row = (await session.execute(select(Reservation))).scalar_one()
         assert (row.via, row.status, row.party) == ("birthday", "confirmed", 6)
         assert row.reminded_at is not None
+
+
+async def test_another_time_proposed_and_accepted_then_a_declined_request(
+    run: SandboxRun, client: SandboxClient
+) -> None:
+    await hire(run, client, MIA, "Mia", Role.MANAGER)
+    await client.add_user(DANA, "Dana", started=True)
+    at(run, 15)
+    await visit(run, DANA, "Dana", "lunch")
+    tomorrow = day_label((run.services.clock.now() + timedelta(days=1)).date(), "en")
+
+    async def reserve(time: str, shown_as: str, party: str) -> Message:
+        ask = await client.say(DANA, "/reserve")
+        await press(client, DANA, ask, button_data(ask, tomorrow))
+        step = await shown(client, DANA, ask["message_id"])
+        picker = json.dumps(step["reply_markup"]["inline_keyboard"])
+        old = await copy_of_buttons(run, client, DANA, picker)  # the time picker, kept
+        await press(client, DANA, step, button_data(step, time))
+        step = await shown(client, DANA, ask["message_id"])
+        await press(client, DANA, step, button_data(step, party))
+        # a stale button of the flow (a time once the party is asked): no longer active
+        stale = await press(client, DANA, old, button_data(old, "13:00"))
+        assert stale["text"] == "This button is no longer active."
+        await client.say(DANA, "a quiet corner")
+        start = f"Table request from Dana (Newcomer, member #1): {tomorrow}, {shown_as}"
+        return (await arrives(client, MIA, plain(start)))[-1]
+
+    request = await reserve("19:00", "7:00 PM", "2")
+    before = len(await client.inbox(MIA))
+    await press(client, MIA, request, button_data(request, "Propose another time"))
+    times = await client.reply_after(MIA, before)
+    assert times["text"] == f"Which time can you offer Dana on {tomorrow}?"
+    offered = [b["text"] for row in times["reply_markup"]["inline_keyboard"] for b in row]
+    assert "19:00" not in offered
+    assert "20:30" in offered
+    await press(client, MIA, times, button_data(times, "20:30"))
+    assert plain((await shown(client, MIA, times["message_id"]))["text"]).endswith(
+        f"→ Proposed {tomorrow}, 8:30 PM instead."
+    )
+    again = await press(client, MIA, request, button_data(request, "Confirm"))
+    assert again["text"] == "Already answered: another time proposed."
+
+    proposal = (await arrives(client, DANA, "Noodle Bar cannot seat you at"))[0]
+    assert plain(proposal["text"]) == (
+        f"Noodle Bar cannot seat you at {tomorrow}, 7:00 PM, but has a table at "
+        f"{tomorrow}, 8:30 PM. Does that work?"
+    )
+    await press(client, DANA, proposal, button_data(proposal, "That works"))
+    accepted = await shown(client, DANA, proposal["message_id"])
+    assert plain(accepted["text"]) == (
+        f"Your table at Noodle Bar is confirmed: {tomorrow}, 8:30 PM, 2 people. See you then!"
+    )
+    told = await arrives(client, MIA, "Dana accepted")
+    assert texts(told) == [f"Dana accepted {tomorrow}, 8:30 PM (reservation #1, 2 people)."]
+
+    request = await reserve("12:00", "12:00 PM", "3")
+    await press(client, MIA, request, button_data(request, "Decline"))
+    declined = await arrives(client, DANA, "Sorry, Noodle Bar cannot take your reservation")
+    assert texts(declined) == [
+        f"Sorry, Noodle Bar cannot take your reservation for {tomorrow}, 12:00 PM. "
+        "/reserve to pick another day."
+    ]
+    listing = await client.say(MIA, "/reservations")
+    assert texts([listing]) == [
+        "Reservations, today and later:\n"
+        f"• {tomorrow}, 8:30 PM · Dana (Newcomer) · 2 people · confirmed · “a quiet corner”"
+    ]
