@@ -128,6 +128,18 @@ class LocalizedText:
         return self.en
 
 
+@dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)
+class LocalizedNote:
+    """A sentence or two the policy gives in each of our languages (a tier's holiday words)."""
+
+    en: Annotated[str, Strict(), Field(min_length=1, max_length=300)]
+    zh_Hans: Annotated[str, Strict(), Field(min_length=1, max_length=300)]
+    zh_Hant: Annotated[str, Strict(), Field(min_length=1, max_length=300)]
+
+    def get(self, locale: str) -> str:
+        return {"zh_Hans": self.zh_Hans, "zh_Hant": self.zh_Hant}.get(locale, self.en)
+
+
 # -- sections ----------------------------------------------------------------------------------
 
 
@@ -756,6 +768,9 @@ class Treatment:
     offer_table: tuple[Literal["birthday", "holiday"], ...] = ()
     """The messages that offer to keep a table ("Reserve a table" under them): seed 001 asks B
     on their birthday, and A before the holidays."""
+    holiday_note: LocalizedNote | None = None
+    """Words of this tier's own under the holiday greeting (seed 001 greets each grade its own
+    way)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)

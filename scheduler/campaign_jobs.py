@@ -531,12 +531,14 @@ async def plan_holidays(
 
             def text(person: Recipient, gift_text: str | None, name: Any = holiday.name) -> str:
                 locale = _locale(context, person)
-                return holiday_text(
+                greeting = holiday_text(
                     holiday=name.get(locale),
                     name=person.name,
                     store=person.store_name,
                     gift=gift_text,
                 )
+                note = policy.treatment_for(person.treated_as).holiday_note
+                return greeting if note is None else f"{greeting}\n\n{note.get(locale)}"
 
             total.add(
                 await _plan_in_batches(
