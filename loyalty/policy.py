@@ -684,7 +684,15 @@ class Reminders:
 def _clock_times(value: Any) -> Any:
     if not isinstance(value, list | tuple) or not value:
         raise ValueError('must be a list of times like ["12:00", "19:30"]')
-    times = [_clock_time(v) if isinstance(v, str) else None for v in value]
+    # "19:30", or a TOML local time (19:30:00, as `regulars policy show` writes it)
+    times = [
+        v.replace(second=0, microsecond=0)
+        if isinstance(v, datetime.time) and v.tzinfo is None
+        else _clock_time(v)
+        if isinstance(v, str)
+        else None
+        for v in value
+    ]
     if any(t is None for t in times):
         raise ValueError(f'must be 24-hour times like "19:30", not {value!r}')
     if times != sorted(set(times)):  # type: ignore[type-var]
