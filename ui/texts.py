@@ -10,6 +10,7 @@ from loyalty.coupons import CouponProblem, CouponView
 from loyalty.policy import Policy, Treatment
 from models.tables import Role
 from ui.formatting import format_date, format_money
+from ui.perks import perk_text
 
 
 def role_name(role: Role) -> str:
@@ -120,8 +121,10 @@ def taste_name(policy: Policy, tag: str, locale: str) -> str:
     return names.get(locale) if names is not None else tag
 
 
-def _benefits(treatment: Treatment) -> list[str]:
+def _benefits(treatment: Treatment, currency: str | None = None, locale: str = "en") -> list[str]:
     found = []
+    if treatment.perk is not None and currency is not None:
+        found.append(perk_text(treatment.perk, currency, locale))
     if treatment.birthday == "coupon":
         found.append(_("a birthday gift"))
     if treatment.new_dish == "coupon":
@@ -131,12 +134,19 @@ def _benefits(treatment: Treatment) -> list[str]:
     return found
 
 
-def tier_up_text(policy: Policy, *, before: str | None, after: str, locale: str) -> str:
-    """The congratulation for reaching a higher tier, naming what is new for the member."""
+def tier_up_text(
+    policy: Policy, *, before: str | None, after: str, locale: str, currency: str | None = None
+) -> str:
+    """The congratulation for reaching a higher tier, naming what is new for the member (with
+    `currency`, a standing perk too)."""
     name = policy.tiers.display_name(after, locale)
     lines = [_("Congratulations — you are now {tier}!").format(tier=name)]
-    had = set(_benefits(policy.treatment_for(before))) if before is not None else set()
-    new = [b for b in _benefits(policy.treatment_for(after)) if b not in had]
+
+    def benefits(tier: str) -> list[str]:
+        return _benefits(policy.treatment_for(tier), currency, locale)
+
+    had = set(benefits(before)) if before is not None else set()
+    new = [b for b in benefits(after) if b not in had]
     if new:
         lines.append(_("New for you:"))
         lines += [f"• {benefit}" for benefit in new]

@@ -72,6 +72,14 @@ async def test_a_returning_guest_paying_in_chat_gets_the_perk_and_the_cashier_se
         assert member is not None
         assert member.id is not None
         assert member.tier == "occasional"
+        # the congratulation names the perk among what is new for her
+        cheered = await client.wait_for(
+            DANA, lambda ms: any((m.get("text") or "").startswith("Congratulations") for m in ms)
+        )
+        congratulation = next(
+            m["text"] for m in cheered if (m.get("text") or "").startswith("Congratulations")
+        )
+        assert "• 10% off every bill, up to $50.00" in congratulation
 
         # the cashier scans her card: the perk is on the screen with her name and tier
         days(run, 3)
