@@ -4,6 +4,7 @@ receipt-claim QR for a walk-in with `/bill 86.50`."""
 from __future__ import annotations
 
 import secrets
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -105,6 +106,7 @@ async def counter_amount(
     message: Message,
     state: FSMContext,
     role: Role,
+    session: AsyncSession,
     store: StoreInfo,
     policy: Policy,
     locale: str,
@@ -117,11 +119,33 @@ async def counter_amount(
         await message.answer(amount + "\n" + _("Send /cancel to stop."))
         return
     token = secrets.token_urlsafe(12)
+    data = await state.get_data()
+    summary = await visits.member_summary_by_id(session, member_id=int(data["member_id"]))
+    perk = (
+        perks.at_counter(policy, tier=summary.tier, amount=amount, currency=store.currency)
+        if summary is not None
+        else None
+    )
+    lines = []
+    if perk is not None:  # the perk is recorded with the payment; a percentage off the bill
+        bill = format_money(amount, store.currency, locale)
+        worth = format_money(perk.worth, store.currency, locale)
+        lines.append(
+            _("Bill {bill} less the standing perk of {perk}.").format(bill=bill, perk=worth)
+            if perk.off_bill
+            else _("Standing perk given with this bill (worth {perk}).").format(perk=worth)
+        )
+        amount -= perk.off_bill
     await state.set_state(CounterFlow.confirm)
-    await state.update_data(amount=str(amount), token=token)
+    await state.update_data(
+        amount=str(amount),
+        token=token,
+        perk=[perk.tier, perk.kind, str(perk.off_bill), str(perk.worth)] if perk else None,
+    )
     shown = format_money(amount, store.currency, locale)
+    lines.append(_("Record {amount} for this member?").format(amount=shown))
     await message.answer(
-        _("Record {amount} for this member?").format(amount=shown),
+        "\n".join(lines),
         reply_markup=cashier_confirm_keyboard(token, shown),
     )
 
@@ -170,6 +194,21 @@ async def counter_confirm(
         now=clock.now(),
         cashier_telegram_id=query.from_user.id,
     )
+    perk = data.get("perk")
+    if perk and not outcome.duplicate:
+        counter_perk = perks.CounterPerk(
+            tier=perk[0], kind=perk[1], off_bill=Decimal(perk[2]), worth=Decimal(perk[3])
+        )
+        await perks.record_with_payment(
+            session,
+            member_id=outcome.member_id,
+            store_id=store.id,
+            payment_id=outcome.payment_id,
+            perk=counter_perk,
+            now=clock.now(),
+        )
+        if counter_perk.off_bill:
+            outcome = replace(outcome, perk_discount=counter_perk.off_bill)
     await state.clear()
     await query.answer()  # commits the payment: the diner is told only what is recorded
     not_told = None

@@ -117,3 +117,51 @@ async def used_by_tier(
     known = policy.tiers.keys
     order = [k for k in known if k in found] + sorted(set(found) - set(known))
     return tuple(PerkFigure(k, found[k][0], found[k][1]) for k in order)
+
+
+@dataclass(frozen=True, slots=True)
+class CounterPerk:
+    """The perk on a bill a cashier records after scanning the card."""
+
+    tier: str
+    kind: str
+    off_bill: Decimal
+    """Taken off the amount recorded (a percentage); 0 for an item, given beside the bill."""
+    worth: Decimal
+    """What the perk is recorded as worth (reports): the discount, or the item's price."""
+
+
+def at_counter(policy: Policy, *, tier: str, amount: Decimal, currency: str) -> CounterPerk | None:
+    """The member's perk on a bill of `amount` typed at the counter, if any."""
+    perk = perk_of(policy, tier)
+    if perk is None or amount < perk.min_spend:
+        return None
+    if perk.kind == "item":
+        return CounterPerk(tier=tier, kind=perk.kind, off_bill=Decimal(0), worth=perk.value)
+    off = perk.discount(amount, places=currency_precision(currency))
+    if off <= 0:
+        return None
+    return CounterPerk(tier=tier, kind=perk.kind, off_bill=off, worth=off)
+
+
+async def record_with_payment(
+    session: AsyncSession,
+    *,
+    member_id: int,
+    store_id: int,
+    payment_id: int,
+    perk: CounterPerk,
+    now: datetime,
+) -> bool:
+    """The counter's perk, used with this payment: once (a repeat finds it and writes nothing)."""
+    use = PerkUse(
+        member_id=member_id,
+        store_id=store_id,
+        tier=perk.tier,
+        kind=perk.kind,
+        discount=perk.worth,
+        payment_id=payment_id,
+        status=USED,
+        at=now,
+    )
+    return await queries.insert_unless_exists(session, use, unique=("payment_id",))

@@ -17,7 +17,7 @@ from bot.config import Settings
 from bot.sandbox_run import SANDBOX_CASHIER_ID, SANDBOX_OWNER_ID, SandboxRun, sandbox
 from loyalty.qr import CardPayload
 from models.tables import Bill, Payment, PerkUse
-from sandbox.client import SandboxClient
+from sandbox.client import SandboxClient, button_data
 from tests.app.test_pay import link, member_of, open_and_wait
 
 DANA = 1_000_101
@@ -87,7 +87,18 @@ async def test_a_returning_guest_paying_in_chat_gets_the_perk_and_the_cashier_se
         shown = await open_and_wait(client, SANDBOX_CASHIER_ID, card)
         assert shown["text"].startswith("Member: Dana · Returning guest")
         assert "Standing perk: 10% off every bill, up to $50.00." in shown["text"]
-        await client.say(SANDBOX_CASHIER_ID, "/cancel")
+        # she pays $50 at the counter: the cashier records $45, the perk with the payment
+        confirm = await client.say(SANDBOX_CASHIER_ID, "50")
+        assert confirm["text"] == (
+            "Bill $50.00 less the standing perk of $5.00.\nRecord $45.00 for this member?"
+        )
+        await client.press(
+            SANDBOX_CASHIER_ID, confirm["message_id"], button_data(confirm, "Record")
+        )
+        await client.wait_for(
+            SANDBOX_CASHIER_ID, lambda ms: ms[-1]["text"].startswith("Recorded for Dana")
+        )
+        days(run, 3)
 
         # paying in chat, the bill is 10 % less, and the receipt says why
         before = len(await client.inbox(DANA))
@@ -102,11 +113,15 @@ async def test_a_returning_guest_paying_in_chat_gets_the_perk_and_the_cashier_se
         async with run.services.session_factory() as session:
             payments = (await session.execute(select(Payment).order_by(Payment.id))).scalars()  # type: ignore[arg-type]
             paid = list(payments)
-            uses = list((await session.execute(select(PerkUse))).scalars())
+            uses = list((await session.execute(select(PerkUse).order_by(PerkUse.id))).scalars())  # type: ignore[arg-type]
             bills = list((await session.execute(select(Bill).order_by(Bill.id))).scalars())  # type: ignore[arg-type]
-        assert [p.amount for p in paid] == [Decimal(40), Decimal(30), Decimal("77.85")]
-        assert len(uses) == 1  # one perk, with the one bill it was taken off
-        use = uses[0]
+        assert [p.amount for p in paid] == [Decimal(40), Decimal(30), Decimal(45), Decimal("77.85")]
+        # one perk per bill: at the counter, and in chat with the bill it was taken off
+        assert [(u.payment_id, u.discount) for u in uses] == [
+            (paid[2].id, Decimal(5)),
+            (paid[3].id, Decimal("8.65")),
+        ]
+        use = uses[1]
         assert (use.tier, use.kind, use.discount, use.status) == (
             "occasional",
             "percent",
@@ -123,4 +138,4 @@ async def test_a_returning_guest_paying_in_chat_gets_the_perk_and_the_cashier_se
         )
         report = "\n".join(m.get("text") or "" for m in messages[before:])
         assert "Standing perks given, by tier (bills · taken off):" in report
-        assert "• Returning guest: 1 · $8.65" in report.split("\n")
+        assert "• Returning guest: 2 · $13.65" in report.split("\n")
