@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from loyalty import reservations
+from loyalty import privacy, reservations
 from loyalty.channels import Channel
 from loyalty.errors import NotAllowed
 from loyalty.payments import Payer, PaymentSource, StoreRef, record_payment
@@ -161,3 +161,35 @@ async def test_not_a_member(factory: async_sessionmaker[AsyncSession], policy: P
         with pytest.raises(ReservationProblem) as problem:
             await reservations.store_of_member(session, telegram_id=DANA)
     assert problem.value.reason == "not_member"
+
+
+async def test_mydata_lists_the_tables_and_erasure_blanks_the_notes(
+    factory: async_sessionmaker[AsyncSession], store: StoreRef, policy: Policy
+) -> None:
+    member_id = await member(factory, store, policy)
+    async with factory() as session, session.begin():
+        await reservations.request(
+            session,
+            key="m" * 16,
+            telegram_id=DANA,
+            day=date(2026, 11, 25),
+            at=time(19, 0),
+            party=2,
+            note="anniversary, near the window",
+            via="command",
+            policy=policy,
+            now=OPENED,
+        )
+        shown = await privacy.history(
+            session, member_id=member_id, telegram_id=DANA, currency="CNY"
+        )
+    assert [(r["party"], r["note"], r["status"]) for r in shown["reservations"]] == [
+        (2, "anniversary, near the window", "requested")
+    ]
+    async with factory() as session, session.begin():
+        await privacy.forget_copies(session, member_id=member_id, telegram_id=DANA)
+        shown = await privacy.history(
+            session, member_id=member_id, telegram_id=DANA, currency="CNY"
+        )
+        assert await reservations.upcoming(session, stores_managed=None, now=OPENED) == []
+    assert [(r["note"], r["status"]) for r in shown["reservations"]] == [("", "cancelled")]
