@@ -26,6 +26,7 @@ from loyalty.errors import NotAllowed
 from loyalty.payments import (
     Channel,
     Payer,
+    PaymentOutcome,
     PaymentSource,
     StoreRef,
     issue_receipt,
@@ -194,21 +195,7 @@ async def counter_confirm(
         now=clock.now(),
         cashier_telegram_id=query.from_user.id,
     )
-    perk = data.get("perk")
-    if perk and not outcome.duplicate:
-        counter_perk = perks.CounterPerk(
-            tier=perk[0], kind=perk[1], off_bill=Decimal(perk[2]), worth=Decimal(perk[3])
-        )
-        await perks.record_with_payment(
-            session,
-            member_id=outcome.member_id,
-            store_id=store.id,
-            payment_id=outcome.payment_id,
-            perk=counter_perk,
-            now=clock.now(),
-        )
-        if counter_perk.off_bill:
-            outcome = replace(outcome, perk_discount=counter_perk.off_bill)
+    outcome = await _record_perk(session, data.get("perk"), outcome, store, clock)
     await state.clear()
     await query.answer()  # commits the payment: the diner is told only what is recorded
     not_told = None
@@ -237,6 +224,33 @@ async def counter_confirm(
         if not_told is not None:
             lines.append(diner_not_told(not_told))
         await query.message.edit_text("\n".join(lines))
+
+
+async def _record_perk(
+    session: AsyncSession,
+    perk: list[str] | None,
+    outcome: PaymentOutcome,
+    store: StoreInfo,
+    clock: Clock,
+) -> PaymentOutcome:
+    """The standing perk the confirmation showed, recorded with the payment (not again for a
+    payment recorded before); the outcome names a percentage taken off the bill."""
+    if not perk or outcome.duplicate:
+        return outcome
+    counter_perk = perks.CounterPerk(
+        tier=perk[0], kind=perk[1], off_bill=Decimal(perk[2]), worth=Decimal(perk[3])
+    )
+    await perks.record_with_payment(
+        session,
+        member_id=outcome.member_id,
+        store_id=store.id,
+        payment_id=outcome.payment_id,
+        perk=counter_perk,
+        now=clock.now(),
+    )
+    if not counter_perk.off_bill:
+        return outcome
+    return replace(outcome, perk_discount=counter_perk.off_bill)
 
 
 async def counter_cancel(query: CallbackQuery, state: FSMContext) -> None:

@@ -274,10 +274,8 @@ async def plan(
 ) -> PlanResult:
     """Queue the campaign's message for every eligible member of `audience` (one batch).
 
-    `dry_run`: count what would happen (a broadcast's preview) and write nothing.
-
-    `photo`: a Telegram file id sent with every message (the text becomes its caption).
-
+    `dry_run`: count what would happen (a broadcast's preview) and write nothing. `photo`: a
+    Telegram file id sent with every message (the text becomes its caption).
     `respect_cap=False` (birthdays): sent even at the cap, and still counted toward it, so the
     other campaigns of the week give way. `dedupe_period`: what makes a message unique besides
     the campaign's kind and the member ("once" for a once-in-a-lifetime nudge); the campaign's

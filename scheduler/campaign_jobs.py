@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -112,7 +112,6 @@ async def _plan_in_batches(
     dish_id: int | None = None,
     family: str | None = None,
     skip_unmoved: bool = False,
-    table: str | None = None,
 ) -> PlanResult:
     """Render and queue a campaign for members `ids`, BATCH at a time. `treatment` maps the tier
     a member is treated as (the highest held within the policy's look-back) to "off" (left
@@ -120,8 +119,7 @@ async def _plan_in_batches(
     holdout). A member past ladder.max_unanswered_offers gets the message without the coupon
     (`skip_unmoved`: nothing). A lost member gets nothing unless ladder.lost_keeps names the
     campaign's `family` (its kind by default). `photo` goes with every message; `dish_name`
-    names a free-dish gift the policy does not. `table`: the occasion ("birthday", "holiday")
-    whose message offers to keep a table to the tiers whose treatment says so (offer_table)."""
+    names a free-dish gift the policy does not; a birthday or holiday, a table (_TableOffer)."""
     policy = context.policy
     campaign = await outbox.ensure_campaign(
         session,
@@ -152,19 +150,7 @@ async def _plan_in_batches(
                     context, session, person, gift, now, f"{campaign_kind}:{period}", dish_name
                 )
             gift_text = None if view is None else coupon_text(view, policy, locale)
-            body = text(person, gift_text)
-            if offers_table(person):
-                body += "\n\n" + table_offer_text()
-            return body, None if view is None else view.id
-
-    def offers_table(person: Recipient) -> bool:
-        return table is not None and table in policy.treatment_for(person.treated_as).offer_table
-
-    def keyboard(person: Recipient) -> str | None:
-        if table is None or not offers_table(person):
-            return None
-        with context.i18n.context(), context.i18n.use_locale(_locale(context, person)):
-            return outbox.keyboard_json([reserve_row(table)])
+            return text(person, gift_text), None if view is None else view.id
 
     for start in range(0, len(ids), BATCH):
         batch = await outbox.recipients(session, member_ids=ids[start : start + BATCH])
@@ -184,10 +170,34 @@ async def _plan_in_batches(
                 respect_cap=respect_cap,
                 dedupe_period=dedupe_period,
                 photo=photo,
-                buttons=keyboard if table is not None else None,
+                buttons=_TableOffer(context, campaign_kind).keyboard,
             )
         )
     return total
+
+
+@dataclass(frozen=True, slots=True)
+class _TableOffer:
+    """A birthday or holiday message (`occasion`: the campaign's kind) offers to keep a table — a
+    line and a "Reserve a table" button — to the tiers whose treatment says so (offer_table;
+    seed 001). Other campaigns offer none."""
+
+    context: JobContext
+    occasion: str | None
+
+    def offered(self, person: Recipient) -> bool:
+        treatment = self.context.policy.treatment_for(person.treated_as)
+        return self.occasion in ("birthday", "holiday") and self.occasion in treatment.offer_table
+
+    def text(self, person: Recipient, body: str) -> str:
+        return f"{body}\n\n{table_offer_text()}" if self.offered(person) else body
+
+    def keyboard(self, person: Recipient) -> str | None:
+        if self.occasion is None or not self.offered(person):
+            return None  # (the holdout's rows get none either: outbox.plan)
+        i18n = self.context.i18n
+        with i18n.context(), i18n.use_locale(_locale(self.context, person)):
+            return outbox.keyboard_json([reserve_row(self.occasion)])
 
 
 async def _offer(
@@ -286,7 +296,8 @@ async def plan_birthdays(
     )
 
     def text(person: Recipient, gift_text: str | None) -> str:
-        return birthday_text(name=person.name, store=person.store_name, gift=gift_text)
+        greeting = birthday_text(name=person.name, store=person.store_name, gift=gift_text)
+        return _TableOffer(context, "birthday").text(person, greeting)
 
     return await _plan_in_batches(
         context,
@@ -299,7 +310,6 @@ async def plan_birthdays(
         treatment=_by_tier(policy, "birthday"),
         gift=_template(policy, policy.campaigns.birthday_coupon),
         respect_cap=False,  # a birthday is once a year: it goes out, the others give way
-        table="birthday",
     )
 
 
@@ -538,7 +548,9 @@ async def plan_holidays(
                     gift=gift_text,
                 )
                 note = policy.treatment_for(person.treated_as).holiday_note
-                return greeting if note is None else f"{greeting}\n\n{note.get(locale)}"
+                if note is not None:
+                    greeting = f"{greeting}\n\n{note.get(locale)}"
+                return _TableOffer(context, "holiday").text(person, greeting)
 
             total.add(
                 await _plan_in_batches(
@@ -551,7 +563,6 @@ async def plan_holidays(
                     text=text,
                     treatment=_by_tier(policy, "holiday"),
                     gift=_template(policy, policy.campaigns.holiday_coupon),
-                    table="holiday",
                 )
             )
     return total
