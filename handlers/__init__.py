@@ -26,6 +26,7 @@ from handlers import (
     privacy,
     profile,
     reports,
+    reservations,
     staff,
     start,
     wallet,
@@ -53,6 +54,7 @@ def get_routers() -> list[Router]:
         wallet.build_router(),
         pay.build_router(),
         cashier.build_router(),
+        reservations.build_router(),  # /reserve, /reservations; its note step after commands
         feedback.build_router(),  # its free-text steps come after every command above
         care.build_router(),  # /care; its free-text steps (a manager's note) likewise
         bot_blocked.build_router(),

@@ -4,6 +4,7 @@ receipt-claim QR for a walk-in with `/bill 86.50`."""
 from __future__ import annotations
 
 import secrets
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -19,12 +20,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers.notify import diner_not_told, tell
 from handlers.pay import read_amount
 from handlers.receipts import send_card, tell_payer, their_locale
-from loyalty import coupons, visits
+from loyalty import coupons, perks, visits
 from loyalty.clock import Clock
 from loyalty.errors import NotAllowed
 from loyalty.payments import (
     Channel,
     Payer,
+    PaymentOutcome,
     PaymentSource,
     StoreRef,
     issue_receipt,
@@ -40,6 +42,7 @@ from ui.images import qr_png
 from ui.keyboards.pay import CashierCancel, CashierConfirm, cashier_confirm_keyboard
 from ui.keyboards.wallet import CouponConfirm, confirm_coupon_keyboard
 from ui.pay import coupon_seen_text
+from ui.perks import cashier_perk_line
 from ui.receipts import receipt_text
 from ui.texts import coupon_problem_text, coupon_text
 
@@ -63,6 +66,7 @@ async def card_scanned(
     state: FSMContext,
     policy: Policy,
     signer: QRSigner,
+    store: StoreInfo,
     locale: str,
     bot: Bot,
     **_data: Any,
@@ -90,17 +94,20 @@ async def card_scanned(
     await state.set_state(CounterFlow.amount)
     await state.update_data(member_id=summary.member_id)
     # A cashier sees the name and tier only — never phone, birthday or history (DESIGN §1.7).
-    await message.answer(
-        _("Member: {name} · {tier}\nSend the bill amount to record it.").format(
-            name=summary.display_name or "—", tier=policy.tiers.display_name(summary.tier, locale)
-        )
+    shown = _("Member: {name} · {tier}\nSend the bill amount to record it.").format(
+        name=summary.display_name or "—", tier=policy.tiers.display_name(summary.tier, locale)
     )
+    perk = perks.perk_of(policy, summary.tier)
+    if perk is not None:  # seed 001: the perk is given at every visit, so the cashier is told
+        shown += "\n" + cashier_perk_line(perk, store.currency, locale)
+    await message.answer(shown)
 
 
 async def counter_amount(
     message: Message,
     state: FSMContext,
     role: Role,
+    session: AsyncSession,
     store: StoreInfo,
     policy: Policy,
     locale: str,
@@ -113,11 +120,33 @@ async def counter_amount(
         await message.answer(amount + "\n" + _("Send /cancel to stop."))
         return
     token = secrets.token_urlsafe(12)
+    data = await state.get_data()
+    summary = await visits.member_summary_by_id(session, member_id=int(data["member_id"]))
+    perk = (
+        perks.at_counter(policy, tier=summary.tier, amount=amount, currency=store.currency)
+        if summary is not None
+        else None
+    )
+    lines = []
+    if perk is not None:  # the perk is recorded with the payment; a percentage off the bill
+        bill = format_money(amount, store.currency, locale)
+        worth = format_money(perk.worth, store.currency, locale)
+        lines.append(
+            _("Bill {bill} less the standing perk of {perk}.").format(bill=bill, perk=worth)
+            if perk.off_bill
+            else _("Standing perk given with this bill (worth {perk}).").format(perk=worth)
+        )
+        amount -= perk.off_bill
     await state.set_state(CounterFlow.confirm)
-    await state.update_data(amount=str(amount), token=token)
+    await state.update_data(
+        amount=str(amount),
+        token=token,
+        perk=[perk.tier, perk.kind, str(perk.off_bill), str(perk.worth)] if perk else None,
+    )
     shown = format_money(amount, store.currency, locale)
+    lines.append(_("Record {amount} for this member?").format(amount=shown))
     await message.answer(
-        _("Record {amount} for this member?").format(amount=shown),
+        "\n".join(lines),
         reply_markup=cashier_confirm_keyboard(token, shown),
     )
 
@@ -166,6 +195,7 @@ async def counter_confirm(
         now=clock.now(),
         cashier_telegram_id=query.from_user.id,
     )
+    outcome = await _record_perk(session, data.get("perk"), outcome, store, clock)
     await state.clear()
     await query.answer()  # commits the payment: the diner is told only what is recorded
     not_told = None
@@ -194,6 +224,33 @@ async def counter_confirm(
         if not_told is not None:
             lines.append(diner_not_told(not_told))
         await query.message.edit_text("\n".join(lines))
+
+
+async def _record_perk(
+    session: AsyncSession,
+    perk: list[str] | None,
+    outcome: PaymentOutcome,
+    store: StoreInfo,
+    clock: Clock,
+) -> PaymentOutcome:
+    """The standing perk the confirmation showed, recorded with the payment (not again for a
+    payment recorded before); the outcome names a percentage taken off the bill."""
+    if not perk or outcome.duplicate:
+        return outcome
+    counter_perk = perks.CounterPerk(
+        tier=perk[0], kind=perk[1], off_bill=Decimal(perk[2]), worth=Decimal(perk[3])
+    )
+    await perks.record_with_payment(
+        session,
+        member_id=outcome.member_id,
+        store_id=store.id,
+        payment_id=outcome.payment_id,
+        perk=counter_perk,
+        now=clock.now(),
+    )
+    if not counter_perk.off_bill:
+        return outcome
+    return replace(outcome, perk_discount=counter_perk.off_bill)
 
 
 async def counter_cancel(query: CallbackQuery, state: FSMContext) -> None:

@@ -189,6 +189,10 @@ async def send_invoice(
         due = _("{amount} after a coupon of {discount}").format(
             amount=due, discount=format_money(bill.discount, bill.currency, locale)
         )
+    if bill.perk:
+        due = _("{amount} after your standing perk of {perk}").format(
+            amount=due, perk=format_money(bill.perk, bill.currency, locale)
+        )
     if bill.table_number is not None:
         description = _("Table {table} · {amount}").format(table=bill.table_number, amount=due)
     else:

@@ -50,7 +50,13 @@ async def tell_payer(
     if outcome.tier_up is not None and not outcome.enrolled:
         await bot.send_message(
             chat_id,
-            tier_up_text(policy, before=outcome.tier_before, after=outcome.tier_up, locale=locale),
+            tier_up_text(
+                policy,
+                before=outcome.tier_before,
+                after=outcome.tier_up,
+                locale=locale,
+                currency=outcome.currency,
+            ),
         )
     if outcome.enrolled and outcome.refused is None:
         welcome = _(

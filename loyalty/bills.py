@@ -11,7 +11,7 @@ from enum import StrEnum
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loyalty import coupons, stores
+from loyalty import coupons, perks, stores
 from loyalty.errors import DomainError
 from loyalty.money import to_minor_units
 from loyalty.payments import (
@@ -54,6 +54,8 @@ class BillInfo:
     expires_at: datetime
     discount: Decimal = Decimal(0)
     """Taken off by the coupon held for this bill; `amount` is what is left to pay."""
+    perk: Decimal = Decimal(0)
+    """Taken off by the member's standing perk (after the coupon)."""
 
     @property
     def invoice_payload(self) -> str:
@@ -121,8 +123,22 @@ async def open_bill(
             )
             bill.amount = amount - discount
             await session.flush()
+    assert bill.id is not None
+    perk = await perks.hold_for_bill(
+        session,
+        telegram_id=telegram_id,
+        store_id=store.id,
+        bill_id=bill.id,
+        amount=bill.amount,
+        currency=store.currency,
+        policy=policy,
+        now=now,
+    )
+    if perk:
+        bill.amount -= perk
+        await session.flush()
     number = await stores.table_number(session, table_id=table_id) if table_id else None
-    return _info(bill, store.name, number, discount=discount)
+    return _info(bill, store.name, number, discount=discount, perk=perk)
 
 
 async def check_pre_checkout(
@@ -190,6 +206,11 @@ async def settle_bill(
     )
     if coupon is not None and coupon.discount:
         outcome = replace(outcome, coupon_discount=coupon.discount)
+    perk = await perks.settle_for_bill(
+        session, bill_id=bill.id, payment_id=outcome.payment_id, now=now
+    )
+    if perk:
+        outcome = replace(outcome, perk_discount=perk)
     return outcome
 
 
@@ -211,7 +232,12 @@ def _check(bill: Bill, *, telegram_id: int, now: datetime) -> None:
 
 
 def _info(
-    bill: Bill, store_name: str, table_number: int | None, *, discount: Decimal = Decimal(0)
+    bill: Bill,
+    store_name: str,
+    table_number: int | None,
+    *,
+    discount: Decimal = Decimal(0),
+    perk: Decimal = Decimal(0),
 ) -> BillInfo:
     assert bill.id is not None
     return BillInfo(
@@ -222,4 +248,5 @@ def _info(
         table_number=table_number,
         expires_at=bill.expires_at,
         discount=discount,
+        perk=perk,
     )

@@ -270,18 +270,17 @@ async def plan(
     periods: Mapping[int, str] | None = None,
     photo: str | None = None,
     dry_run: bool = False,
+    buttons: Callable[[Recipient], str | None] | None = None,
 ) -> PlanResult:
     """Queue the campaign's message for every eligible member of `audience` (one batch).
 
-    `dry_run`: count what would happen (a broadcast's preview) and write nothing.
-
-    `photo`: a Telegram file id sent with every message (the text becomes its caption).
-
+    `dry_run`: count what would happen (a broadcast's preview) and write nothing. `photo`: a
+    Telegram file id sent with every message (the text becomes its caption).
     `respect_cap=False` (birthdays): sent even at the cap, and still counted toward it, so the
     other campaigns of the week give way. `dedupe_period`: what makes a message unique besides
     the campaign's kind and the member ("once" for a once-in-a-lifetime nudge); the campaign's
     period by default. `periods`: that, member by member (a reminder of this coupon, of that
-    tier), before `dedupe_period`."""
+    tier), before `dedupe_period`. `buttons`: an inline keyboard (JSON) for a member, if any."""
     assert campaign.id is not None
     result = PlanResult()
     if not audience:
@@ -326,6 +325,7 @@ async def plan(
                 "marketing": marketing,
                 "text": text[: 1024 if photo else 4096],
                 "photo": photo,
+                "buttons": None if buttons is None or holdout else buttons(person),
                 "coupon_id": coupon_id,
                 "status": HOLDOUT if holdout else PENDING,
                 "attempts": 0,

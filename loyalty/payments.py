@@ -95,6 +95,8 @@ class PaymentOutcome:
     tier_before: str | None = None
     coupon_discount: Decimal | None = None
     """Taken off by a coupon redeemed with this payment; `amount` is what was paid after it."""
+    perk_discount: Decimal | None = None
+    """Taken off by the member's standing perk (loyalty.perks)."""
 
 
 @dataclass(frozen=True, slots=True)

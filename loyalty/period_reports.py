@@ -42,7 +42,7 @@ from sqlalchemy import Integer, and_, case, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from loyalty import care
+from loyalty import care, perks
 from loyalty.campaign_kinds import kind_of
 from loyalty.channels import Channel
 from loyalty.lifecycle import Stage
@@ -105,6 +105,8 @@ class Figures:
     survey_reasons: tuple[Bar, ...]
     """Answers by reason, every reason (zero included)."""
     tiers: tuple[Bar, ...]
+    perks: tuple[perks.PerkFigure, ...] = ()
+    """Standing perks used in the period, per tier (tiers without one left out)."""
 
     @property
     def members_gained(self) -> int:
@@ -394,6 +396,9 @@ async def figures(
         surveys_asked=asked,
         survey_reasons=reasons,
         tiers=await _tiers_at(session, store_id=store_id, at=period.end, policy=policy),
+        perks=await perks.used_by_tier(
+            session, store_id=store_id, start=period.start, end=period.end, policy=policy
+        ),
     )
 
 

@@ -8,7 +8,7 @@ tier. Two presets ship inside the package, in ``loyalty/presets/`` (``frequency`
 deployment's file may start from one with ``preset = "frequency"`` and override keys:
 
 * tables merge key by key; a list (``tiers.ladder``, ``ladder.steps``, ``holidays``) is replaced as
-  a whole;
+  a whole, and so is a tier's ``perk`` (a percentage turned into a free drink keeps no cap);
 * when the file gives its own ``tiers.ladder``, the preset's tier names and treatments for tiers the
   new ladder no longer has are dropped (the file's own are always checked);
 * ``name`` defaults to the file's stem.
@@ -129,6 +129,18 @@ class LocalizedText:
         if locale == "zh_Hant":
             return self.zh_Hant
         return self.en
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)
+class LocalizedNote:
+    """A sentence or two the policy gives in each of our languages (a tier's holiday words)."""
+
+    en: Annotated[str, Strict(), Field(min_length=1, max_length=300)]
+    zh_Hans: Annotated[str, Strict(), Field(min_length=1, max_length=300)]
+    zh_Hant: Annotated[str, Strict(), Field(min_length=1, max_length=300)]
+
+    def get(self, locale: str) -> str:
+        return {"zh_Hans": self.zh_Hans, "zh_Hant": self.zh_Hant}.get(locale, self.en)
 
 
 # -- sections ----------------------------------------------------------------------------------
@@ -711,7 +723,82 @@ class Reminders:
     """A control group for reminders, as campaigns.holdout_share is for campaigns."""
 
 
+def _clock_times(value: Any) -> Any:
+    if not isinstance(value, list | tuple) or not value:
+        raise ValueError('must be a list of times like ["12:00", "19:30"]')
+    # "19:30", or a TOML local time (19:30:00, as `regulars policy show` writes it)
+    times = [
+        v.replace(second=0, microsecond=0)
+        if isinstance(v, datetime.time) and v.tzinfo is None
+        else _clock_time(v)
+        if isinstance(v, str)
+        else None
+        for v in value
+    ]
+    if any(t is None for t in times):
+        raise ValueError(f'must be 24-hour times like "19:30", not {value!r}')
+    if times != sorted(set(times)):  # type: ignore[type-var]
+        raise ValueError("must be in order, each once")
+    return tuple(times)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)
+class Reservations:
+    """Reserving a table (/reserve, or a treatment's button): the days and times a member may
+    pick, in the store's time zone; the store's managers confirm each request."""
+
+    days_ahead: Annotated[int, Strict(), Field(ge=1, le=60)] = 14
+    """Today and the days after it a member may pick."""
+    times: Annotated[tuple[datetime.time, ...], BeforeValidator(_clock_times)] = tuple(
+        datetime.time(h, m) for h in (12, 13, 18, 19, 20) for m in (0, 30)
+    )
+    """The times offered (lunch and dinner, every half hour by default)."""
+    max_party: Annotated[int, Strict(), Field(ge=1, le=30)] = 12
+    remind_hour: Annotated[int, Strict(), Field(ge=0, le=23)] = 9
+    """A confirmed table is recalled to the member at this local hour on its day."""
+
+
 Action = Literal["off", "message", "coupon"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)
+class Perk:
+    """A standing perk at every visit (seed 001's C: "a beer or 10 % off each time"): shown to
+    the cashier when the card is scanned, taken off a bill paid in chat, one per bill.
+
+    ``perk = { kind = "percent", value = 10, cap = 50 }`` or
+    ``perk = { kind = "item", value = 15, item = { en = "a drink", zh_Hans = …, zh_Hant = … } }``.
+    """
+
+    kind: Literal["percent", "item"]
+    value: PositiveAmount
+    """The percentage (1–100); or the item's price, taken off a bill paid in chat."""
+    cap: PositiveAmount | None = None
+    """The most a percentage perk takes off one bill."""
+    item: LocalizedText | None = None
+    """What the item is, for kind = "item" ("a drink of your choice")."""
+    min_spend: Amount = Decimal(0)
+    """Bills below this get no perk."""
+
+    @model_validator(mode="after")
+    def _fields_of_kind(self) -> Perk:
+        if self.kind == "percent" and self.value > 100:
+            raise ValueError(f"value must be at most 100 for a percent perk, not {self.value}")
+        if self.kind != "percent" and self.cap is not None:
+            raise ValueError('has a cap, which only kind = "percent" perks take')
+        if self.kind == "item" and self.item is None:
+            raise ValueError('needs an item (en, zh_Hans, zh_Hant names) for kind = "item"')
+        if self.kind != "item" and self.item is not None:
+            raise ValueError('has an item, which only kind = "item" perks take')
+        return self
+
+    def discount(self, bill: Decimal, *, places: int) -> Decimal:
+        """What the perk takes off a bill of `bill` (0 below min_spend; never the whole bill)."""
+        if bill < self.min_spend:
+            return Decimal(0)
+        kind = "percent" if self.kind == "percent" else "amount"
+        off = discount_for(kind, self.value, self.cap, bill=bill, places=places)
+        return off if off < bill else Decimal(0)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)
@@ -726,6 +813,14 @@ class Treatment:
     holiday: Action = "message"
     winback: Literal["off", "care", "ladder"] = "ladder"
     """"care": care messages only, never a discount (loyal members); "ladder": the whole ladder."""
+    perk: Perk | None = None
+    """A standing perk at every visit (see Perk)."""
+    offer_table: tuple[Literal["birthday", "holiday"], ...] = ()
+    """The messages that offer to keep a table ("Reserve a table" under them): seed 001 asks B
+    on their birthday, and A before the holidays."""
+    holiday_note: LocalizedNote | None = None
+    """Words of this tier's own under the holiday greeting (seed 001 greets each grade its own
+    way)."""
 
 
 _DEFAULT_LABELS: Final = {
@@ -769,6 +864,7 @@ class Policy:
         default_factory=dict
     )
     reminders: Reminders = Field(default_factory=Reminders)
+    reservations: Reservations = Field(default_factory=Reservations)
 
     def max_bill_for(self, currency: str) -> Decimal:
         return self.payments.max_bill_by_currency.get(currency.upper(), self.payments.max_bill)
@@ -840,7 +936,7 @@ def _read(path: Traversable) -> dict[str, Any]:
 def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
     merged = dict(base)
     for key, value in override.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+        if isinstance(value, dict) and isinstance(merged.get(key), dict) and key != "perk":
             merged[key] = _merge(merged[key], value)
         else:
             merged[key] = value

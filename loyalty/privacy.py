@@ -14,8 +14,10 @@ Where a member's personal data can be copied, and what erasure does with each co
   (its row keeps their id and name) is deleted; a role they still hold stays until they are
   removed from the staff;
 - their offers-consent history (`ConsentEvent`): deleted;
-- reservation notes: Regulars keeps none; export files: `/export` sends its CSV files in the
-  chat and writes none to disk, so there is no file to delete.
+- their reservations (`Reservation.note`): the notes are blanked and the ones still open
+  (requested, proposed, confirmed) cancelled;
+- export files: `/export` sends its CSV files in the chat and writes none to disk, so there is
+  no file to delete.
 """
 
 from __future__ import annotations
@@ -37,12 +39,14 @@ from models.tables import (
     Coupon,
     OutboxMessage,
     Payment,
+    Reservation,
     Staff,
     TierChange,
 )
 
 ERASED = "[erased]"
 _UNSENT = ("pending", "sending")
+_OPEN_TABLES = ("requested", "proposed", "confirmed")
 
 
 async def record_consent(
@@ -78,6 +82,19 @@ async def forget_copies(session: AsyncSession, *, member_id: int | None, telegra
             .execution_options(synchronize_session=False)
         )
         changed += int(consents.rowcount)  # type: ignore[attr-defined]
+        tables = await session.execute(
+            update(Reservation)
+            .where(col(Reservation.member_id) == member_id)
+            .values(
+                note="",
+                status=case(
+                    (col(Reservation.status).in_(_OPEN_TABLES), "cancelled"),
+                    else_=col(Reservation.status),
+                ),
+            )
+            .execution_options(synchronize_session=False)
+        )
+        changed += int(tables.rowcount)  # type: ignore[attr-defined]
     changed += await _scrub_audit(session, telegram_id=telegram_id)
     former = await session.execute(
         delete(Staff)
@@ -112,14 +129,33 @@ async def history(
 ) -> dict[str, Any]:
     """The parts of a member's data that are not on their own row: coupons (issued and
     redeemed, with the bill), tier changes, offers consent given and withdrawn, friends they
-    brought, and the messages sent to them through the outbox."""
+    brought, the messages sent to them through the outbox, and the tables they reserved."""
     return {
         "coupons": await _coupons(session, member_id=member_id),
         "tier_history": await _tiers(session, member_id=member_id),
         "consents": await _consents(session, member_id=member_id),
         "referrals": await _referrals(session, member_id=member_id, currency=currency),
         "messages": await _messages(session, member_id=member_id, telegram_id=telegram_id),
+        "reservations": await _reservations(session, member_id=member_id),
     }
+
+
+async def _reservations(session: AsyncSession, *, member_id: int) -> list[dict[str, Any]]:
+    rows = await session.execute(
+        select(Reservation)
+        .where(col(Reservation.member_id) == member_id)
+        .order_by(col(Reservation.created_at))
+    )
+    return [
+        {
+            "at": _iso(r.at),
+            "party": r.party,
+            "note": r.note,
+            "status": r.status,
+            "asked_at": _iso(r.created_at),
+        }
+        for r in rows.scalars()
+    ]
 
 
 async def _coupons(session: AsyncSession, *, member_id: int) -> list[dict[str, Any]]:

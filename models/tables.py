@@ -683,3 +683,52 @@ class ConsentEvent(SQLModel, table=True):
     via: str = Field(max_length=16)
     """enrolment, profile or stop."""
     at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class PerkUse(SQLModel, table=True):
+    """A standing perk (policy: treatments.<tier>.perk) taken off one bill: held when the bill
+    is opened in chat, used when it is paid. One per bill and one per payment."""
+
+    __tablename__ = "perk_use"
+    __table_args__ = (Index("ix_perk_use_store_at", "store_id", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: int = Field(sa_column=Column(Integer, ForeignKey("member.id"), nullable=False))
+    store_id: int = Field(sa_column=Column(Integer, ForeignKey("store.id"), nullable=False))
+    tier: str = Field(max_length=32)
+    kind: str = Field(max_length=16)
+    discount: Decimal = Field(sa_column=Column(Money(), nullable=False))
+    bill_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("bill.id"), nullable=True, unique=True)
+    )
+    payment_id: int | None = Field(
+        default=None,
+        sa_column=Column(Integer, ForeignKey("payment.id"), nullable=True, unique=True),
+    )
+    status: str = Field(default="held", max_length=16)
+    """held (the bill is open) or used (paid)."""
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class Reservation(SQLModel, table=True):
+    """A table a member asked for (/reserve or a treatment's button); the store's managers
+    confirm it, propose another time or decline. status: requested, proposed, confirmed,
+    declined; the member is reminded on the morning of a confirmed day (reminded_at)."""
+
+    __table_args__ = (Index("ix_reservation_store_at", "store_id", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=32, unique=True)
+    """The request's one-time key (a double tap on "Send" finds it and writes nothing)."""
+    member_id: int = Field(sa_column=Column(Integer, ForeignKey("member.id"), nullable=False))
+    store_id: int = Field(sa_column=Column(Integer, ForeignKey("store.id"), nullable=False))
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    party: int
+    note: str = Field(default="", max_length=200)
+    via: str = Field(default="command", max_length=16)
+    status: str = Field(default="requested", max_length=16)
+    proposed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    decided_by: int | None = Field(default=None, sa_column=Column(BigInteger))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    decided_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    reminded_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))

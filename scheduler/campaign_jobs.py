@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -28,7 +28,9 @@ from loyalty.policy import CouponTemplate, LocalizedText, Policy
 from models.tables import JobRun, Member
 from scheduler.context import JobContext
 from scheduler.lifecycle_jobs import REFRESH_AT
+from ui.keyboards.reservations import reserve_row
 from ui.locales import locale_from_language_code
+from ui.reservations import table_offer_text
 from ui.texts import (
     birthday_text,
     coupon_text,
@@ -117,7 +119,7 @@ async def _plan_in_batches(
     holdout). A member past ladder.max_unanswered_offers gets the message without the coupon
     (`skip_unmoved`: nothing). A lost member gets nothing unless ladder.lost_keeps names the
     campaign's `family` (its kind by default). `photo` goes with every message; `dish_name`
-    names a free-dish gift the policy does not."""
+    names a free-dish gift the policy does not; a birthday or holiday, a table (_TableOffer)."""
     policy = context.policy
     campaign = await outbox.ensure_campaign(
         session,
@@ -168,9 +170,34 @@ async def _plan_in_batches(
                 respect_cap=respect_cap,
                 dedupe_period=dedupe_period,
                 photo=photo,
+                buttons=_TableOffer(context, campaign_kind).keyboard,
             )
         )
     return total
+
+
+@dataclass(frozen=True, slots=True)
+class _TableOffer:
+    """A birthday or holiday message (`occasion`: the campaign's kind) offers to keep a table — a
+    line and a "Reserve a table" button — to the tiers whose treatment says so (offer_table;
+    seed 001). Other campaigns offer none."""
+
+    context: JobContext
+    occasion: str | None
+
+    def offered(self, person: Recipient) -> bool:
+        treatment = self.context.policy.treatment_for(person.treated_as)
+        return self.occasion in ("birthday", "holiday") and self.occasion in treatment.offer_table
+
+    def text(self, person: Recipient, body: str) -> str:
+        return f"{body}\n\n{table_offer_text()}" if self.offered(person) else body
+
+    def keyboard(self, person: Recipient) -> str | None:
+        if self.occasion is None or not self.offered(person):
+            return None  # (the holdout's rows get none either: outbox.plan)
+        i18n = self.context.i18n
+        with i18n.context(), i18n.use_locale(_locale(self.context, person)):
+            return outbox.keyboard_json([reserve_row(self.occasion)])
 
 
 async def _offer(
@@ -269,7 +296,8 @@ async def plan_birthdays(
     )
 
     def text(person: Recipient, gift_text: str | None) -> str:
-        return birthday_text(name=person.name, store=person.store_name, gift=gift_text)
+        greeting = birthday_text(name=person.name, store=person.store_name, gift=gift_text)
+        return _TableOffer(context, "birthday").text(person, greeting)
 
     return await _plan_in_batches(
         context,
@@ -513,12 +541,16 @@ async def plan_holidays(
 
             def text(person: Recipient, gift_text: str | None, name: Any = holiday.name) -> str:
                 locale = _locale(context, person)
-                return holiday_text(
+                greeting = holiday_text(
                     holiday=name.get(locale),
                     name=person.name,
                     store=person.store_name,
                     gift=gift_text,
                 )
+                note = policy.treatment_for(person.treated_as).holiday_note
+                if note is not None:
+                    greeting = f"{greeting}\n\n{note.get(locale)}"
+                return _TableOffer(context, "holiday").text(person, greeting)
 
             total.add(
                 await _plan_in_batches(

@@ -11,6 +11,7 @@ from scheduler.broadcast_jobs import run_broadcasts
 from scheduler.context import Job, JobContext
 from scheduler.lifecycle_jobs import nightly_refresh, tier_notices
 from scheduler.reminder_jobs import run_reminders
+from scheduler.reservation_jobs import reservation_reminders
 
 
 async def forget_old_updates(context: JobContext) -> dict[str, Any]:
@@ -32,6 +33,7 @@ def default_jobs() -> list[Job]:
         Job(name="holidays", every=timedelta(minutes=30), run=campaign_jobs.holidays),
         # after the campaigns: they keep their audiences, reminders take the cap's room left
         Job(name="reminders", every=timedelta(minutes=30), run=run_reminders),
+        Job(name="reservation_reminders", every=timedelta(minutes=15), run=reservation_reminders),
         Job(name="broadcasts", every=timedelta(minutes=1), run=run_broadcasts),
         Job(name="new_dishes", every=timedelta(minutes=5), run=campaign_jobs.plan_new_dishes),
         Job(name="feedback", every=timedelta(minutes=15), run=feedback_jobs.feedback_requests),

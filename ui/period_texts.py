@@ -364,6 +364,16 @@ def _distribution(stats: PeriodStats, *, policy: Policy, locale: str) -> list[st
         )
         for b in stats.now.tiers
     ]
+    if stats.now.perks:
+        lines += ["", _("Standing perks given, by tier (bills · taken off):")]
+        lines += [
+            _("• {name}: {count} · {amount}").format(
+                name=policy.tiers.display_name(f.tier, locale),
+                count=count(f.uses),
+                amount=format_money(f.discount, stats.currency, locale),
+            )
+            for f in stats.now.perks
+        ]
     lines += ["", _("Members by lifecycle stage, now:")]
     lines += [
         _("• {name}: {count}").format(name=stage_name(b.key), count=count(b.count))

@@ -19,6 +19,12 @@ def receipt_text(outcome: PaymentOutcome, *, store_name: str, locale: str, polic
                 discount=format_money(outcome.coupon_discount, outcome.currency, locale)
             )
         )
+    if outcome.perk_discount:
+        lines.append(
+            _("Your standing perk: {discount} off.").format(
+                discount=format_money(outcome.perk_discount, outcome.currency, locale)
+            )
+        )
     if outcome.duplicate:
         lines.append(_("(This payment was already recorded; nothing was added twice.)"))
     if outcome.refused is Refusal.DAILY_LIMIT:

@@ -10,6 +10,7 @@ from loyalty.coupons import CouponProblem, CouponView
 from loyalty.policy import Policy, Treatment
 from models.tables import Role
 from ui.formatting import format_date, format_money
+from ui.perks import perk_text
 
 
 def role_name(role: Role) -> str:
@@ -41,6 +42,7 @@ def help_text(role: Role, store: str) -> str:
         _("/wallet — your coupons and points"),
         _("/profile — birthday, language and offers"),
         _("/invite — invite a friend"),
+        _("/reserve — reserve a table"),
         _("/suggest — send the restaurant an idea"),
         _("/stop — no more offers (receipts still come)"),
         _("/mydata — everything we keep about you"),
@@ -69,6 +71,7 @@ def help_text(role: Role, store: str) -> str:
             _("/campaigns — what each kind of campaign sent and brought"),
             _("/feedback — ratings, complaints and suggestions"),
             _("/care — who needs a personal touch today"),
+            _("/reservations — today's and upcoming tables"),
             _("/gift <member> <coupon> — give a member a coupon"),
             _("/member <member> — a member's grade and labels, with buttons to grade them"),
             _('/grade <member> <grade> ["reason"] [until YYYY-MM-DD] — grade a member by hand'),
@@ -127,8 +130,10 @@ def label_name(policy: Policy, label: str, locale: str) -> str:
     return names.get(locale) if names is not None else label
 
 
-def _benefits(treatment: Treatment) -> list[str]:
+def _benefits(treatment: Treatment, currency: str | None = None, locale: str = "en") -> list[str]:
     found = []
+    if treatment.perk is not None and currency is not None:
+        found.append(perk_text(treatment.perk, currency, locale))
     if treatment.birthday == "coupon":
         found.append(_("a birthday gift"))
     if treatment.new_dish == "coupon":
@@ -138,12 +143,19 @@ def _benefits(treatment: Treatment) -> list[str]:
     return found
 
 
-def tier_up_text(policy: Policy, *, before: str | None, after: str, locale: str) -> str:
-    """The congratulation for reaching a higher tier, naming what is new for the member."""
+def tier_up_text(
+    policy: Policy, *, before: str | None, after: str, locale: str, currency: str | None = None
+) -> str:
+    """The congratulation for reaching a higher tier, naming what is new for the member (with
+    `currency`, a standing perk too)."""
     name = policy.tiers.display_name(after, locale)
     lines = [_("Congratulations — you are now {tier}!").format(tier=name)]
-    had = set(_benefits(policy.treatment_for(before))) if before is not None else set()
-    new = [b for b in _benefits(policy.treatment_for(after)) if b not in had]
+
+    def benefits(tier: str) -> list[str]:
+        return _benefits(policy.treatment_for(tier), currency, locale)
+
+    had = set(benefits(before)) if before is not None else set()
+    new = [b for b in benefits(after) if b not in had]
     if new:
         lines.append(_("New for you:"))
         lines += [f"• {benefit}" for benefit in new]

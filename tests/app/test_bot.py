@@ -61,6 +61,7 @@ async def test_language_choice_changes_replies_and_command_menu(client: SandboxC
         "wallet": "我的優惠券和積分",
         "profile": "生日、語言與優惠",
         "invite": "邀請好友",
+        "reserve": "預訂座位",
         "suggest": "向我們提建議",
         "stop": "停止接收優惠",
         "mydata": "下載我的資料",

@@ -70,3 +70,9 @@ Token = Annotated[str, BeforeValidator(_word), Field(min_length=8, max_length=24
 Month = Annotated[int, BeforeValidator(_ascii_int), Field(ge=1, le=12)]
 DayOrZero = Annotated[int, BeforeValidator(_ascii_int), Field(ge=0, le=31)]
 Stars = Annotated[int, BeforeValidator(_ascii_int), Field(ge=1, le=5)]
+DayNumber = Annotated[int, BeforeValidator(_ascii_int), Field(ge=20000101, le=21001231)]
+"""A calendar day as YYYYMMDD."""
+ClockTime = Annotated[int, BeforeValidator(_ascii_int), Field(ge=0, le=2359)]
+"""A time of day as HHMM."""
+Small = Annotated[int, BeforeValidator(_ascii_int), Field(ge=0, le=99)]
+"""A small count (a party's size)."""

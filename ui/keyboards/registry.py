@@ -23,6 +23,15 @@ from ui.keyboards.pay import CashierCancel, CashierConfirm, PayStart
 from ui.keyboards.periods import PeriodPick
 from ui.keyboards.profile import BirthdayPick, ConsentChoice, ForgetChoice, ProfileAction
 from ui.keyboards.reports import CampaignsPage
+from ui.keyboards.reservations import (
+    ReserveAnswer,
+    ReserveDay,
+    ReserveDecide,
+    ReserveParty,
+    ReservePropose,
+    ReserveStart,
+    ReserveTime,
+)
 from ui.keyboards.staff import InviteRole, RemoveStaff
 from ui.keyboards.start import LanguageChoice, Menu
 from ui.keyboards.wallet import BillCoupon, CouponConfirm, WalletExchange, WalletUse
@@ -60,5 +69,12 @@ ALL: Final[tuple[type[CallbackData], ...]] = (
     GradeSet,
     LabelToggle,
     AdoptSuggestion,
+    ReserveAnswer,
+    ReserveDay,
+    ReserveDecide,
+    ReserveParty,
+    ReservePropose,
+    ReserveStart,
+    ReserveTime,
 )
 BY_PREFIX: Final[dict[str, type[CallbackData]]] = {kind.__prefix__: kind for kind in ALL}
