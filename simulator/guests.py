@@ -75,7 +75,7 @@ class Guest:
         if not self.gone and day >= self.churn_day:
             self.gone = True
         due = [t for t in (self.pulled, None if self.gone else self.next_visit) if t is not None]
-        return bool(due) and math.floor(min(due)) <= day
+        return bool(due) and min(due) < day + 0.5  # on the nearest day: gaps unbiased
 
     def visited(self, day: int) -> None:
         """Plan the next visit after today's (and leave, if this was a passer-by's only one)."""
