@@ -163,6 +163,11 @@ def _zero_lift_note(result: SimulationResult) -> list[str]:
     return []
 
 
+def _failures(result: SimulationResult) -> int:
+    runs = [*result.arms, *(a for arms in result.sensitivity.values() for a in arms)]
+    return sum(a.jobs_failed for a in runs)
+
+
 def render(result: SimulationResult, *, command: str) -> str:
     config = result.config
     small = config.sensitivity_guests
@@ -181,6 +186,11 @@ def render(result: SimulationResult, *, command: str) -> str:
         "were issued any coupon (birthday gifts included).",
         "",
         *_zero_lift_note(result),
+        "Seconds per policy (one process each): "
+        + ", ".join(f"{arm.label} {arm.seconds:,.0f}" for arm in result.arms)
+        + (f"; scheduler job failures: {failed}" if (failed := _failures(result)) else "")
+        + ".",
+        "",
         "## Per policy",
         "",
         *_headline(result),
