@@ -110,6 +110,11 @@ class GuestOutcome:
     discount: Decimal = Decimal(0)
     redeemed: int = 0
     coupons: int = 0
+    discount_coupons: int = 0
+    """Coupons that buy a visit with a discount: win-back, second-visit, promotion… — not a
+    birthday gift, not a reward exchanged for points."""
+    discount_coupons_redeemed: int = 0
+    birthday_gifts: int = 0
     marketing: int = 0
     quit: str = ""
 
@@ -414,18 +419,40 @@ async def _redeem(
     return True
 
 
+NOT_DISCOUNTS = frozenset({"birthday", "points"})
+"""Coupon campaigns that do not buy a visit back: the birthday gift and the points reward."""
+
+
+def campaign_kind(campaign: str | None) -> str:
+    """A coupon's campaign without its period: "winback_1:2027-02" → "winback_1"."""
+    return (campaign or "").split(":", 1)[0]
+
+
 async def _count_coupons(run: _Run) -> None:
-    """Coupons issued to each guest, from the store's own records."""
+    """Coupons issued to each guest, from the store's own records, by what they are."""
     async with run.sessions() as session:
         rows = (
-            await session.execute(select(col(Coupon.member_id)).where(col(Coupon.member_id) > 0))
+            await session.execute(
+                select(col(Coupon.member_id), col(Coupon.campaign), col(Coupon.status)).where(
+                    col(Coupon.member_id) > 0
+                )
+            )
         ).all()
-    by_member: dict[int, int] = {}
-    for (member_id,) in rows:
-        by_member[member_id] = by_member.get(member_id, 0) + 1
+    by_member: dict[int, list[tuple[str, bool]]] = {}
+    for member_id, campaign, status in rows:
+        by_member.setdefault(member_id, []).append((campaign_kind(campaign), status == "redeemed"))
     for guest in run.guests:
         if guest.member_id is not None:
-            run.outcomes[guest.index].coupons = by_member.get(guest.member_id, 0)
+            tally(run.outcomes[guest.index], by_member.get(guest.member_id, []))
+
+
+def tally(outcome: GuestOutcome, coupons_held: list[tuple[str, bool]]) -> None:
+    """A guest's coupons (campaign kind, redeemed) into their outcome."""
+    outcome.coupons = len(coupons_held)
+    outcome.birthday_gifts = sum(1 for kind, _ in coupons_held if kind == "birthday")
+    discounts = [redeemed for kind, redeemed in coupons_held if kind not in NOT_DISCOUNTS]
+    outcome.discount_coupons = len(discounts)
+    outcome.discount_coupons_redeemed = sum(discounts)
 
 
 def describe(config: ArmConfig) -> dict[str, Any]:

@@ -58,8 +58,13 @@ class Figures:
     stopped: int
     blocked: int
     loyal_discounted: int
-    """Guests of the loyal kind who were issued a coupon by an automated campaign or gift."""
+    """Guests of the loyal kind who were issued a discount (win-back, second-visit, promotion…
+    coupon): the product should never buy back a loyal guest's visit. Birthday gifts are not
+    discounts (see loyal_birthday_gifts)."""
     loyal_redeemed: int
+    """Of those, the guests who redeemed such a discount."""
+    loyal_birthday_gifts: int = 0
+    """Guests of the loyal kind who were given a birthday gift coupon."""
 
     @property
     def per_coupon(self) -> float | None:
@@ -113,8 +118,9 @@ def figures(arm: ArmResult, baseline: ArmResult, *, kind: str | None = None) -> 
         marketing_messages=sum(g.marketing for g in mine),
         stopped=sum(1 for g in mine if g.quit == "stopped"),
         blocked=sum(1 for g in mine if g.quit == "blocked"),
-        loyal_discounted=sum(1 for g in mine if g.kind == "loyal" and g.coupons),
-        loyal_redeemed=sum(1 for g in mine if g.kind == "loyal" and g.redeemed),
+        loyal_discounted=sum(1 for g in mine if g.kind == "loyal" and g.discount_coupons),
+        loyal_redeemed=sum(1 for g in mine if g.kind == "loyal" and g.discount_coupons_redeemed),
+        loyal_birthday_gifts=sum(1 for g in mine if g.kind == "loyal" and g.birthday_gifts),
     )
 
 

@@ -63,7 +63,8 @@ def _headline(result: SimulationResult) -> list[str]:
             f"{_money(f.coupon_cost)} | "
             f"{_paired(f.incremental_returning.total, f.incremental_returning.noise)} | "
             f"{_per_coupon(f)} | {f.messages_per_guest:.1f} | {f.stopped} | {f.blocked} | "
-            f"{f.loyal_discounted} ({f.loyal_redeemed} redeemed) | {f.average_ticket} |"
+            f"{f.loyal_discounted} ({f.loyal_redeemed} redeemed; "
+            f"{f.loyal_birthday_gifts} birthday gifts) | {f.average_ticket} |"
         )
     return lines
 
@@ -183,7 +184,9 @@ def render(result: SimulationResult, *, command: str) -> str:
         "Incremental = against *no marketing* for the same guests and the same random draws; "
         "± is two standard errors of the paired per-guest differences. Revenue is what guests "
         "paid, after coupon discounts. *Loyal guests discounted*: guests of the loyal kind who "
-        "were issued any coupon (birthday gifts included).",
+        "were issued a discount — a win-back, second-visit or promotion coupon (how many "
+        "redeemed one); guests of the loyal kind given a birthday gift are counted apart, "
+        "a gift is not a discount.",
         "",
         *_zero_lift_note(result),
         "Seconds per policy (one process each): "
