@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlmodel import SQLModel, col
 
@@ -161,6 +161,8 @@ async def run_arm(config: ArmConfig, progress: Callable[[int], None] | None = No
     started = time.perf_counter()
     url = config.database_url or f"sqlite+aiosqlite:///{config.workdir / 'store.db'}"
     engine = create_engine(url)
+    if is_sqlite(url) and config.database_url is None:
+        _throwaway(engine)
     try:
         if config.database_url is not None and not is_sqlite(url):
             await _fresh_schema(engine)
@@ -181,6 +183,21 @@ async def run_arm(config: ArmConfig, progress: Callable[[int], None] | None = No
         seconds=time.perf_counter() - started,
         jobs_failed=run.jobs_failed,
     )
+
+
+def _throwaway(engine: AsyncEngine) -> None:
+    """The run's own SQLite file is thrown away at the end: no write needs to survive a crash,
+    so none waits for one (no fsync, the journal in memory). The schema, the queries and the
+    transactions are the deployment's; only durability is given up."""
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=MEMORY")
+        cursor.execute("PRAGMA synchronous=OFF")
+        cursor.execute("PRAGMA temp_store=MEMORY")
+        cursor.execute("PRAGMA cache_size=-65536")
+        cursor.close()
 
 
 async def _fresh_schema(engine: AsyncEngine) -> None:
