@@ -3,8 +3,9 @@
 Per simulated day, in the store's time zone:
 
 * 10:00 — the deployment's jobs run once (``scheduler.jobs.default_jobs()`` through the real
-  :class:`scheduler.core.Scheduler`, in their order: the nightly refresh first, then the
-  campaigns, reminders, feedback…; each daily job runs once a local day from 03:00 on, so one
+  :class:`scheduler.core.Scheduler`, less those no simulated guest can notice, see
+  :data:`UNSEEN_JOBS`; in their order: the nightly refresh first, then the
+  campaigns, reminders…; each daily job runs once a local day from 03:00 on, so one
   run a day after quiet hours does what the timers would), then the real outbox worker
   (``scheduler.delivery.DeliveryWorker``) delivers what is due into the in-process Telegram
   (:mod:`simulator.telegram`); each marketing message delivered reaches its guest, who may come
@@ -44,7 +45,7 @@ from loyalty.stores import ensure_default_store
 from models.db import create_engine, create_session_factory, is_sqlite
 from models.migrate import upgrade
 from models.tables import Campaign, Coupon, OutboxMessage
-from scheduler.context import JobContext
+from scheduler.context import Job, JobContext
 from scheduler.core import Scheduler
 from scheduler.delivery import DeliveryWorker, RateBudget
 from scheduler.jobs import default_jobs
@@ -237,7 +238,7 @@ async def _start(config: ArmConfig, engine: AsyncEngine) -> _Run:
         sessions=sessions,
         store=StoreRef(id=info.id, timezone=info.timezone),
         telegram=telegram,
-        scheduler=Scheduler(context=context, jobs=default_jobs()),
+        scheduler=Scheduler(context=context, jobs=simulated_jobs()),
         worker=DeliveryWorker(
             bot=bot, session_factory=sessions, clock=clock, budget=UnpacedBudget(), batch=500
         ),
@@ -246,6 +247,19 @@ async def _start(config: ArmConfig, engine: AsyncEngine) -> _Run:
         outcomes=[GuestOutcome(kind=g.kind.name, first_day=g.first_day) for g in guests],
         by_telegram_id={g.telegram_id: g for g in guests},
     )
+
+
+UNSEEN_JOBS = frozenset({"forget_old_updates", "weekly_digest", "care_lists", "feedback"})
+"""The deployment's jobs whose work no simulated guest can notice: Telegram's update ledger
+(there are no updates), the owners' weekly digest and the care desk's list (there are no staff
+to read them; the care survey it asks is not marketing), and the post-visit stars question (not
+marketing either). A simulated guest answers marketing messages only, so leaving these out
+changes no visit, coupon or marketing message: the same seed gives the same report."""
+
+
+def simulated_jobs() -> list[Job]:
+    """The default jobs in their order, less those no simulated guest would notice."""
+    return [job for job in default_jobs() if job.name not in UNSEEN_JOBS]
 
 
 async def _day(run: _Run, day: int) -> None:
