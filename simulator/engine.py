@@ -269,9 +269,14 @@ async def _day(run: _Run, day: int) -> None:
     coming = [g for g in run.guests if g.visits_on(day)]
     for lunch in (True, False):
         now = run.at(day, 12, 30) if lunch else run.at(day, 19)
-        for guest in coming:
-            if guest.lunch is lunch:
-                await _visit(run, guest, day, now)
+        here = [guest for guest in coming if guest.lunch is lunch]
+        if not here:
+            continue
+        # one transaction for the meal's visits (record_payment for each, as at the counter):
+        # they share the moment, and a throwaway store has no other writer to wait for
+        async with run.sessions() as session, session.begin():
+            for guest in here:
+                await _visit(run, session, guest, day, now)
     run.at(day, 20)
     await _deliver(run, day)
 
@@ -350,17 +355,16 @@ async def _quit(run: _Run, guest: Guest, quit: Quit, now: datetime) -> None:
             )
 
 
-async def _visit(run: _Run, guest: Guest, day: int, now: datetime) -> None:
+async def _visit(run: _Run, session: AsyncSession, guest: Guest, day: int, now: datetime) -> None:
     bill = guest.bill(run.world)
     wants_coupon = guest.bills.random() < run.world.use_coupon_when_visiting
     outcome = run.outcomes[guest.index]
-    async with run.sessions() as session, session.begin():
-        used = False
-        if wants_coupon and guest.member_id is not None and guest.coupon_until >= day:
-            used = await _redeem(run, session, guest, bill, now)
-        if not used:
-            paid = await _pay(run, session, guest, Decimal(str(bill)), now)
-            outcome.paid += paid
+    used = False
+    if wants_coupon and guest.member_id is not None and guest.coupon_until >= day:
+        used = await _redeem(run, session, guest, bill, now)
+    if not used:
+        paid = await _pay(run, session, guest, Decimal(str(bill)), now)
+        outcome.paid += paid
     outcome.visit_days.append(day)
     guest.visited(day)
 
