@@ -83,6 +83,9 @@ def arms_for(policies: Sequence[Path | Traversable]) -> list[Arm]:
     return arms
 
 
+SMALL_BASELINE = "small-baseline"
+
+
 def simulate(config: SimulationConfig) -> SimulationResult:
     started = time.perf_counter()
     world = (config.world or load_world()).with_response_scale(config.response_scale)
@@ -122,15 +125,19 @@ def simulate(config: SimulationConfig) -> SimulationResult:
             for scale in SENSITIVITY_SCALES:
                 for arm in arms[:-1]:
                     add(str(scale), arm, scale, small)
-                if small != config.guests:
-                    add(str(scale), arms[-1], 1.0, small)
+            if small != config.guests:
+                # no marketing hears nothing, so it is the same run at every response scale
+                add(SMALL_BASELINE, arms[-1], 1.0, small)
         results = _run_all(jobs, workers=workers, progress=config.progress)
     main = [r for (key, _), r in zip(jobs, results, strict=True) if key == "main"]
     result = SimulationResult(config=config, world=world, arms=main)
     for scale in SENSITIVITY_SCALES if config.sensitivity else ():
         these = [r for (key, _), r in zip(jobs, results, strict=True) if key == str(scale)]
-        if len(these) < len(arms):  # the baseline is the main run's (same size)
-            these.append(_unmoved(result.baseline))
+        small_baseline = [
+            r for (key, _), r in zip(jobs, results, strict=True) if key == SMALL_BASELINE
+        ]
+        # the baseline is the small run's, or the main run's when the sizes are the same
+        these.append(_unmoved(small_baseline[0] if small_baseline else result.baseline))
         result.sensitivity[scale] = these
     result.seconds = time.perf_counter() - started
     return result
