@@ -56,6 +56,7 @@ bench: $(STAMP)  ## benchmarks; figures go to bench/RESULTS.md by hand
 	$(BIN)/python -m bench.intake
 	$(BIN)/python -m bench.lifecycle
 	$(BIN)/python -m bench.delivery
+	$(BIN)/python -m bench.simulate
 
 i18n-extract: $(STAMP)  ## collect strings into ui/catalogues/messages.pot
 	$(BIN)/pybabel extract -F babel.cfg -k _ -k __ -k lazy_gettext --no-location --sort-output \

@@ -1,4 +1,4 @@
-"""`regulars` command line: run, demo, db, qr, policy, members."""
+"""`regulars` command line: run, demo, db, qr, policy, members, simulate."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ from loyalty.stores import ensure_default_store
 from models import queries
 from models.db import create_engine, create_session_factory
 from models.migrate import current_revision, head_revision, upgrade
+from simulator import cli as simulator_cli
 from ui.images import (
     DEFAULT_CAPTION,
     DEFAULT_LABEL,
@@ -83,6 +84,7 @@ def _parser() -> argparse.ArgumentParser:
     refresh.add_argument("--batch-size", type=int, default=20_000)
     for sub in (explain, refresh):
         sub.add_argument("--at", help="as of this ISO time instead of now (e.g. 2026-11-23T10:00Z)")
+    simulator_cli.add_parser(commands)
     return parser
 
 
@@ -232,6 +234,9 @@ def _qr_tables(settings: Settings, args: argparse.Namespace) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "simulate":  # needs no settings: its databases are its own
+        logging.basicConfig(level=logging.WARNING)
+        return simulator_cli.run(args, list(sys.argv[1:] if argv is None else argv))
     if args.command == "policy" and args.policy_command == "check":
         return _policy_check(args.file)
     if args.command == "pos":  # needs no settings: a key is made before it is configured

@@ -1,0 +1,1 @@
+"""`regulars simulate`: a year of simulated guests through the real engine (issue 15)."""
