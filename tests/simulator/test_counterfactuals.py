@@ -4,6 +4,7 @@ report says so."""
 
 from __future__ import annotations
 
+from loyalty.policy import PRESETS
 from simulator.figures import figures
 from simulator.report import render
 from simulator.simulate import NO_MARKETING, SimulationConfig, simulate
@@ -32,7 +33,8 @@ def test_with_no_response_every_policy_is_within_noise_of_zero_and_the_report_sa
             guests=50, days=50, seed=3, response_scale=0.0, sensitivity=False, workers=1
         )
     )
-    assert [a.label for a in result.arms] == ["frequency", "value", "fixed 30 days", "no marketing"]
+    # every shipped preset, then the fixed rule and no marketing
+    assert [a.label for a in result.arms] == [*PRESETS, "fixed 30 days", "no marketing"]
     for arm in result.arms[:-1]:
         f = figures(arm, result.baseline)
         assert f.marketing_messages > 0  # they did send
