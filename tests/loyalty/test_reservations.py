@@ -3,8 +3,9 @@ decision per request, the managers' store scope, and the morning reminder's mome
 
 from __future__ import annotations
 
-from datetime import date, time, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -193,3 +194,133 @@ async def test_mydata_lists_the_tables_and_erasure_blanks_the_notes(
         )
         assert await reservations.upcoming(session, stores_managed=None, now=OPENED) == []
     assert [(r["note"], r["status"]) for r in shown["reservations"]] == [("", "cancelled")]
+
+
+async def ask_for(
+    factory: async_sessionmaker[AsyncSession], policy: Policy, key: str, day: date, at: time
+) -> int:
+    async with factory() as session, session.begin():
+        info, _ = await reservations.request(
+            session,
+            key=key * 16,
+            telegram_id=DANA,
+            day=day,
+            at=at,
+            party=3,
+            note="",
+            via="command",
+            policy=policy,
+            now=OPENED,
+        )
+    return info.id
+
+
+async def test_another_time_proposed_is_taken_once_or_turned_down(
+    factory: async_sessionmaker[AsyncSession], store: StoreRef, policy: Policy
+) -> None:
+    await member(factory, store, policy)
+    asked = await ask_for(factory, policy, "p", date(2026, 11, 25), time(19, 0))
+    declined = await ask_for(factory, policy, "q", date(2026, 11, 26), time(19, 0))
+    propose = {"by": 1, "stores_managed": None, "now": OPENED}
+    async with factory() as session, session.begin():
+        with pytest.raises(NotAllowed):
+            await reservations.propose(
+                session, reservation_id=asked, at=time(20, 30), by=1,
+                stores_managed={store.id + 1}, now=OPENED,
+            )  # fmt: skip
+        with pytest.raises(ReservationProblem) as past:  # 20:30 on the 25th, seen a day later
+            await reservations.propose(
+                session, reservation_id=asked, at=time(20, 30), by=1, stores_managed=None,
+                now=OPENED.replace(day=26),
+            )  # fmt: skip
+        assert past.value.reason == "time"
+        offered = await reservations.propose(
+            session,
+            reservation_id=asked,
+            at=time(20, 30),
+            **propose,  # type: ignore[arg-type]
+        )
+        twice = await reservations.propose(
+            session,
+            reservation_id=asked,
+            at=time(21, 0),
+            **propose,  # type: ignore[arg-type]
+        )
+        late = await reservations.decide(
+            session,
+            reservation_id=asked,
+            action="confirm",
+            **propose,  # type: ignore[arg-type]
+        )
+    assert (offered.changed, twice.changed, late.changed) == (True, False, False)
+    assert offered.reservation.status == "proposed"
+    assert offered.reservation.proposed_at is not None
+    assert offered.reservation.proposed_at.astimezone(ZoneInfo("Asia/Shanghai")).time() == time(
+        20, 30
+    )
+
+    taken = OPENED + timedelta(hours=1)
+    async with factory() as session, session.begin():
+        with pytest.raises(ReservationProblem) as stranger:
+            await reservations.answer_proposal(
+                session, reservation_id=asked, telegram_id=DANA + 1, accept=True, now=taken
+            )
+        assert stranger.value.reason == "not_yours"
+        yes = await reservations.answer_proposal(
+            session, reservation_id=asked, telegram_id=DANA, accept=True, now=taken
+        )
+        again = await reservations.answer_proposal(
+            session, reservation_id=asked, telegram_id=DANA, accept=True, now=taken
+        )
+        no_after_yes = await reservations.answer_proposal(
+            session, reservation_id=asked, telegram_id=DANA, accept=False, now=taken
+        )
+    assert (yes.changed, again.changed, no_after_yes.changed) == (True, False, False)
+    assert yes.reservation.status == "confirmed"
+    assert yes.reservation.local.replace(tzinfo=None) == datetime(2026, 11, 25, 20, 30)
+
+    async with factory() as session, session.begin():
+        await reservations.propose(
+            session,
+            reservation_id=declined,
+            at=time(20, 0),
+            **propose,  # type: ignore[arg-type]
+        )
+        no = await reservations.answer_proposal(
+            session, reservation_id=declined, telegram_id=DANA, accept=False, now=taken
+        )
+        assert await reservations.confirmed_before(
+            session, reservation_id=asked, moment=taken + timedelta(seconds=1)
+        )
+        assert not await reservations.confirmed_before(session, reservation_id=asked, moment=taken)
+        listed = await reservations.upcoming(session, stores_managed=None, now=taken)
+        elsewhere = await reservations.upcoming(session, stores_managed={store.id + 1}, now=taken)
+        mine = await reservations.upcoming(session, stores_managed={store.id}, now=taken)
+        with pytest.raises(ReservationProblem) as unknown:
+            await reservations.get(session, reservation_id=declined + 100)
+    assert (no.changed, no.reservation.status) == (True, "cancelled")
+    assert [r.id for r in listed] == [asked]  # the cancelled one is not a table to keep
+    assert [r.id for r in mine] == [asked]
+    assert elsewhere == []
+    assert unknown.value.reason == "unknown"
+
+
+async def test_the_list_holds_today_and_later_earliest_first(
+    factory: async_sessionmaker[AsyncSession], store: StoreRef, policy: Policy
+) -> None:
+    await member(factory, store, policy)
+    later = await ask_for(factory, policy, "l", date(2026, 11, 26), time(19, 0))
+    today = await ask_for(factory, policy, "t", date(2026, 11, 23), time(19, 0))
+    tomorrow = await ask_for(factory, policy, "m", date(2026, 11, 24), time(12, 30))
+    async with factory() as session:
+        listed = await reservations.upcoming(session, stores_managed=None, now=OPENED)
+        # 23:30 in Shanghai on the 23rd: today's table has passed but the day has not
+        evening = await reservations.upcoming(
+            session, stores_managed=None, now=OPENED.replace(hour=15, minute=30)
+        )
+        next_day = await reservations.upcoming(
+            session, stores_managed=None, now=OPENED.replace(day=24)
+        )
+    assert [r.id for r in listed] == [today, tomorrow, later]
+    assert [r.id for r in evening] == [today, tomorrow, later]
+    assert [r.id for r in next_day] == [tomorrow, later]
