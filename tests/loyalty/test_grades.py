@@ -324,3 +324,26 @@ def test_the_same_thresholds_all_of_above_any_of_is_a_real_step(tmp_path: Path) 
     policy = load_policy(file)
     assert grade(policy, visits=24) == "B"
     assert grade(policy, spend_per_visit=[D(100)] * 24) == "A"  # ¥2,400 and 24 visits: both
+
+
+def test_what_each_grade_gets_follows_001(grades: Policy) -> None:
+    """001's lists per grade: every grade (A, B, C) gets a birthday gift; B is asked on their
+    birthday whether to keep a table and A before the holidays as well; A is invited to taste
+    new dishes free, B to bring friends; C has a standing perk at every visit; A gets care, never
+    a win-back discount; potential guests are won a second visit."""
+    treat = grades.treatment_for
+    assert [treat(g).birthday for g in ("C", "B", "A")] == ["coupon"] * 3
+    assert treat("potential").birthday == "message"
+    assert treat("B").offer_table == ("birthday",)
+    assert set(treat("A").offer_table) == {"birthday", "holiday"}
+    assert (treat("A").new_dish, treat("B").new_dish, treat("C").new_dish) == (
+        "coupon",
+        "friends",
+        "message",
+    )
+    perk = treat("C").perk
+    assert perk is not None
+    assert (perk.kind, perk.value) == ("percent", 10)
+    assert treat("A").winback == "care"
+    assert treat("potential").second_visit == "coupon"
+    assert all(treat(g).holiday_note is not None for g in ("potential", "C", "B", "A"))
