@@ -343,7 +343,7 @@ def test_what_each_grade_gets_follows_001(grades: Policy) -> None:
     )
     perk = treat("C").perk
     assert perk is not None
-    assert (perk.kind, perk.value) == ("percent", 10)
+    assert (perk.kind, perk.value) == ("percent", D(10))
     assert treat("A").winback == "care"
     assert treat("potential").second_visit == "coupon"
     assert all(treat(g).holiday_note is not None for g in ("potential", "C", "B", "A"))
