@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -18,11 +18,11 @@ from sqlmodel import col
 
 from bot.config import Settings
 from bot.sandbox_run import SandboxRun, sandbox
-from loyalty import refresh
+from loyalty import grades, refresh
 from loyalty.channels import Channel
 from loyalty.outbox import keyboard_json
 from loyalty.payments import Payer, PaymentSource, StoreRef, record_payment
-from models.tables import AuditLog, Member, Role
+from models.tables import AuditLog, Coupon, Member, Role
 from sandbox.client import Message, SandboxClient, button_data
 from tests.app.staffing import hire, member_of_another_store
 from tests.app.test_feedback import copy_of_buttons
@@ -229,3 +229,54 @@ async def test_an_adopted_suggestion_thanks_rewards_and_counts_toward_the_grade(
     async with services.session_factory() as session:
         rows = await session.execute(select(col(AuditLog.action)).order_by(col(AuditLog.id)))
         assert "feedback.adopted" in rows.scalars().all()
+
+
+async def test_a_c_guest_is_greeted_on_their_birthday_with_a_gift_kept_for_them(
+    sandbox_settings: Settings, tmp_path: Path
+) -> None:
+    """Seed 001, C: "a birthday call, and a gift kept for them to enjoy here" — the greeting
+    carries the gift and the wallet holds it (no control group, to see it every time)."""
+    file = tmp_path / "grades.toml"
+    file.write_text('preset = "grades"\n[campaigns]\nholdout_share = 0.0\n')
+    settings = sandbox_settings.model_copy(update={"policy_file": file})
+    async with sandbox(settings, port=0) as run, SandboxClient(run.url) as client:
+        services = run.services
+        await client.add_user(DANA, "Dana", started=True)
+        member_id = await pays(run, DANA, "Dana", "dinner-1", 40)
+        now = services.clock.now()
+        tomorrow = now.astimezone(ZoneInfo(services.store.timezone)).date() + timedelta(days=1)
+        async with services.session_factory() as session, session.begin():
+            await grades.set_grade(
+                session,
+                member_id=member_id,
+                tier="C",
+                reason="comes every week",
+                until=None,
+                by_telegram_id=MANAGER,
+                role=Role.OWNER,
+                policy=services.policy,
+                now=now,
+            )
+            member = await session.get(Member, member_id)
+            assert member is not None
+            member.marketing_consent = True
+            member.birthday = date(1990, tomorrow.month, tomorrow.day)
+        local = now.astimezone(ZoneInfo(services.store.timezone))
+        morning = (local + timedelta(days=1)).replace(hour=10, minute=0, second=0, microsecond=0)
+        await client.advance_clock((morning - local).total_seconds())
+
+        found = await client.wait_for(
+            DANA,
+            lambda ms: any(m["text"].startswith("Happy birthday") for m in ms),
+            what="the birthday greeting",
+        )
+        greeting = next(m for m in found if m["text"].startswith("Happy birthday"))
+        assert "Our gift for you: " in greeting["text"]
+        assert (await stored(run, member_id)).tier == "C"
+        async with services.session_factory() as session:
+            held = (
+                (await session.execute(select(Coupon).where(col(Coupon.member_id) == member_id)))
+                .scalars()
+                .all()
+            )
+        assert [c.campaign.split(":")[0] for c in held if c.campaign] == ["birthday"]
