@@ -11,6 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from babel.dates import format_date
 from sqlalchemy import select
 from sqlmodel import col
 
@@ -127,6 +128,9 @@ async def test_a_regular_past_their_rhythm_reaches_their_store_s_manager_once(
             assert member is not None
             assert member.tier == "regular"
             assert member.expected_interval_days == Decimal(7)
+            assert member.last_visit_at is not None
+            # the sandbox's day of the last lunch (`at(run, 12)` is tomorrow's noon after noon)
+            last_lunch = format_date(member.last_visit_at.date(), format="medium", locale="en")
 
         # two weeks and six days into his absence he has come twice in 30 days, after three
         # times in the 30 before: on the list as coming less (seed 003's "fewer than three
@@ -137,7 +141,7 @@ async def test_a_regular_past_their_rhythm_reaches_their_store_s_manager_once(
         assert coming_less["text"].split("\n\n")[1] == (
             f"1. Rui — Regular, member #{member_id}\n"
             "Came 2 times in the last 30 days, 3 times in the 30 days before.\n"
-            "Last visit: Jan 2, 2027 · usual rhythm: every 7 days · last rating: none"
+            f"Last visit: {last_lunch} · usual rhythm: every 7 days · last rating: none"
         )
 
         # 7 days of rhythm + 14 of margin: overdue 21 days after the last lunch. The next

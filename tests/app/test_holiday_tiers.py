@@ -44,9 +44,15 @@ name = {{ en = "Founders' Day", zh_Hans = "店庆日", zh_Hant = "店慶日" }}
 @pytest.fixture
 async def holiday_run(sandbox_settings: Settings, tmp_path: Path) -> AsyncIterator[SandboxRun]:
     async with sandbox(sandbox_settings, port=0) as probe:  # only to read the sandbox's date
-        tomorrow = (probe.services.clock.now() + timedelta(days=1)).date()
+        now = probe.services.clock.now()
+    # the test's visits are at the next noon (`at(run, 12)`: tomorrow's when the suite runs in
+    # the afternoon), the holiday the day after them
+    noon = now.replace(hour=12, minute=0, second=0, microsecond=0)
+    if noon <= now:
+        noon += timedelta(days=1)
+    holiday = noon.date() + timedelta(days=1)
     file = tmp_path / "holiday.toml"
-    file.write_text(holiday_policy(f"{tomorrow:%m-%d}"), encoding="utf-8")
+    file.write_text(holiday_policy(f"{holiday:%m-%d}"), encoding="utf-8")
     settings = sandbox_settings.model_copy(
         update={"policy_file": file, "data_dir": tmp_path / "data2"}
     )
